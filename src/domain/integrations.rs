@@ -1,0 +1,242 @@
+//! Integrations: the jobs whose runs Runledger records (spec §1.3).
+
+use serde_json::{Map, Value};
+
+use super::Actor;
+use super::input::{Body, Checker, Field};
+use crate::error::{Error, Result};
+use crate::time::Timestamp;
+
+pub const DIRECTIONS: &[&str] = &["to_coupa", "from_coupa"];
+pub const END_SYSTEM_TYPES: &[&str] = &[
+    "internal",
+    "payroll",
+    "erp",
+    "hr",
+    "third_party_partner",
+    "third_party_vendor",
+    "other",
+];
+pub const INTEGRATION_TYPES: &[&str] = &[
+    "flat_file",
+    "api",
+    "corporate_credit_card_file",
+    "json",
+    "xml",
+    "original_format",
+];
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Integration {
+    pub id: i64,
+    pub code: String,
+    pub name: String,
+    pub business_object: String,
+    pub direction: String,
+    pub end_system: String,
+    pub end_system_type: String,
+    pub integration_type: Option<String>,
+    pub standard: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub created_by: Option<Actor>,
+    pub updated_by: Option<Actor>,
+}
+
+/// The writable elements of an integration, each absent unless the body named it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct IntegrationFields {
+    pub code: Field<String>,
+    pub name: Field<String>,
+    pub business_object: Field<String>,
+    pub direction: Field<String>,
+    pub end_system: Field<String>,
+    pub end_system_type: Field<String>,
+    pub integration_type: Field<String>,
+}
+
+impl IntegrationFields {
+    /// Reads and validates the elements present in `body`.
+    pub fn parse(body: Body) -> Result<Self> {
+        let mut c = Checker::default();
+        let fields = IntegrationFields {
+            code: c.text(body, "code", 255, true),
+            name: c.text(body, "name", 255, true),
+            business_object: c.text(body, "business-object", 255, true),
+            direction: c.one_of(body, "direction", DIRECTIONS, true),
+            end_system: c.text(body, "end-system", 255, true),
+            end_system_type: c.one_of(body, "end-system-type", END_SYSTEM_TYPES, true),
+            integration_type: c.one_of(body, "integration-type", INTEGRATION_TYPES, false),
+        };
+        c.finish()?;
+        Ok(fields)
+    }
+
+    /// The values of a new integration; every required element must be present.
+    pub fn into_new(self) -> Result<NewIntegration> {
+        let mut c = Checker::default();
+        let mut require = |value: Field<String>, key: &str| match value.flatten() {
+            Some(v) => v,
+            None => {
+                c.fail(format!("{} can't be blank", super::input::humanize(key)));
+                String::new()
+            }
+        };
+        let new = NewIntegration {
+            code: require(self.code, "code"),
+            name: require(self.name, "name"),
+            business_object: require(self.business_object, "business-object"),
+            direction: require(self.direction, "direction"),
+            end_system: require(self.end_system, "end-system"),
+            end_system_type: require(self.end_system_type, "end-system-type"),
+            integration_type: self.integration_type.flatten(),
+        };
+        c.finish()?;
+        Ok(new)
+    }
+}
+
+/// A validated integration that is about to be created.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewIntegration {
+    pub code: String,
+    pub name: String,
+    pub business_object: String,
+    pub direction: String,
+    pub end_system: String,
+    pub end_system_type: String,
+    pub integration_type: Option<String>,
+}
+
+impl Integration {
+    /// Applies an update. Required elements were refused as blank by [`IntegrationFields::parse`],
+    /// so only `integration-type` can be cleared.
+    pub fn apply(&mut self, fields: IntegrationFields) {
+        let set = |target: &mut String, value: Field<String>| {
+            if let Some(Some(v)) = value {
+                *target = v;
+            }
+        };
+        set(&mut self.code, fields.code);
+        set(&mut self.name, fields.name);
+        set(&mut self.business_object, fields.business_object);
+        set(&mut self.direction, fields.direction);
+        set(&mut self.end_system, fields.end_system);
+        set(&mut self.end_system_type, fields.end_system_type);
+        if let Some(value) = fields.integration_type {
+            self.integration_type = value;
+        }
+    }
+}
+
+/// How a body names an existing integration (spec §1.5): by `id`, `code` or `name`, or
+/// several of them at once, all of which must match.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct IntegrationRef {
+    pub id: Option<i64>,
+    pub code: Option<String>,
+    pub name: Option<String>,
+    /// The keys as given, in Ruby's hash notation, for Coupa's "unable to find" message.
+    given: String,
+}
+
+impl IntegrationRef {
+    /// Reads `{"id": 7}`, `{"code": "…"}` or `{"name": "…"}` (a bare id is accepted too).
+    pub fn parse(value: &Value) -> Self {
+        let empty = Map::new();
+        let object = match value {
+            Value::Object(o) => o,
+            Value::Number(_) | Value::String(_) => {
+                let mut one = Map::new();
+                one.insert("id".into(), value.clone());
+                return Self::parse(&Value::Object(one));
+            }
+            _ => &empty,
+        };
+        let mut reference = IntegrationRef::default();
+        let mut given = Vec::new();
+        for (key, value) in object {
+            let text = match value {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                _ => continue,
+            };
+            match key.as_str() {
+                "id" => {
+                    // A non-numeric id cannot match any record.
+                    reference.id = Some(text.trim().parse().unwrap_or(-1));
+                    given.push(format!("\"id\"=>{text}"));
+                }
+                "code" => {
+                    given.push(format!("\"code\"=>{text:?}"));
+                    reference.code = Some(text);
+                }
+                "name" => {
+                    given.push(format!("\"name\"=>{text:?}"));
+                    reference.name = Some(text);
+                }
+                _ => {}
+            }
+        }
+        reference.given = format!("{{{}}}", given.join(", "));
+        reference
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.id.is_none() && self.code.is_none() && self.name.is_none()
+    }
+
+    /// Coupa's message when nothing matches.
+    pub fn not_found(&self) -> Error {
+        Error::invalid(format!(
+            "Unable to find valid Integration record for integration with keys {}. \
+             Possible keys are [\"id\", \"code\", \"name\"].",
+            self.given
+        ))
+    }
+
+    /// Whether `integration` is the one this reference names.
+    pub fn matches(&self, integration: &Integration) -> bool {
+        !self.is_empty()
+            && self.id.is_none_or(|id| id == integration.id)
+            && self.code.as_ref().is_none_or(|c| *c == integration.code)
+            && self.name.as_ref().is_none_or(|n| *n == integration.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn create_needs_every_required_element() {
+        let body = json!({"code": "PO", "direction": "sideways"});
+        let err = IntegrationFields::parse(Body(body.as_object().unwrap())).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("Direction is not included in the list")
+        );
+
+        let body = json!({"code": "PO"});
+        let fields = IntegrationFields::parse(Body(body.as_object().unwrap())).unwrap();
+        let Err(Error::Invalid(messages)) = fields.into_new() else {
+            panic!()
+        };
+        assert_eq!(messages.len(), 5, "{messages:?}");
+        assert_eq!(messages[0], "Name can't be blank");
+    }
+
+    #[test]
+    fn a_reference_that_matches_nothing_reads_like_coupa() {
+        let r = IntegrationRef::parse(&json!({"code": "NOPE"}));
+        assert_eq!(
+            r.not_found().to_string(),
+            "Unable to find valid Integration record for integration with keys \
+             {\"code\"=>\"NOPE\"}. Possible keys are [\"id\", \"code\", \"name\"]."
+        );
+        let r = IntegrationRef::parse(&json!({"id": "7"}));
+        assert_eq!(r.id, Some(7));
+        assert!(IntegrationRef::parse(&json!({"other": 1})).is_empty());
+    }
+}

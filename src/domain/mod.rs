@@ -1,0 +1,17 @@
+//! The records Runledger keeps and the rules they obey, free of I/O.
+//!
+//! Bodies arrive as a format-neutral [`serde_json::Value`] (XML is converted first), and each
+//! record type turns that into typed, validated fields here, so that the store only ever sees
+//! values that are already correct.
+
+pub mod input;
+pub mod integration_errors;
+pub mod integrations;
+pub mod runs;
+
+/// The API client that made a change, shown as `created-by` / `updated-by`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Actor {
+    pub id: i64,
+    pub login: String,
+}

@@ -1,0 +1,82 @@
+//! The one error type of the crate and its HTTP status.
+//!
+//! Handlers and the store return [`Error`]; turning it into a response only records the status
+//! and the messages. The body itself (Coupa's `<errors>` or `{"errors": …}`) is written by
+//! [`crate::http::errors::render`], which knows the negotiated format and the resource, and
+//! which also dresses the framework's own refusals (unknown route, wrong verb, body too large).
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad input: validation, an unparsable body or query, a refused transition.
+    #[error("{}", .0.join("; "))]
+    Invalid(Vec<String>),
+    #[error("{0}")]
+    NotFound(String),
+    /// Coupa answers an XML index that matched nothing with a 404.
+    #[error("No results match your search criteria.")]
+    NoResults,
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// A write lost a race that it cannot safely retry.
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// A single validation message.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Error::Invalid(vec![message.into()])
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::Invalid(_) => StatusCode::BAD_REQUEST,
+            Error::NotFound(_) | Error::NoResults => StatusCode::NOT_FOUND,
+            Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::Database(_) | Error::Migration(_) | Error::Internal(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        }
+    }
+
+    /// What the client may read. Internal details stay in the log.
+    fn messages(self) -> Vec<String> {
+        match self {
+            Error::Invalid(messages) => messages,
+            Error::Database(_) | Error::Migration(_) | Error::Internal(_) => {
+                vec!["Internal server error".to_owned()]
+            }
+            other => vec![other.to_string()],
+        }
+    }
+}
+
+/// The messages of an error response, left in the response's extensions for the renderer.
+#[derive(Clone, Debug)]
+pub struct ErrorMessages(pub Vec<String>);
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+        }
+        let mut response = status.into_response();
+        response
+            .extensions_mut()
+            .insert(ErrorMessages(self.messages()));
+        response
+    }
+}

@@ -1,0 +1,87 @@
+//! Coupa's error bodies (spec §4), for every error response the server sends.
+//!
+//! Handlers return [`crate::Error`], which leaves only a status and its messages on the
+//! response. This middleware, wrapped around the whole router, writes the body in the
+//! negotiated format, and gives the same treatment to refusals that never reached a handler
+//! (unknown route, wrong verb, oversized body).
+
+use axum::extract::Request;
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use super::format::Format;
+use super::render::{self, Node};
+use crate::error::ErrorMessages;
+
+pub async fn render(request: Request, next: Next) -> Response {
+    let format = Format::negotiate(request.headers());
+    let method = request.method().clone();
+    let resource = resource_name(request.uri().path());
+    let mut response = next.run(request).await;
+    let status = response.status();
+    if !status.is_client_error() && !status.is_server_error() {
+        return response;
+    }
+    let messages = match response.extensions_mut().remove::<ErrorMessages>() {
+        Some(ErrorMessages(messages)) => messages,
+        None => vec![default_message(status, &method)],
+    };
+    let body = match format {
+        Format::Xml => {
+            // `<errors><error>…</error>…</errors>`: a repeated element, with no array type.
+            let items = messages
+                .into_iter()
+                .map(|m| ("error", Node::Text(m)))
+                .collect();
+            render::xml_document("errors", &Node::Object(items))
+        }
+        Format::Json => {
+            let list = Node::List("error", messages.into_iter().map(Node::Text).collect());
+            render::json(&Node::Object(vec![(
+                "errors",
+                Node::Object(vec![(resource, list)]),
+            )]))
+        }
+    };
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
+    headers.remove(CONTENT_LENGTH);
+    let (parts, _) = response.into_parts();
+    Response::from_parts(parts, body.into())
+}
+
+fn default_message(status: StatusCode, method: &Method) -> String {
+    match status {
+        StatusCode::NOT_FOUND => "Not found".to_owned(),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            format!("The {method} method is not allowed on this resource")
+        }
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            "The request body is larger than the limit of 1 MiB".to_owned()
+        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "Unsupported content type".to_owned(),
+        other => other.canonical_reason().unwrap_or("Error").to_owned(),
+    }
+}
+
+/// The JSON error key of a path: `/api/integration_runs/5/run` → `integration-run`.
+fn resource_name(path: &str) -> &'static str {
+    let collection = path
+        .trim_start_matches("/api/")
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    match collection {
+        "integration_runs" => "integration-run",
+        "integrations" => "integration",
+        "integration_errors" => "integration-error",
+        "integration_history_records" => "integration-history-record",
+        "integration_contacts" => "integration-contact",
+        _ => "request",
+    }
+}

@@ -1,0 +1,467 @@
+//! Responses: a typed tree ([`Node`]) that knows the XML type of every value, rendered as
+//! Coupa renders it in either format, after `return_object` / `fields` have shaped it.
+
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use quick_xml::escape::partial_escape;
+use serde_json::Value;
+
+use super::format::Format;
+use crate::domain::runs::is_element_name;
+use crate::error::Error;
+use crate::query::shape::{Pick, ReturnObject, Shape};
+use crate::time::{self, Timestamp};
+
+/// A response value. Keys are the dashed element names of the wire.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Node {
+    Null,
+    Int(i64),
+    Bool(bool),
+    Text(String),
+    Time(Timestamp),
+    Object(Vec<(&'static str, Node)>),
+    /// A nested collection and the element name of its items.
+    List(&'static str, Vec<Node>),
+    /// An opaque object stored as given (`flow`).
+    Json(Value),
+}
+
+impl Node {
+    pub fn text(value: &str) -> Node {
+        Node::Text(value.to_owned())
+    }
+
+    pub fn opt_text(value: &Option<String>) -> Node {
+        value.as_deref().map_or(Node::Null, Node::text)
+    }
+
+    pub fn opt_int(value: Option<i64>) -> Node {
+        value.map_or(Node::Null, Node::Int)
+    }
+
+    pub fn opt_time(value: Option<Timestamp>) -> Node {
+        value.map_or(Node::Null, Node::Time)
+    }
+}
+
+/// What a handler answers: one record or a collection, in the negotiated format and shape.
+pub struct Reply {
+    status: StatusCode,
+    format: Format,
+    shape: Shape,
+    body: Body,
+}
+
+enum Body {
+    One {
+        root: &'static str,
+        node: Node,
+    },
+    Many {
+        root: &'static str,
+        item: &'static str,
+        nodes: Vec<Node>,
+    },
+}
+
+impl Reply {
+    pub fn one(
+        status: StatusCode,
+        format: Format,
+        shape: Shape,
+        root: &'static str,
+        node: Node,
+    ) -> Reply {
+        Reply {
+            status,
+            format,
+            shape,
+            body: Body::One { root, node },
+        }
+    }
+
+    pub fn many(
+        format: Format,
+        shape: Shape,
+        root: &'static str,
+        item: &'static str,
+        nodes: Vec<Node>,
+    ) -> Reply {
+        Reply {
+            status: StatusCode::OK,
+            format,
+            shape,
+            body: Body::Many { root, item, nodes },
+        }
+    }
+}
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        if self.shape.return_object == ReturnObject::None {
+            return self.status.into_response();
+        }
+        let text = match (self.body, self.format) {
+            (Body::Many { nodes, .. }, Format::Xml) if nodes.is_empty() => {
+                return Error::NoResults.into_response();
+            }
+            (Body::One { root, node }, format) => {
+                let node = shape(node, &self.shape);
+                match format {
+                    Format::Json => json(&node),
+                    Format::Xml => xml_document(root, &node),
+                }
+            }
+            (Body::Many { root, item, nodes }, format) => {
+                let nodes = nodes.into_iter().map(|n| shape(n, &self.shape)).collect();
+                let list = Node::List(item, nodes);
+                match format {
+                    Format::Json => json(&list),
+                    Format::Xml => xml_document(root, &list),
+                }
+            }
+        };
+        (
+            self.status,
+            [(CONTENT_TYPE, self.format.content_type())],
+            text,
+        )
+            .into_response()
+    }
+}
+
+/// Applies `return_object`, then `fields`.
+fn shape(node: Node, shape: &Shape) -> Node {
+    let node = match shape.return_object {
+        ReturnObject::Limited => keep(node, |key, _| key == "id"),
+        ReturnObject::Shallow => shallow(node),
+        ReturnObject::Full | ReturnObject::None => node,
+    };
+    match &shape.fields {
+        Some(picks) => select(node, picks),
+        None => node,
+    }
+}
+
+fn keep(node: Node, wanted: impl Fn(&str, &Node) -> bool) -> Node {
+    match node {
+        Node::Object(entries) => {
+            Node::Object(entries.into_iter().filter(|(k, v)| wanted(k, v)).collect())
+        }
+        other => other,
+    }
+}
+
+/// Associations reduced to their id and natural keys.
+fn shallow(node: Node) -> Node {
+    let Node::Object(entries) = node else {
+        return node;
+    };
+    let natural = |key: &str| matches!(key, "id" | "code" | "name" | "login");
+    let entries = entries
+        .into_iter()
+        .map(|(key, value)| {
+            let value = match value {
+                Node::Object(_) => keep(value, |k, _| natural(k)),
+                Node::List(item, items) => Node::List(
+                    item,
+                    items
+                        .into_iter()
+                        .map(|n| keep(n, |k, _| k == "id"))
+                        .collect(),
+                ),
+                other => other,
+            };
+            (key, value)
+        })
+        .collect();
+    Node::Object(entries)
+}
+
+fn select(node: Node, picks: &[Pick]) -> Node {
+    match node {
+        Node::Object(entries) => Node::Object(
+            entries
+                .into_iter()
+                .filter_map(|(key, value)| {
+                    let pick = picks.iter().find(|p| p.name() == key)?;
+                    Some((
+                        key,
+                        match pick {
+                            Pick::Key(_) => value,
+                            Pick::Nested(_, inner) => select(value, inner),
+                        },
+                    ))
+                })
+                .collect(),
+        ),
+        Node::List(item, items) => {
+            Node::List(item, items.into_iter().map(|n| select(n, picks)).collect())
+        }
+        other => other,
+    }
+}
+
+/// Renders a node as JSON.
+pub fn json(node: &Node) -> String {
+    let mut out = String::with_capacity(1024);
+    write_json(node, &mut out);
+    out
+}
+
+fn write_json(node: &Node, out: &mut String) {
+    match node {
+        Node::Null => out.push_str("null"),
+        Node::Int(n) => out.push_str(&n.to_string()),
+        Node::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Node::Text(s) => push_json_string(s, out),
+        Node::Time(t) => push_json_string(&time::format(t), out),
+        Node::Json(v) => out.push_str(&v.to_string()),
+        Node::Object(entries) => {
+            out.push('{');
+            for (i, (key, value)) in entries.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                push_json_string(key, out);
+                out.push(':');
+                write_json(value, out);
+            }
+            out.push('}');
+        }
+        Node::List(_, items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json(item, out);
+            }
+            out.push(']');
+        }
+    }
+}
+
+fn push_json_string(s: &str, out: &mut String) {
+    // serde_json's escaping of a plain string cannot fail.
+    out.push_str(&Value::String(s.to_owned()).to_string());
+}
+
+/// Renders a node as an XML document whose root element is `root`.
+pub fn xml_document(root: &str, node: &Node) -> String {
+    let mut out = String::with_capacity(2048);
+    out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    write_xml(root, node, 0, &mut out);
+    out
+}
+
+fn indent(depth: usize, out: &mut String) {
+    for _ in 0..depth {
+        out.push_str("  ");
+    }
+}
+
+fn leaf(name: &str, kind: Option<&str>, text: &str, depth: usize, out: &mut String) {
+    indent(depth, out);
+    out.push('<');
+    out.push_str(name);
+    if let Some(kind) = kind {
+        out.push_str(" type=\"");
+        out.push_str(kind);
+        out.push('"');
+    }
+    out.push('>');
+    out.push_str(&partial_escape(text));
+    out.push_str("</");
+    out.push_str(name);
+    out.push_str(">\n");
+}
+
+fn empty(name: &str, attribute: &str, depth: usize, out: &mut String) {
+    indent(depth, out);
+    out.push('<');
+    out.push_str(name);
+    out.push_str(attribute);
+    out.push_str("/>\n");
+}
+
+fn container(
+    name: &str,
+    attribute: &str,
+    depth: usize,
+    out: &mut String,
+    body: impl FnOnce(&mut String),
+) {
+    indent(depth, out);
+    out.push('<');
+    out.push_str(name);
+    out.push_str(attribute);
+    out.push_str(">\n");
+    body(out);
+    indent(depth, out);
+    out.push_str("</");
+    out.push_str(name);
+    out.push_str(">\n");
+}
+
+fn write_xml(name: &str, node: &Node, depth: usize, out: &mut String) {
+    match node {
+        Node::Null => empty(name, " nil=\"true\"", depth, out),
+        Node::Int(n) => leaf(name, Some("integer"), &n.to_string(), depth, out),
+        Node::Bool(b) => leaf(
+            name,
+            Some("boolean"),
+            if *b { "true" } else { "false" },
+            depth,
+            out,
+        ),
+        Node::Text(s) => leaf(name, None, s, depth, out),
+        Node::Time(t) => leaf(name, Some("dateTime"), &time::format(t), depth, out),
+        Node::Object(entries) if entries.is_empty() => empty(name, "", depth, out),
+        Node::Object(entries) => container(name, "", depth, out, |out| {
+            for (key, value) in entries {
+                write_xml(key, value, depth + 1, out);
+            }
+        }),
+        Node::List(_, items) if items.is_empty() => empty(name, " type=\"array\"", depth, out),
+        Node::List(item, items) => container(name, " type=\"array\"", depth, out, |out| {
+            for value in items {
+                write_xml(item, value, depth + 1, out);
+            }
+        }),
+        Node::Json(value) => write_json_as_xml(name, value, depth, out),
+    }
+}
+
+/// An opaque JSON value as XML that [`super::xml::parse`] reads back to the same value.
+fn write_json_as_xml(name: &str, value: &Value, depth: usize, out: &mut String) {
+    match value {
+        Value::Null => empty(name, " nil=\"true\"", depth, out),
+        Value::Bool(b) => leaf(
+            name,
+            Some("boolean"),
+            if *b { "true" } else { "false" },
+            depth,
+            out,
+        ),
+        Value::Number(n) if n.is_i64() || n.is_u64() => {
+            leaf(name, Some("integer"), &n.to_string(), depth, out)
+        }
+        Value::Number(n) => leaf(name, Some("float"), &n.to_string(), depth, out),
+        Value::String(s) => leaf(name, Some("string"), s, depth, out),
+        Value::Array(items) if items.is_empty() => empty(name, " type=\"array\"", depth, out),
+        Value::Array(items) => container(name, " type=\"array\"", depth, out, |out| {
+            let item = name
+                .strip_suffix('s')
+                .filter(|n| is_element_name(n))
+                .unwrap_or("item");
+            for value in items {
+                write_json_as_xml(item, value, depth + 1, out);
+            }
+        }),
+        Value::Object(map) if map.is_empty() => empty(name, "", depth, out),
+        Value::Object(map) => container(name, "", depth, out, |out| {
+            for (key, value) in map {
+                write_json_as_xml(key, value, depth + 1, out);
+            }
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn sample() -> Node {
+        Node::Object(vec![
+            ("id", Node::Int(7)),
+            ("status", Node::text("running & <ok>")),
+            ("end-time", Node::Null),
+            ("standard", Node::Bool(false)),
+            (
+                "integration",
+                Node::Object(vec![
+                    ("id", Node::Int(1)),
+                    ("code", Node::text("PO")),
+                    ("end-system", Node::text("SAP")),
+                ]),
+            ),
+            (
+                "integration-errors",
+                Node::List("integration-error", vec![]),
+            ),
+        ])
+    }
+
+    #[test]
+    fn renders_coupa_xml() {
+        assert_eq!(
+            xml_document("integration-run", &sample()),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<integration-run>\n  <id type=\"integer\">7</id>\n  \
+             <status>running &amp; &lt;ok&gt;</status>\n  <end-time nil=\"true\"/>\n  \
+             <standard type=\"boolean\">false</standard>\n  <integration>\n    <id type=\"integer\">1</id>\n    \
+             <code>PO</code>\n    <end-system>SAP</end-system>\n  </integration>\n  \
+             <integration-errors type=\"array\"/>\n</integration-run>\n"
+        );
+    }
+
+    #[test]
+    fn renders_json_with_dashed_keys_and_nulls() {
+        let text = json(&sample());
+        let value: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(value["status"], "running & <ok>");
+        assert_eq!(value["end-time"], Value::Null);
+        assert_eq!(value["integration-errors"], json!([]));
+    }
+
+    #[test]
+    fn shapes_by_return_object_and_fields() {
+        let limited = shape(
+            sample(),
+            &Shape {
+                return_object: ReturnObject::Limited,
+                fields: None,
+            },
+        );
+        assert_eq!(limited, Node::Object(vec![("id", Node::Int(7))]));
+        let shallow = shape(
+            sample(),
+            &Shape {
+                return_object: ReturnObject::Shallow,
+                fields: None,
+            },
+        );
+        assert_eq!(json(&shallow).matches("SAP").count(), 0);
+        assert!(json(&shallow).contains("\"code\":\"PO\""));
+        let picks = vec![
+            Pick::Key("status".into()),
+            Pick::Nested("integration".into(), vec![Pick::Key("code".into())]),
+        ];
+        let picked = shape(
+            sample(),
+            &Shape {
+                return_object: ReturnObject::Full,
+                fields: Some(picks),
+            },
+        );
+        assert_eq!(
+            json(&picked),
+            r#"{"status":"running & <ok>","integration":{"code":"PO"}}"#
+        );
+    }
+
+    #[test]
+    fn opaque_json_survives_a_trip_through_xml() {
+        let flow = json!({"source": "SAP", "batch": 3, "ratio": 0.5, "ok": true, "none": null,
+                          "steps": [{"name": "a"}, {"name": "b"}], "empty": "", "nested": {"deep": ["x"]}});
+        let text = xml_document(
+            "run",
+            &Node::Object(vec![("flow", Node::Json(flow.clone()))]),
+        );
+        let parsed = super::super::xml::parse(text.as_bytes()).unwrap();
+        assert_eq!(parsed["flow"], flow);
+    }
+}

@@ -1,0 +1,172 @@
+//! `/api/integration_runs` (spec §1.1, §1.2): the runs and their status actions.
+
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+
+use super::Id;
+use super::format::{Format, Payload};
+use super::render::{Node, Reply};
+use super::{integration_errors, integrations};
+use crate::app::AppState;
+use crate::domain::input::Body;
+use crate::domain::runs::{Action, RunFields, RunView};
+use crate::error::Result;
+use crate::query::schema::RUNS;
+use crate::query::{Query, Shape};
+
+const ROOT: &str = "integration-run";
+
+pub async fn index(
+    State(app): State<AppState>,
+    format: Format,
+    RawQuery(query): RawQuery,
+) -> Result<Reply> {
+    let query = Query::parse(&RUNS, query.as_deref().unwrap_or_default())?;
+    let runs = app.store.runs(&query).await?;
+    Ok(Reply::many(
+        format,
+        query.shape,
+        "integration-runs",
+        ROOT,
+        runs.iter().map(node).collect(),
+    ))
+}
+
+pub async fn show(
+    State(app): State<AppState>,
+    format: Format,
+    Id(id): Id,
+    RawQuery(query): RawQuery,
+) -> Result<Reply> {
+    let shape = Shape::parse(&RUNS, query.as_deref().unwrap_or_default())?;
+    let run = app.store.run(id).await?;
+    Ok(Reply::one(StatusCode::OK, format, shape, ROOT, node(&run)))
+}
+
+pub async fn create(
+    State(app): State<AppState>,
+    format: Format,
+    RawQuery(query): RawQuery,
+    Payload(body): Payload,
+) -> Result<Reply> {
+    let shape = Shape::parse(&RUNS, query.as_deref().unwrap_or_default())?;
+    let fields = RunFields::parse(Body(&body))?;
+    let run = app.store.create_run(fields, None).await?;
+    Ok(Reply::one(
+        StatusCode::CREATED,
+        format,
+        shape,
+        ROOT,
+        node(&run),
+    ))
+}
+
+pub async fn update(
+    app: State<AppState>,
+    format: Format,
+    id: Id,
+    query: RawQuery,
+    body: Payload,
+) -> Result<Reply> {
+    act(None, app, format, id, query, body).await
+}
+
+pub async fn run(
+    app: State<AppState>,
+    format: Format,
+    id: Id,
+    query: RawQuery,
+    body: Payload,
+) -> Result<Reply> {
+    act(Some(Action::Run), app, format, id, query, body).await
+}
+
+pub async fn pending(
+    app: State<AppState>,
+    format: Format,
+    id: Id,
+    query: RawQuery,
+    body: Payload,
+) -> Result<Reply> {
+    act(Some(Action::Pending), app, format, id, query, body).await
+}
+
+pub async fn pause(
+    app: State<AppState>,
+    format: Format,
+    id: Id,
+    query: RawQuery,
+    body: Payload,
+) -> Result<Reply> {
+    act(Some(Action::Pause), app, format, id, query, body).await
+}
+
+pub async fn success(
+    app: State<AppState>,
+    format: Format,
+    id: Id,
+    query: RawQuery,
+    body: Payload,
+) -> Result<Reply> {
+    act(Some(Action::Success), app, format, id, query, body).await
+}
+
+pub async fn fail(
+    app: State<AppState>,
+    format: Format,
+    id: Id,
+    query: RawQuery,
+    body: Payload,
+) -> Result<Reply> {
+    act(Some(Action::Fail), app, format, id, query, body).await
+}
+
+pub async fn finish(
+    app: State<AppState>,
+    format: Format,
+    id: Id,
+    query: RawQuery,
+    body: Payload,
+) -> Result<Reply> {
+    act(Some(Action::Finish), app, format, id, query, body).await
+}
+
+/// An update, with or without a status action: the body is applied in the same transaction.
+async fn act(
+    action: Option<Action>,
+    State(app): State<AppState>,
+    format: Format,
+    Id(id): Id,
+    RawQuery(query): RawQuery,
+    Payload(body): Payload,
+) -> Result<Reply> {
+    let shape = Shape::parse(&RUNS, query.as_deref().unwrap_or_default())?;
+    let fields = RunFields::parse(Body(&body))?;
+    let run = app.store.update_run(id, fields, action, None).await?;
+    Ok(Reply::one(StatusCode::OK, format, shape, ROOT, node(&run)))
+}
+
+pub fn node(view: &RunView) -> Node {
+    let run = &view.run;
+    Node::Object(vec![
+        ("id", Node::Int(run.id)),
+        ("created-at", Node::Time(run.created_at)),
+        ("updated-at", Node::Time(run.updated_at)),
+        ("status", Node::text(run.status.as_str())),
+        ("start-time", Node::opt_time(run.start_time)),
+        ("end-time", Node::opt_time(run.end_time)),
+        ("total-records", Node::opt_int(run.total_records)),
+        ("records-processed", Node::opt_int(run.records_processed)),
+        ("flow", run.flow.clone().map_or(Node::Null, Node::Json)),
+        ("integration", integrations::embedded(&view.integration)),
+        (
+            "integration-errors",
+            Node::List(
+                "integration-error",
+                view.errors.iter().map(integration_errors::node).collect(),
+            ),
+        ),
+        ("created-by", integrations::actor(&run.created_by)),
+        ("updated-by", integrations::actor(&run.updated_by)),
+    ])
+}

@@ -1,0 +1,22 @@
+//! Runledger: a wire-compatible server for Coupa's Integration Runs API.
+//!
+//! The crate map, from the outside in:
+//! - [`config`]: the command line and environment (spec `cli.md`).
+//! - [`app`]: application state, the route table and the server's lifecycle.
+//! - [`http`]: content negotiation, XML/JSON bodies in and out, one module per resource.
+//! - [`query`]: Coupa's query language, parsed to a typed AST and compiled to SQL with binds.
+//! - [`domain`]: the records and their rules (the run status machine), free of I/O.
+//! - [`store`]: the storage trait and its SQLite implementation.
+//! - [`error`]: the one error type and its Coupa-shaped rendering.
+//! - [`time`]: datetimes as Coupa reads and writes them.
+
+pub mod app;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod query;
+pub mod store;
+pub mod time;
+
+pub use error::{Error, Result};

@@ -1,0 +1,359 @@
+//! Coupa's query language (spec §3): `field[op]=value` conditions, association paths,
+//! paging, ordering and response shaping.
+//!
+//! A query string is parsed once, against a resource's whitelist ([`schema`]), into a typed
+//! [`Query`]; [`sql`] then compiles it to SQL text with `$N` placeholders and typed binds.
+//! Any key, field or operator that is not understood is a 400 naming it.
+
+pub mod schema;
+pub mod shape;
+pub mod sql;
+
+use crate::error::{Error, Result};
+use crate::time::{self, Timestamp};
+use schema::{Assoc, Field, Kind, Resource};
+pub use shape::Shape;
+
+/// Coupa's page size, which is also the most a page may hold.
+pub const MAX_LIMIT: i64 = 50;
+/// The most values an `in` / `not_in` list may carry.
+pub const MAX_LIST: usize = 500;
+/// How deep association paths may nest (`integration_errors[integration][code]` is 2).
+pub const MAX_DEPTH: usize = 3;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    Eq,
+    NotEq,
+    Contains,
+    StartsWith,
+    EndsWith,
+    Gt,
+    Lt,
+    GtOrEq,
+    LtOrEq,
+    In,
+    NotIn,
+    Blank,
+}
+
+impl Op {
+    fn parse(name: &str) -> Option<Op> {
+        Some(match name {
+            "eq" => Op::Eq,
+            "not_eq" => Op::NotEq,
+            "contains" => Op::Contains,
+            "starts_with" => Op::StartsWith,
+            "ends_with" => Op::EndsWith,
+            "gt" => Op::Gt,
+            "lt" => Op::Lt,
+            "gt_or_eq" => Op::GtOrEq,
+            "lt_or_eq" => Op::LtOrEq,
+            "in" => Op::In,
+            "not_in" => Op::NotIn,
+            "blank" => Op::Blank,
+            _ => return None,
+        })
+    }
+
+    fn is_text_match(self) -> bool {
+        matches!(self, Op::Contains | Op::StartsWith | Op::EndsWith)
+    }
+
+    fn is_comparison(self) -> bool {
+        matches!(self, Op::Gt | Op::Lt | Op::GtOrEq | Op::LtOrEq)
+    }
+}
+
+/// A typed value bound to a placeholder.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Bind {
+    Int(i64),
+    Text(String),
+    Time(Timestamp),
+    Bool(bool),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Operand {
+    One(Bind),
+    List(Vec<Bind>),
+    /// `blank=true` / `blank=false`.
+    Flag(bool),
+}
+
+/// One `key=value` condition: a field reached through zero or more associations.
+#[derive(Clone, Debug)]
+pub struct Condition {
+    pub path: Vec<&'static Assoc>,
+    pub field: &'static Field,
+    pub op: Op,
+    pub operand: Operand,
+}
+
+#[derive(Clone, Debug)]
+pub struct Order {
+    pub field: &'static Field,
+    pub descending: bool,
+}
+
+/// A parsed index query.
+#[derive(Clone, Debug)]
+pub struct Query {
+    pub conditions: Vec<Condition>,
+    pub limit: i64,
+    pub offset: i64,
+    pub order: Order,
+    pub shape: Shape,
+}
+
+impl Query {
+    /// Parses the query string of an index request on `resource`.
+    pub fn parse(resource: &'static Resource, query: &str) -> Result<Query> {
+        let id = resource
+            .field("id")
+            .ok_or_else(|| Error::Internal("resource without id".into()))?;
+        let mut q = Query {
+            conditions: Vec::new(),
+            limit: MAX_LIMIT,
+            offset: 0,
+            order: Order {
+                field: id,
+                descending: false,
+            },
+            shape: Shape::default(),
+        };
+        let mut order_by = None;
+        let mut dir = None;
+        for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+            match key.as_ref() {
+                "limit" => q.limit = non_negative("limit", &value)?.clamp(0, MAX_LIMIT),
+                "offset" => q.offset = non_negative("offset", &value)?,
+                "order_by" => order_by = Some(value.into_owned()),
+                "dir" => dir = Some(value.into_owned()),
+                _ if q.shape.take(resource, &key, &value)? => {}
+                _ => q.conditions.push(condition(resource, &key, &value)?),
+            }
+        }
+        if let Some(name) = order_by {
+            let field = resource
+                .field(&name.replace('-', "_"))
+                .filter(|f| f.kind != Kind::Opaque)
+                .ok_or_else(|| Error::invalid(format!("Unknown order_by field '{name}'")))?;
+            q.order.field = field;
+        }
+        q.order.descending = match dir.as_deref() {
+            None | Some("asc") | Some("ASC") => false,
+            Some("desc") | Some("DESC") => true,
+            Some(other) => {
+                return Err(Error::invalid(format!(
+                    "Unknown dir '{other}' (use asc or desc)"
+                )));
+            }
+        };
+        if q.limit == 0 {
+            return Err(Error::invalid("limit must be between 1 and 50"));
+        }
+        Ok(q)
+    }
+}
+
+fn non_negative(key: &str, value: &str) -> Result<i64> {
+    match value.trim().parse::<i64>() {
+        Ok(n) if n >= 0 => Ok(n),
+        _ => Err(Error::invalid(format!(
+            "{key} must be a non-negative integer, not '{value}'"
+        ))),
+    }
+}
+
+/// Splits `integration[name][starts_with]` into its parts.
+fn segments(key: &str) -> Option<Vec<&str>> {
+    let (head, mut rest) = match key.find('[') {
+        Some(i) => key.split_at(i),
+        None => (key, ""),
+    };
+    let mut parts = vec![head];
+    while !rest.is_empty() {
+        let inner = rest.strip_prefix('[')?;
+        let end = inner.find(']')?;
+        parts.push(&inner[..end]);
+        rest = &inner[end + 1..];
+    }
+    let well_formed = parts
+        .iter()
+        .all(|p| !p.is_empty() && !p.contains(['[', ']']));
+    well_formed.then_some(parts)
+}
+
+fn condition(resource: &'static Resource, key: &str, value: &str) -> Result<Condition> {
+    let parts =
+        segments(key).ok_or_else(|| Error::invalid(format!("Malformed query key '{key}'")))?;
+    let mut current = resource;
+    let mut path = Vec::new();
+    let mut parts = parts.into_iter();
+    let field = loop {
+        let Some(part) = parts.next() else {
+            return Err(Error::invalid(format!("Query key '{key}' names no field")));
+        };
+        let name = part.replace('-', "_");
+        if let Some(field) = current.field(&name) {
+            break field;
+        }
+        let assoc = current.assoc(&name).ok_or_else(|| {
+            Error::invalid(format!("Unknown field '{part}' in query key '{key}'"))
+        })?;
+        if path.len() == MAX_DEPTH {
+            return Err(Error::invalid(format!("Query key '{key}' nests too deep")));
+        }
+        path.push(assoc);
+        current = assoc.target;
+    };
+    let op = match parts.next() {
+        None => Op::Eq,
+        Some(name) => Op::parse(name).ok_or_else(|| {
+            Error::invalid(format!("Unknown operator '{name}' in query key '{key}'"))
+        })?,
+    };
+    if let Some(extra) = parts.next() {
+        return Err(Error::invalid(format!(
+            "Unexpected '{extra}' in query key '{key}'"
+        )));
+    }
+    let operand = operand(field, op, value)
+        .map_err(|message| Error::invalid(format!("{message} (in '{key}')")))?;
+    Ok(Condition {
+        path,
+        field,
+        op,
+        operand,
+    })
+}
+
+fn operand(field: &Field, op: Op, value: &str) -> Result<Operand, String> {
+    let name = field.name;
+    match field.kind {
+        Kind::Opaque => return Err(format!("Field '{name}' cannot be queried")),
+        Kind::Text => {}
+        _ if op.is_text_match() => {
+            return Err(format!(
+                "Operator '{op:?}' applies to text, and '{name}' is not text"
+            ));
+        }
+        Kind::Bool if op.is_comparison() => {
+            return Err(format!(
+                "Operator '{op:?}' does not apply to the boolean '{name}'"
+            ));
+        }
+        _ => {}
+    }
+    match op {
+        Op::Blank => match value {
+            "true" => Ok(Operand::Flag(true)),
+            "false" => Ok(Operand::Flag(false)),
+            _ => Err(format!("blank takes true or false, not '{value}'")),
+        },
+        Op::In | Op::NotIn => {
+            let items: Vec<&str> = value.split(',').collect();
+            if items.len() > MAX_LIST {
+                return Err(format!("A list may hold at most {MAX_LIST} values"));
+            }
+            items
+                .into_iter()
+                .map(|v| bind(field, v))
+                .collect::<Result<_, _>>()
+                .map(Operand::List)
+        }
+        _ => bind(field, value).map(Operand::One),
+    }
+}
+
+fn bind(field: &Field, value: &str) -> Result<Bind, String> {
+    let name = field.name;
+    match field.kind {
+        Kind::Int => value
+            .trim()
+            .parse()
+            .map(Bind::Int)
+            .map_err(|_| format!("'{value}' is not an integer ({name})")),
+        Kind::Time => time::parse(value)
+            .map(Bind::Time)
+            .ok_or_else(|| format!("'{value}' is not a datetime ({name})")),
+        Kind::Bool => match value {
+            "true" | "1" => Ok(Bind::Bool(true)),
+            "false" | "0" => Ok(Bind::Bool(false)),
+            _ => Err(format!("'{value}' is not a boolean ({name})")),
+        },
+        Kind::Text | Kind::Opaque => Ok(Bind::Text(value.to_owned())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::schema::RUNS;
+    use super::*;
+
+    fn parse(q: &str) -> Result<Query> {
+        Query::parse(&RUNS, q)
+    }
+
+    fn message(q: &str) -> String {
+        parse(q).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn parses_fields_operators_and_association_paths() {
+        let q = parse("status=failed&integration[name][starts_with]=SAP&created_at[gt]=2026-01-01&id[in]=1,2,3").unwrap();
+        assert_eq!(q.conditions.len(), 4);
+        assert_eq!(q.conditions[0].field.name, "status");
+        assert_eq!(q.conditions[0].op, Op::Eq);
+        assert_eq!(q.conditions[1].path[0].name, "integration");
+        assert_eq!(q.conditions[1].field.name, "name");
+        assert_eq!(q.conditions[1].op, Op::StartsWith);
+        assert!(matches!(
+            q.conditions[2].operand,
+            Operand::One(Bind::Time(_))
+        ));
+        assert_eq!(
+            q.conditions[3].operand,
+            Operand::List(vec![Bind::Int(1), Bind::Int(2), Bind::Int(3)])
+        );
+    }
+
+    #[test]
+    fn accepts_dashed_and_underscored_keys() {
+        let q = parse("total-records[gt]=5&integration_errors[document-type]=Supplier").unwrap();
+        assert_eq!(q.conditions[0].field.name, "total_records");
+        assert_eq!(q.conditions[1].field.name, "document_type");
+    }
+
+    #[test]
+    fn paging_and_ordering() {
+        let q = parse("limit=500&offset=100&order_by=created_at&dir=desc").unwrap();
+        assert_eq!((q.limit, q.offset), (50, 100));
+        assert_eq!(q.order.field.name, "created_at");
+        assert!(q.order.descending);
+        assert!(message("limit=-1").contains("limit"));
+        assert!(message("offset=abc").contains("offset"));
+        assert!(message("limit=0").contains("limit"));
+        assert!(message("order_by=nope").contains("nope"));
+        assert!(message("dir=up").contains("up"));
+    }
+
+    #[test]
+    fn refuses_what_it_does_not_understand_by_name() {
+        assert!(message("colour=red").contains("'colour'"));
+        assert!(message("status[like]=x").contains("'like'"));
+        assert!(message("integration[secret]=x").contains("'secret'"));
+        assert!(message("integration=5").contains("names no field"));
+        assert!(message("status[eq][eq]=x").contains("Unexpected"));
+        assert!(message("status]=x").contains("Malformed"));
+        assert!(message("created_at[contains]=2026").contains("not text"));
+        assert!(message("id=abc").contains("not an integer"));
+        assert!(message("created_at[gt]=yesterday").contains("not a datetime"));
+        assert!(message("flow=x").contains("cannot be queried"));
+        assert!(message("status[blank]=maybe").contains("true or false"));
+        let long = vec!["1"; MAX_LIST + 1].join(",");
+        assert!(message(&format!("id[in]={long}")).contains("at most"));
+    }
+}

@@ -1,0 +1,157 @@
+//! The whitelist: which fields and associations of each resource can be queried, ordered by
+//! and selected with `fields=`, and the SQL names behind them. Nothing outside these tables
+//! ever reaches SQL text.
+
+/// How a field's values are parsed from the query string and compared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Int,
+    Text,
+    Time,
+    Bool,
+    /// Shown in responses but not queryable (`flow`).
+    Opaque,
+}
+
+#[derive(Debug)]
+pub struct Field {
+    /// The name, underscored (`total_records`); also the column name.
+    pub name: &'static str,
+    pub kind: Kind,
+    pub nullable: bool,
+}
+
+#[derive(Debug)]
+pub enum Link {
+    /// This table holds the key: `<fk> = target.id`.
+    BelongsTo { fk: &'static str },
+    /// The target holds the key: `target.<fk> = this.id`; matches when any target row does.
+    HasMany { fk: &'static str },
+}
+
+#[derive(Debug)]
+pub struct Assoc {
+    pub name: &'static str,
+    pub link: Link,
+    pub target: &'static Resource,
+}
+
+#[derive(Debug)]
+pub struct Resource {
+    pub table: &'static str,
+    pub fields: &'static [Field],
+    pub assocs: &'static [Assoc],
+}
+
+impl Resource {
+    pub fn field(&self, name: &str) -> Option<&'static Field> {
+        let fields: &'static [Field] = self.fields;
+        fields.iter().find(|f| f.name == name)
+    }
+
+    pub fn assoc(&self, name: &str) -> Option<&'static Assoc> {
+        let assocs: &'static [Assoc] = self.assocs;
+        assocs.iter().find(|a| a.name == name)
+    }
+}
+
+const fn field(name: &'static str, kind: Kind, nullable: bool) -> Field {
+    Field {
+        name,
+        kind,
+        nullable,
+    }
+}
+
+const fn belongs_to(name: &'static str, fk: &'static str, target: &'static Resource) -> Assoc {
+    Assoc {
+        name,
+        link: Link::BelongsTo { fk },
+        target,
+    }
+}
+
+use Kind::*;
+
+/// API clients, as `created_by` / `updated_by`.
+pub static USERS: Resource = Resource {
+    table: "api_clients",
+    fields: &[field("id", Int, false), field("login", Text, false)],
+    assocs: &[],
+};
+
+pub static INTEGRATIONS: Resource = Resource {
+    table: "integrations",
+    fields: &[
+        field("id", Int, false),
+        field("code", Text, false),
+        field("name", Text, false),
+        field("business_object", Text, false),
+        field("direction", Text, false),
+        field("end_system", Text, false),
+        field("end_system_type", Text, false),
+        field("integration_type", Text, true),
+        field("standard", Bool, false),
+        field("created_at", Time, false),
+        field("updated_at", Time, false),
+    ],
+    assocs: &[
+        belongs_to("created_by", "created_by_id", &USERS),
+        belongs_to("updated_by", "updated_by_id", &USERS),
+    ],
+};
+
+pub static RUNS: Resource = Resource {
+    table: "integration_runs",
+    fields: &[
+        field("id", Int, false),
+        field("integration_id", Int, false),
+        field("status", Text, false),
+        field("start_time", Time, true),
+        field("end_time", Time, true),
+        field("total_records", Int, true),
+        field("records_processed", Int, true),
+        field("flow", Opaque, true),
+        field("created_at", Time, false),
+        field("updated_at", Time, false),
+    ],
+    assocs: &[
+        belongs_to("integration", "integration_id", &INTEGRATIONS),
+        Assoc {
+            name: "integration_errors",
+            link: Link::HasMany {
+                fk: "integration_run_id",
+            },
+            target: &ERRORS,
+        },
+        belongs_to("created_by", "created_by_id", &USERS),
+        belongs_to("updated_by", "updated_by_id", &USERS),
+    ],
+};
+
+pub static ERRORS: Resource = Resource {
+    table: "integration_errors",
+    fields: &[
+        field("id", Int, false),
+        field("integration_run_id", Int, true),
+        field("integration_id", Int, true),
+        field("contact_alert_type", Text, false),
+        field("document_type", Text, true),
+        field("document_id", Int, true),
+        field("document_revision", Int, true),
+        field("document_status", Text, true),
+        field("external_id", Text, true),
+        field("integration_filename", Text, true),
+        field("creation_method", Text, true),
+        field("status", Text, true),
+        field("resolved", Bool, false),
+        field("created_at", Time, false),
+        field("updated_at", Time, false),
+    ],
+    assocs: &[
+        belongs_to("integration_run", "integration_run_id", &RUNS),
+        belongs_to("integration", "integration_id", &INTEGRATIONS),
+        belongs_to("created_by", "created_by_id", &USERS),
+        belongs_to("updated_by", "updated_by_id", &USERS),
+    ],
+};

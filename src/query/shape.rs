@@ -1,0 +1,189 @@
+//! Response shaping: `return_object=limited|shallow|none` and `fields=[…]` (spec §3).
+//!
+//! Both are accepted on every route of a resource, reads and writes alike; `fields` names
+//! are checked against the resource's whitelist, so a typo is a 400 and not a silent gap.
+
+use serde_json::Value;
+
+use super::MAX_DEPTH;
+use super::schema::Resource;
+use crate::error::{Error, Result};
+
+/// The most names one `fields=` may list, nested ones included.
+pub const MAX_PICKS: usize = 200;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ReturnObject {
+    #[default]
+    Full,
+    /// Ids only.
+    Limited,
+    /// Associations reduced to their id and natural keys.
+    Shallow,
+    /// No body at all (writes).
+    None,
+}
+
+/// One entry of `fields=`: an element, or an association with the elements to keep of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Pick {
+    /// The element's dashed name.
+    Key(String),
+    Nested(String, Vec<Pick>),
+}
+
+impl Pick {
+    pub fn name(&self) -> &str {
+        match self {
+            Pick::Key(name) | Pick::Nested(name, _) => name,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Shape {
+    pub return_object: ReturnObject,
+    pub fields: Option<Vec<Pick>>,
+}
+
+impl Shape {
+    /// The shape of a write's response: its query string may hold only shaping keys.
+    pub fn parse(resource: &'static Resource, query: &str) -> Result<Shape> {
+        let mut shape = Shape::default();
+        for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+            if !shape.take(resource, &key, &value)? {
+                return Err(Error::invalid(format!("Unknown query parameter '{key}'")));
+            }
+        }
+        Ok(shape)
+    }
+
+    /// Takes `key=value` when it is a shaping key; `Ok(false)` when it is not.
+    pub fn take(&mut self, resource: &'static Resource, key: &str, value: &str) -> Result<bool> {
+        match key {
+            "return_object" => {
+                self.return_object = match value {
+                    "limited" => ReturnObject::Limited,
+                    "shallow" => ReturnObject::Shallow,
+                    "none" => ReturnObject::None,
+                    "full" | "" => ReturnObject::Full,
+                    other => {
+                        return Err(Error::invalid(format!(
+                            "Unknown return_object '{other}' (use limited, shallow or none)"
+                        )));
+                    }
+                }
+            }
+            "fields" => {
+                let list: Value = serde_json::from_str(value).map_err(|e| {
+                    Error::invalid(format!("fields must be a JSON array of names: {e}"))
+                })?;
+                let mut budget = MAX_PICKS;
+                self.fields = Some(picks(resource, &list, 0, &mut budget)?);
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
+fn picks(
+    resource: &'static Resource,
+    list: &Value,
+    depth: usize,
+    budget: &mut usize,
+) -> Result<Vec<Pick>> {
+    let Value::Array(items) = list else {
+        return Err(Error::invalid("fields must be a JSON array of names"));
+    };
+    let mut out = Vec::new();
+    for item in items {
+        *budget = budget.checked_sub(1).ok_or_else(|| {
+            Error::invalid(format!("fields may name at most {MAX_PICKS} elements"))
+        })?;
+        match item {
+            Value::String(name) => {
+                let known = resource.field(&underscored(name)).is_some()
+                    || resource.assoc(&underscored(name)).is_some();
+                if !known {
+                    return Err(Error::invalid(format!("Unknown field '{name}' in fields")));
+                }
+                out.push(Pick::Key(dashed(name)));
+            }
+            Value::Object(nested) if depth < MAX_DEPTH => {
+                for (name, inner) in nested {
+                    let assoc = resource.assoc(&underscored(name)).ok_or_else(|| {
+                        Error::invalid(format!("Unknown association '{name}' in fields"))
+                    })?;
+                    out.push(Pick::Nested(
+                        dashed(name),
+                        picks(assoc.target, inner, depth + 1, budget)?,
+                    ));
+                }
+            }
+            Value::Object(_) => return Err(Error::invalid("fields nests too deep")),
+            other => return Err(Error::invalid(format!("Unexpected {other} in fields"))),
+        }
+    }
+    Ok(out)
+}
+
+fn underscored(name: &str) -> String {
+    name.replace('-', "_")
+}
+
+fn dashed(name: &str) -> String {
+    name.replace('_', "-")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::schema::RUNS;
+    use super::*;
+
+    #[test]
+    fn parses_nested_fields_and_checks_every_name() {
+        let shape = Shape::parse(
+            &RUNS,
+            r#"fields=["id","total_records",{"integration":["code"]}]"#,
+        )
+        .unwrap();
+        assert_eq!(
+            shape.fields.unwrap(),
+            [
+                Pick::Key("id".into()),
+                Pick::Key("total-records".into()),
+                Pick::Nested("integration".into(), vec![Pick::Key("code".into())])
+            ]
+        );
+        let bad = Shape::parse(&RUNS, r#"fields=["id",{"integration":["colour"]}]"#).unwrap_err();
+        assert!(bad.to_string().contains("'colour'"));
+        assert!(Shape::parse(&RUNS, "fields=id").is_err());
+        assert!(Shape::parse(&RUNS, r#"fields=[{"status":["x"]}]"#).is_err());
+    }
+
+    #[test]
+    fn writes_take_only_shaping_keys() {
+        assert_eq!(
+            Shape::parse(&RUNS, "return_object=none")
+                .unwrap()
+                .return_object,
+            ReturnObject::None
+        );
+        assert!(Shape::parse(&RUNS, "return_object=everything").is_err());
+        assert!(
+            Shape::parse(&RUNS, "status=failed")
+                .unwrap_err()
+                .to_string()
+                .contains("'status'")
+        );
+    }
+
+    #[test]
+    fn bounds_the_size_of_fields() {
+        let many = vec!["\"id\""; MAX_PICKS + 1].join(",");
+        assert!(Shape::parse(&RUNS, &format!("fields=[{many}]")).is_err());
+        let deep = r#"fields=[{"integration_errors":[{"integration_run":[{"integration_errors":[{"integration_run":["id"]}]}]}]}]"#;
+        assert!(Shape::parse(&RUNS, deep).is_err());
+    }
+}

@@ -1,0 +1,102 @@
+//! Storage: one narrow trait, one implementation per backend, chosen by the URL's scheme.
+//!
+//! The trait speaks in domain types and takes whole operations (create a run, move it to a
+//! status), so that each backend can make every operation one transaction. SQL that both
+//! backends can run lives once in [`sql`].
+
+pub mod sql;
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::domain::Actor;
+use crate::domain::integrations::{Integration, IntegrationFields, NewIntegration};
+use crate::domain::runs::{Action, RunFields, RunView};
+use crate::error::{Error, Result};
+use crate::query::Query;
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    async fn create_integration(
+        &self,
+        new: NewIntegration,
+        actor: Option<&Actor>,
+    ) -> Result<Integration>;
+    async fn update_integration(
+        &self,
+        id: i64,
+        fields: IntegrationFields,
+        actor: Option<&Actor>,
+    ) -> Result<Integration>;
+    /// The integration, or [`Error::NotFound`].
+    async fn integration(&self, id: i64) -> Result<Integration>;
+    async fn integrations(&self, query: &Query) -> Result<Vec<Integration>>;
+
+    /// Creates a `pending` run for the integration that `fields.integration` names.
+    async fn create_run(&self, fields: RunFields, actor: Option<&Actor>) -> Result<RunView>;
+    /// Updates a run and, with `action`, moves it to a new status, in one transaction.
+    async fn update_run(
+        &self,
+        id: i64,
+        fields: RunFields,
+        action: Option<Action>,
+        actor: Option<&Actor>,
+    ) -> Result<RunView>;
+    /// The run, or [`Error::NotFound`].
+    async fn run(&self, id: i64) -> Result<RunView>;
+    async fn runs(&self, query: &Query) -> Result<Vec<RunView>>;
+}
+
+/// Opens (creating and migrating if needed) the database that `url` names.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
+    match url.split_once("://").map(|(scheme, _)| scheme) {
+        Some("sqlite") => Ok(Arc::new(sqlite::SqliteStore::open(url).await?)),
+        _ => Err(Error::Internal(format!(
+            "unsupported database URL '{}': use sqlite://PATH",
+            redact(url)
+        ))),
+    }
+}
+
+/// A database URL without its password, for messages and logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Turns a unique-key violation into the 400 Rails would give (`Code has already been taken`);
+/// any other error passes through.
+pub(crate) fn on_unique(error: sqlx::Error, keys: &[(&str, &str)]) -> Error {
+    if let sqlx::Error::Database(db) = &error
+        && db.is_unique_violation()
+    {
+        let text = format!("{} {}", db.constraint().unwrap_or_default(), db.message());
+        if let Some((_, message)) = keys.iter().find(|(key, _)| text.contains(key)) {
+            return Error::invalid(*message);
+        }
+    }
+    Error::Database(error)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redact_hides_the_password_only() {
+        assert_eq!(
+            super::redact("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
+        assert_eq!(
+            super::redact("sqlite://runledger.db"),
+            "sqlite://runledger.db"
+        );
+    }
+}
