@@ -92,8 +92,17 @@ impl Frame {
     }
 }
 
-/// Parses an XML document into the object its root element holds.
+/// Parses a request body: the object its root element holds.
 pub fn parse(body: &[u8]) -> Result<Map<String, Value>> {
+    match parse_document(body)? {
+        Value::Object(map) => Ok(map),
+        Value::Null => Ok(Map::new()),
+        _ => Err(Error::invalid("The XML root element must hold child elements")),
+    }
+}
+
+/// Parses an XML document into the value of its root element.
+pub fn parse_document(body: &[u8]) -> Result<Value> {
     let text = std::str::from_utf8(body)
         .map_err(|e| Error::invalid(format!("The XML body is not valid UTF-8: {e}")))?;
     let mut reader = Reader::from_str(text);
@@ -182,14 +191,7 @@ pub fn parse(body: &[u8]) -> Result<Map<String, Value>> {
             "Invalid XML: the document ends inside an element",
         ));
     }
-    match root {
-        Some(Value::Object(map)) => Ok(map),
-        Some(Value::Null) => Ok(Map::new()),
-        Some(_) => Err(Error::invalid(
-            "The XML root element must hold child elements",
-        )),
-        None => Err(Error::invalid("The XML body holds no element")),
-    }
+    root.ok_or_else(|| Error::invalid("The XML body holds no element"))
 }
 
 fn close(stack: &mut [Frame], root: &mut Option<Value>, name: String, value: Value) {

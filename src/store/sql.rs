@@ -42,6 +42,11 @@ pub const INSERT_INTEGRATION: &str = "\
     end_system_type, integration_type, standard, created_at, updated_at, created_by_id, \
     updated_by_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $10) RETURNING id";
 
+/// Whether an integration other than `$1` has the code `$2` / the name `$3`.
+pub const INTEGRATION_KEYS_TAKEN: &str = "\
+    SELECT EXISTS (SELECT 1 FROM integrations WHERE code = $2 AND id <> $1), \
+    EXISTS (SELECT 1 FROM integrations WHERE name = $3 AND id <> $1)";
+
 pub const UPDATE_INTEGRATION: &str = "\
     UPDATE integrations SET code = $2, name = $3, business_object = $4, direction = $5, \
     end_system = $6, end_system_type = $7, integration_type = $8, updated_at = $9, \

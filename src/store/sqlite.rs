@@ -77,6 +77,8 @@ impl Store for SqliteStore {
     ) -> Result<Integration> {
         let now = time::now();
         let actor_id = actor.map(|a| a.id);
+        let mut tx = self.writer.begin().await?;
+        check_unique(&mut tx, 0, &new.code, &new.name).await?;
         let id: i64 = sqlx::query_scalar(q::INSERT_INTEGRATION)
             .bind(&new.code)
             .bind(&new.name)
@@ -88,9 +90,10 @@ impl Store for SqliteStore {
             .bind(false)
             .bind(now.timestamp())
             .bind(actor_id)
-            .fetch_one(&self.writer)
+            .fetch_one(&mut *tx)
             .await
             .map_err(|e| on_unique(e, INTEGRATION_KEYS))?;
+        tx.commit().await?;
         Ok(Integration {
             id,
             code: new.code,
@@ -117,6 +120,7 @@ impl Store for SqliteStore {
         let mut tx = self.writer.begin().await?;
         let mut integration = fetch_integration(&mut tx, id).await?;
         integration.apply(fields);
+        check_unique(&mut tx, id, &integration.code, &integration.name).await?;
         integration.updated_at = time::now();
         integration.updated_by = actor.cloned();
         let i = &integration;
@@ -286,6 +290,24 @@ fn flow_text(run: &Run) -> Result<Option<String>> {
         .as_ref()
         .map(|flow| serde_json::to_string(flow).map_err(|e| Error::Internal(e.to_string())))
         .transpose()
+}
+
+/// Refuses a code or name that another integration has, naming each, as Rails validates.
+async fn check_unique(conn: &mut SqliteConnection, id: i64, code: &str, name: &str) -> Result<()> {
+    let (code_taken, name_taken): (bool, bool) = sqlx::query_as(q::INTEGRATION_KEYS_TAKEN)
+        .bind(id)
+        .bind(code)
+        .bind(name)
+        .fetch_one(conn)
+        .await?;
+    let mut messages = Vec::new();
+    if code_taken {
+        messages.push("Code has already been taken".to_owned());
+    }
+    if name_taken {
+        messages.push("Name has already been taken".to_owned());
+    }
+    if messages.is_empty() { Ok(()) } else { Err(Error::Invalid(messages)) }
 }
 
 async fn fetch_integration(conn: &mut SqliteConnection, id: i64) -> Result<Integration> {

@@ -1,1 +1,6 @@
+//! The API test suite: one binary that drives a real server over HTTP.
 
+mod formats;
+mod helpers;
+mod integrations;
+mod runs;

@@ -1,0 +1,111 @@
+//! `TestApp`: a real server on port 0 over a fresh SQLite file, and a client for it.
+
+use reqwest::{Method, StatusCode};
+use runledger::app::Application;
+use runledger::config::Settings;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    /// The database directory, removed when the test ends.
+    _database_dir: TempDir,
+}
+
+/// Starts a server on a fresh database and returns once it accepts connections.
+pub async fn spawn_app() -> TestApp {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let settings = Settings {
+        database_url: format!("sqlite://{}", dir.path().join("runledger.db").display()),
+        listen: "127.0.0.1:0".into(),
+    };
+    let app = Application::build(&settings).await.expect("the application builds");
+    let address = format!("http://{}", app.local_addr().expect("bound address"));
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    TestApp { address, client: reqwest::Client::new(), _database_dir: dir }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// A request with a JSON body (when given) and `Accept: application/json`.
+    pub async fn json(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut request = self.client.request(method, self.url(path)).header("Accept", "application/json");
+        if let Some(body) = body {
+            request = request.header("Content-Type", "application/json").body(body.to_string());
+        }
+        let response = request.send().await.expect("request sent");
+        let status = response.status();
+        let text = response.text().await.expect("body read");
+        let value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).expect(&text) };
+        (status, value)
+    }
+
+    pub async fn get_json(&self, path: &str) -> (StatusCode, Value) {
+        self.json(Method::GET, path, None).await
+    }
+
+    pub async fn post_json(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.json(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn put_json(&self, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        self.json(Method::PUT, path, body).await
+    }
+
+    /// A request with an XML body (when given) and `Accept: application/xml`; the answer as text.
+    pub async fn xml(&self, method: Method, path: &str, body: Option<&str>) -> (StatusCode, String) {
+        let mut request = self.client.request(method, self.url(path)).header("Accept", "application/xml");
+        if let Some(body) = body {
+            request = request.header("Content-Type", "application/xml").body(body.to_owned());
+        }
+        let response = request.send().await.expect("request sent");
+        (response.status(), response.text().await.expect("body read"))
+    }
+
+    /// Creates an integration with `code` (its name is derived) and returns it.
+    pub async fn create_integration(&self, code: &str) -> Value {
+        let (status, body) = self.post_json("/api/integrations", integration_body(code)).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body
+    }
+
+    /// Creates a run of the integration with `code` and returns its id.
+    pub async fn create_run(&self, code: &str) -> i64 {
+        let (status, body) =
+            self.post_json("/api/integration_runs", json!({"integration": {"code": code}})).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["id"].as_i64().expect("run id")
+    }
+}
+
+/// A valid integration body.
+pub fn integration_body(code: &str) -> Value {
+    json!({
+        "code": code,
+        "name": format!("{code} integration"),
+        "business-object": "OrderHeader",
+        "direction": "from_coupa",
+        "end-system": "SAP",
+        "end-system-type": "erp",
+        "integration-type": "api"
+    })
+}
+
+/// Parses an XML response into the value of its root element (see `runledger::http::xml`).
+pub fn xml_value(text: &str) -> Value {
+    runledger::http::xml::parse_document(text.as_bytes()).expect(text)
+}
+
+/// The messages of a JSON error body for `resource`.
+pub fn messages(body: &Value, resource: &str) -> Vec<String> {
+    body["errors"][resource]
+        .as_array()
+        .unwrap_or_else(|| panic!("no errors for {resource} in {body}"))
+        .iter()
+        .map(|m| m.as_str().unwrap_or_default().to_owned())
+        .collect()
+}
