@@ -16,6 +16,7 @@ use axum::http::{HeaderValue, Request};
 use axum::middleware;
 use axum::routing::{get, put};
 use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
@@ -62,6 +63,8 @@ pub fn router(app: App) -> Router {
         .route("/api/integration_runs/{id}/finish", put(runs::finish))
         .with_state(AppState(Arc::new(app)))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // A bug must still answer (500, in Coupa's format) rather than drop the connection.
+        .layer(CatchPanicLayer::new())
         .layer(middleware::from_fn(errors::render))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {

@@ -38,7 +38,7 @@ pub async fn show(
     Id(id): Id,
     RawQuery(query): RawQuery,
 ) -> Result<Reply> {
-    let shape = Shape::parse(&RUNS, query.as_deref().unwrap_or_default())?;
+    let shape = Shape::parse(&RUNS, query.as_deref().unwrap_or_default())?.readable()?;
     let run = app.store.run(id).await?;
     Ok(Reply::one(StatusCode::OK, format, shape, ROOT, node(&run)))
 }

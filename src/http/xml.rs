@@ -97,7 +97,9 @@ pub fn parse(body: &[u8]) -> Result<Map<String, Value>> {
     match parse_document(body)? {
         Value::Object(map) => Ok(map),
         Value::Null => Ok(Map::new()),
-        _ => Err(Error::invalid("The XML root element must hold child elements")),
+        _ => Err(Error::invalid(
+            "The XML root element must hold child elements",
+        )),
     }
 }
 

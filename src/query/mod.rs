@@ -154,6 +154,7 @@ impl Query {
         if q.limit == 0 {
             return Err(Error::invalid("limit must be between 1 and 50"));
         }
+        q.shape = q.shape.readable()?;
         Ok(q)
     }
 }

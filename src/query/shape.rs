@@ -58,6 +58,14 @@ impl Shape {
         Ok(shape)
     }
 
+    /// Refuses `return_object=none`, which only a write can use.
+    pub fn readable(self) -> Result<Shape> {
+        if self.return_object == ReturnObject::None {
+            return Err(Error::invalid("return_object=none applies to writes only"));
+        }
+        Ok(self)
+    }
+
     /// Takes `key=value` when it is a shaping key; `Ok(false)` when it is not.
     pub fn take(&mut self, resource: &'static Resource, key: &str, value: &str) -> Result<bool> {
         match key {

@@ -58,7 +58,8 @@ impl SqliteStore {
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options.clone())
-            .await?;
+            .await
+            .map_err(|e| Error::Internal(format!("cannot open {url}: {e}")))?;
         MIGRATOR.run(&writer).await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
@@ -307,7 +308,11 @@ async fn check_unique(conn: &mut SqliteConnection, id: i64, code: &str, name: &s
     if name_taken {
         messages.push("Name has already been taken".to_owned());
     }
-    if messages.is_empty() { Ok(()) } else { Err(Error::Invalid(messages)) }
+    if messages.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Invalid(messages))
+    }
 }
 
 async fn fetch_integration(conn: &mut SqliteConnection, id: i64) -> Result<Integration> {

@@ -7,8 +7,15 @@ use serde_json::json;
 use crate::helpers::{TestApp, messages, spawn_app};
 
 /// Sends `body` with `content_type` to create a run; answers status and JSON body.
-async fn post_raw(app: &TestApp, content_type: Option<&str>, body: impl Into<reqwest::Body>) -> (StatusCode, String) {
-    let mut request = app.client.post(app.url("/api/integration_runs")).header("Accept", "application/json");
+async fn post_raw(
+    app: &TestApp,
+    content_type: Option<&str>,
+    body: impl Into<reqwest::Body>,
+) -> (StatusCode, String) {
+    let mut request = app
+        .client
+        .post(app.url("/api/integration_runs"))
+        .header("Accept", "application/json");
     if let Some(content_type) = content_type {
         request = request.header("Content-Type", content_type);
     }
@@ -25,13 +32,21 @@ async fn assert_nothing_written(app: &TestApp) {
 async fn xml_is_the_default_and_json_is_served_when_asked() {
     let app = spawn_app().await;
     app.create_integration("NEG").await;
-    for (accept, xml) in [(None, true), (Some("*/*"), true), (Some("text/xml"), true), (Some("application/json"), false)] {
+    for (accept, xml) in [
+        (None, true),
+        (Some("*/*"), true),
+        (Some("text/xml"), true),
+        (Some("application/json"), false),
+    ] {
         let mut request = app.client.get(app.url("/api/integrations"));
         if let Some(accept) = accept {
             request = request.header("Accept", accept);
         }
         let response = request.send().await.unwrap();
-        let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
+        let content_type = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_owned();
         let text = response.text().await.unwrap();
         if xml {
             assert!(content_type.starts_with("application/xml"), "{accept:?}");
@@ -47,19 +62,35 @@ async fn xml_is_the_default_and_json_is_served_when_asked() {
 async fn a_body_in_one_format_may_ask_for_the_other() {
     let app = spawn_app().await;
     app.create_integration("MIX").await;
-    let (status, text) = post_raw(&app, Some("application/xml"), "<r><integration><code>MIX</code></integration></r>").await;
+    let (status, text) = post_raw(
+        &app,
+        Some("application/xml"),
+        "<r><integration><code>MIX</code></integration></r>",
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED);
-    assert_eq!(serde_json::from_str::<serde_json::Value>(&text).unwrap()["status"], "pending");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()["status"],
+        "pending"
+    );
 }
 
 #[tokio::test]
 async fn malformed_json_is_a_400_naming_the_position() {
     let app = spawn_app().await;
-    let (status, text) = post_raw(&app, Some("application/json"), "{\n  \"integration\": {\"code\": }\n}").await;
+    let (status, text) = post_raw(
+        &app,
+        Some("application/json"),
+        "{\n  \"integration\": {\"code\": }\n}",
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let body: serde_json::Value = serde_json::from_str(&text).unwrap();
     let message = &messages(&body, "integration-run")[0];
-    assert!(message.starts_with("Invalid JSON at line 2, column"), "{message}");
+    assert!(
+        message.starts_with("Invalid JSON at line 2, column"),
+        "{message}"
+    );
     for bad in ["[1, 2]", "\"text\"", "{\"a\": 1", &"[".repeat(10_000)] {
         let (status, _) = post_raw(&app, Some("application/json"), bad.to_owned()).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad:.20}");
@@ -87,7 +118,10 @@ async fn malformed_xml_is_a_400_in_xml() {
             .unwrap();
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{bad}");
         let text = response.text().await.unwrap();
-        assert!(text.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<errors>\n  <error>"), "{text}");
+        assert!(
+            text.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<errors>\n  <error>"),
+            "{text}"
+        );
     }
     assert_nothing_written(&app).await;
 }
@@ -104,19 +138,34 @@ async fn dtds_and_entities_are_refused() {
     let bomb = r#"<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]><r><a>&lol2;</a></r>"#;
     let (status, _) = post_raw(&app, Some("text/xml"), bomb).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    let (status, text) = post_raw(&app, Some("application/xml"), "<r><integration><code>&undefined;</code></integration></r>").await;
+    let (status, text) = post_raw(
+        &app,
+        Some("application/xml"),
+        "<r><integration><code>&undefined;</code></integration></r>",
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(text.contains("&undefined;"), "{text}");
     // The predefined entities and character references are plain XML and work.
     app.create_integration("A&B").await;
-    let (status, _) = post_raw(&app, Some("application/xml"), "<r><integration><code>A&amp;&#66;</code></integration></r>").await;
+    let (status, _) = post_raw(
+        &app,
+        Some("application/xml"),
+        "<r><integration><code>A&amp;&#66;</code></integration></r>",
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED);
 }
 
 #[tokio::test]
 async fn an_unsupported_content_type_is_a_415() {
     let app = spawn_app().await;
-    let (status, text) = post_raw(&app, Some("application/x-www-form-urlencoded"), "integration=1").await;
+    let (status, text) = post_raw(
+        &app,
+        Some("application/x-www-form-urlencoded"),
+        "integration=1",
+    )
+    .await;
     assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let body: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert!(messages(&body, "integration-run")[0].contains("application/x-www-form-urlencoded"));
@@ -125,11 +174,17 @@ async fn an_unsupported_content_type_is_a_415() {
 #[tokio::test]
 async fn a_body_over_one_mebibyte_is_a_413_with_an_error_body() {
     let app = spawn_app().await;
-    let big = format!("{{\"flow\": {{\"x\": \"{}\"}}}}", "a".repeat(1024 * 1024 + 10));
+    let big = format!(
+        "{{\"flow\": {{\"x\": \"{}\"}}}}",
+        "a".repeat(1024 * 1024 + 10)
+    );
     let (status, text) = post_raw(&app, Some("application/json"), big).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     let body: serde_json::Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(messages(&body, "integration-run"), ["The request body is larger than the limit of 1 MiB"]);
+    assert_eq!(
+        messages(&body, "integration-run"),
+        ["The request body is larger than the limit of 1 MiB"]
+    );
 }
 
 #[tokio::test]
@@ -146,19 +201,44 @@ async fn delete_is_405_everywhere_in_both_formats() {
     let app = spawn_app().await;
     app.create_integration("DEL").await;
     let id = app.create_run("DEL").await;
-    for path in ["/api/integrations", "/api/integrations/1", "/api/integration_runs", &format!("/api/integration_runs/{id}")] {
+    for path in [
+        "/api/integrations",
+        "/api/integrations/1",
+        "/api/integration_runs",
+        &format!("/api/integration_runs/{id}"),
+    ] {
         let (status, body) = app.json(Method::DELETE, path, None).await;
         assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{path}");
-        let resource = if path.contains("runs") { "integration-run" } else { "integration" };
-        assert_eq!(messages(&body, resource), ["The DELETE method is not allowed on this resource"]);
+        let resource = if path.contains("runs") {
+            "integration-run"
+        } else {
+            "integration"
+        };
+        assert_eq!(
+            messages(&body, resource),
+            ["The DELETE method is not allowed on this resource"]
+        );
         let (status, text) = app.xml(Method::DELETE, path, None).await;
         assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
         assert!(text.contains("<error>The DELETE method is not allowed on this resource</error>"));
     }
-    let (status, _) = app.json(Method::POST, &format!("/api/integration_runs/{id}/run"), None).await;
-    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "status actions are PUT");
+    let (status, _) = app
+        .json(
+            Method::POST,
+            &format!("/api/integration_runs/{id}/run"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "status actions are PUT"
+    );
     let (status, run) = app.get_json(&format!("/api/integration_runs/{id}")).await;
-    assert_eq!((status, run["status"].as_str()), (StatusCode::OK, Some("pending")));
+    assert_eq!(
+        (status, run["status"].as_str()),
+        (StatusCode::OK, Some("pending"))
+    );
 }
 
 #[tokio::test]
@@ -167,7 +247,9 @@ async fn an_unknown_route_is_a_404_with_an_error_body() {
     let (status, body) = app.get_json("/api/no_such_thing").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(messages(&body, "request"), ["Not found"]);
-    let (status, text) = app.xml(Method::GET, "/api/integration_runs/1/explode", None).await;
+    let (status, text) = app
+        .xml(Method::GET, "/api/integration_runs/1/explode", None)
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(text.contains("<errors>"));
 }
@@ -194,9 +276,15 @@ async fn writes_refuse_unknown_query_parameters() {
     let app = spawn_app().await;
     app.create_integration("Q").await;
     let (status, body) = app
-        .post_json("/api/integration_runs?status=failed", json!({"integration": {"code": "Q"}}))
+        .post_json(
+            "/api/integration_runs?status=failed",
+            json!({"integration": {"code": "Q"}}),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(messages(&body, "integration-run"), ["Unknown query parameter 'status'"]);
+    assert_eq!(
+        messages(&body, "integration-run"),
+        ["Unknown query parameter 'status'"]
+    );
     assert_nothing_written(&app).await;
 }

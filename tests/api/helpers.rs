@@ -20,10 +20,16 @@ pub async fn spawn_app() -> TestApp {
         database_url: format!("sqlite://{}", dir.path().join("runledger.db").display()),
         listen: "127.0.0.1:0".into(),
     };
-    let app = Application::build(&settings).await.expect("the application builds");
+    let app = Application::build(&settings)
+        .await
+        .expect("the application builds");
     let address = format!("http://{}", app.local_addr().expect("bound address"));
     tokio::spawn(app.run_until_stopped(std::future::pending()));
-    TestApp { address, client: reqwest::Client::new(), _database_dir: dir }
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        _database_dir: dir,
+    }
 }
 
 impl TestApp {
@@ -32,15 +38,29 @@ impl TestApp {
     }
 
     /// A request with a JSON body (when given) and `Accept: application/json`.
-    pub async fn json(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut request = self.client.request(method, self.url(path)).header("Accept", "application/json");
+    pub async fn json(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .client
+            .request(method, self.url(path))
+            .header("Accept", "application/json");
         if let Some(body) = body {
-            request = request.header("Content-Type", "application/json").body(body.to_string());
+            request = request
+                .header("Content-Type", "application/json")
+                .body(body.to_string());
         }
         let response = request.send().await.expect("request sent");
         let status = response.status();
         let text = response.text().await.expect("body read");
-        let value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).expect(&text) };
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).expect(&text)
+        };
         (status, value)
     }
 
@@ -57,10 +77,20 @@ impl TestApp {
     }
 
     /// A request with an XML body (when given) and `Accept: application/xml`; the answer as text.
-    pub async fn xml(&self, method: Method, path: &str, body: Option<&str>) -> (StatusCode, String) {
-        let mut request = self.client.request(method, self.url(path)).header("Accept", "application/xml");
+    pub async fn xml(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&str>,
+    ) -> (StatusCode, String) {
+        let mut request = self
+            .client
+            .request(method, self.url(path))
+            .header("Accept", "application/xml");
         if let Some(body) = body {
-            request = request.header("Content-Type", "application/xml").body(body.to_owned());
+            request = request
+                .header("Content-Type", "application/xml")
+                .body(body.to_owned());
         }
         let response = request.send().await.expect("request sent");
         (response.status(), response.text().await.expect("body read"))
@@ -68,15 +98,21 @@ impl TestApp {
 
     /// Creates an integration with `code` (its name is derived) and returns it.
     pub async fn create_integration(&self, code: &str) -> Value {
-        let (status, body) = self.post_json("/api/integrations", integration_body(code)).await;
+        let (status, body) = self
+            .post_json("/api/integrations", integration_body(code))
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         body
     }
 
     /// Creates a run of the integration with `code` and returns its id.
     pub async fn create_run(&self, code: &str) -> i64 {
-        let (status, body) =
-            self.post_json("/api/integration_runs", json!({"integration": {"code": code}})).await;
+        let (status, body) = self
+            .post_json(
+                "/api/integration_runs",
+                json!({"integration": {"code": code}}),
+            )
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         body["id"].as_i64().expect("run id")
     }

@@ -8,7 +8,9 @@ use crate::helpers::{integration_body, messages, spawn_app, xml_value};
 #[tokio::test]
 async fn create_returns_201_with_every_element_in_json() {
     let app = spawn_app().await;
-    let (status, body) = app.post_json("/api/integrations", integration_body("PO_TO_ERP")).await;
+    let (status, body) = app
+        .post_json("/api/integrations", integration_body("PO_TO_ERP"))
+        .await;
     assert_eq!(status, StatusCode::CREATED);
     assert!(body["id"].as_i64().unwrap() > 0);
     assert_eq!(body["code"], "PO_TO_ERP");
@@ -54,7 +56,9 @@ async fn create_accepts_an_xml_body_and_answers_in_xml() {
 #[tokio::test]
 async fn create_returns_400_naming_every_missing_element() {
     let app = spawn_app().await;
-    let (status, body) = app.post_json("/api/integrations", json!({"code": "X"})).await;
+    let (status, body) = app
+        .post_json("/api/integrations", json!({"code": "X"}))
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(
         messages(&body, "integration"),
@@ -79,10 +83,22 @@ async fn create_refuses_values_outside_the_enums_and_over_length() {
     let (status, answer) = app.post_json("/api/integrations", body).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let all = messages(&answer, "integration").join("\n");
-    assert!(all.contains("Direction is not included in the list"), "{all}");
-    assert!(all.contains("End system type is not included in the list"), "{all}");
-    assert!(all.contains("Integration type is not included in the list"), "{all}");
-    assert!(all.contains("Name is too long (maximum is 255 characters)"), "{all}");
+    assert!(
+        all.contains("Direction is not included in the list"),
+        "{all}"
+    );
+    assert!(
+        all.contains("End system type is not included in the list"),
+        "{all}"
+    );
+    assert!(
+        all.contains("Integration type is not included in the list"),
+        "{all}"
+    );
+    assert!(
+        all.contains("Name is too long (maximum is 255 characters)"),
+        "{all}"
+    );
     let (_, list) = app.get_json("/api/integrations").await;
     assert_eq!(list, json!([]), "nothing was written");
 }
@@ -91,21 +107,32 @@ async fn create_refuses_values_outside_the_enums_and_over_length() {
 async fn create_refuses_a_duplicate_code_or_name() {
     let app = spawn_app().await;
     app.create_integration("DUP").await;
-    let (status, body) = app.post_json("/api/integrations", integration_body("DUP")).await;
+    let (status, body) = app
+        .post_json("/api/integrations", integration_body("DUP"))
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(messages(&body, "integration"), ["Code has already been taken", "Name has already been taken"]);
+    assert_eq!(
+        messages(&body, "integration"),
+        ["Code has already been taken", "Name has already been taken"]
+    );
 
     let mut same_code = integration_body("DUP");
     same_code["name"] = json!("Another name");
     let (status, body) = app.post_json("/api/integrations", same_code).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(messages(&body, "integration"), ["Code has already been taken"]);
+    assert_eq!(
+        messages(&body, "integration"),
+        ["Code has already been taken"]
+    );
 
     let mut same_name = integration_body("OTHER");
     same_name["name"] = json!("DUP integration");
     let (status, body) = app.post_json("/api/integrations", same_name).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(messages(&body, "integration"), ["Name has already been taken"]);
+    assert_eq!(
+        messages(&body, "integration"),
+        ["Name has already been taken"]
+    );
 }
 
 #[tokio::test]
@@ -118,7 +145,10 @@ async fn show_returns_the_integration_or_404() {
     assert_eq!(body, created);
     let (status, body) = app.get_json("/api/integrations/999").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_eq!(messages(&body, "integration"), ["Couldn't find Integration with 'id'=999"]);
+    assert_eq!(
+        messages(&body, "integration"),
+        ["Couldn't find Integration with 'id'=999"]
+    );
 }
 
 #[tokio::test]
@@ -126,18 +156,24 @@ async fn put_and_patch_change_only_the_given_elements() {
     let app = spawn_app().await;
     let id = app.create_integration("UPD").await["id"].as_i64().unwrap();
     let path = format!("/api/integrations/{id}");
-    let (status, body) = app.json(Method::PATCH, &path, Some(json!({"end_system": "Workday"}))).await;
+    let (status, body) = app
+        .json(Method::PATCH, &path, Some(json!({"end_system": "Workday"})))
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["end-system"], "Workday");
     assert_eq!(body["code"], "UPD");
-    let (status, body) = app.put_json(&path, Some(json!({"integration-type": null, "id": 77}))).await;
+    let (status, body) = app
+        .put_json(&path, Some(json!({"integration-type": null, "id": 77})))
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["integration-type"], serde_json::Value::Null);
     assert_eq!(body["id"], id, "read-only keys are ignored");
     let (status, body) = app.put_json(&path, Some(json!({"code": ""}))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(messages(&body, "integration"), ["Code can't be blank"]);
-    let (status, _) = app.put_json("/api/integrations/4242", Some(json!({"code": "X"}))).await;
+    let (status, _) = app
+        .put_json("/api/integrations/4242", Some(json!({"code": "X"})))
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
@@ -146,9 +182,17 @@ async fn an_update_to_a_taken_code_is_refused() {
     let app = spawn_app().await;
     app.create_integration("A").await;
     let b = app.create_integration("B").await["id"].as_i64().unwrap();
-    let (status, body) = app.put_json(&format!("/api/integrations/{b}"), Some(json!({"code": "A"}))).await;
+    let (status, body) = app
+        .put_json(
+            &format!("/api/integrations/{b}"),
+            Some(json!({"code": "A"})),
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(messages(&body, "integration"), ["Code has already been taken"]);
+    assert_eq!(
+        messages(&body, "integration"),
+        ["Code has already been taken"]
+    );
 }
 
 #[tokio::test]
@@ -156,12 +200,22 @@ async fn index_lists_integrations_in_both_formats() {
     let app = spawn_app().await;
     app.create_integration("ONE").await;
     app.create_integration("TWO").await;
-    let (status, body) = app.get_json("/api/integrations?code[in]=ONE,TWO&order_by=code&dir=desc").await;
+    let (status, body) = app
+        .get_json("/api/integrations?code[in]=ONE,TWO&order_by=code&dir=desc")
+        .await;
     assert_eq!(status, StatusCode::OK);
-    let codes: Vec<&str> = body.as_array().unwrap().iter().map(|i| i["code"].as_str().unwrap()).collect();
+    let codes: Vec<&str> = body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["code"].as_str().unwrap())
+        .collect();
     assert_eq!(codes, ["TWO", "ONE"]);
     let (status, text) = app.xml(Method::GET, "/api/integrations", None).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(text.contains("<integrations type=\"array\">\n  <integration>\n"), "{text}");
+    assert!(
+        text.contains("<integrations type=\"array\">\n  <integration>\n"),
+        "{text}"
+    );
     assert_eq!(xml_value(&text).as_array().unwrap().len(), 2);
 }

@@ -14,7 +14,8 @@ const ACTIONS: [(&str, &str); 5] = [
 ];
 
 async fn act(app: &TestApp, id: i64, action: &str) -> (StatusCode, Value) {
-    app.put_json(&format!("/api/integration_runs/{id}/{action}"), None).await
+    app.put_json(&format!("/api/integration_runs/{id}/{action}"), None)
+        .await
 }
 
 /// A new run of a fresh integration moved to `status` through the API.
@@ -33,14 +34,26 @@ async fn create_makes_a_pending_run_of_the_referenced_integration() {
     let app = spawn_app().await;
     let integration = app.create_integration("PO_TO_ERP").await;
     let int_id = integration["id"].as_i64().unwrap();
-    for reference in [json!({"code": "PO_TO_ERP"}), json!({"id": int_id}), json!({"name": "PO_TO_ERP integration"})] {
-        let (status, body) = app.post_json("/api/integration_runs", json!({"integration": reference})).await;
+    for reference in [
+        json!({"code": "PO_TO_ERP"}),
+        json!({"id": int_id}),
+        json!({"name": "PO_TO_ERP integration"}),
+    ] {
+        let (status, body) = app
+            .post_json("/api/integration_runs", json!({"integration": reference}))
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         assert_eq!(body["status"], "pending");
         assert_eq!(body["integration"]["id"], int_id);
         assert_eq!(body["integration"]["code"], "PO_TO_ERP");
         assert_eq!(body["integration-errors"], json!([]));
-        for key in ["start-time", "end-time", "total-records", "records-processed", "flow"] {
+        for key in [
+            "start-time",
+            "end-time",
+            "total-records",
+            "records-processed",
+            "flow",
+        ] {
             assert_eq!(body[key], Value::Null, "{key}");
         }
     }
@@ -49,10 +62,17 @@ async fn create_makes_a_pending_run_of_the_referenced_integration() {
 #[tokio::test]
 async fn create_returns_400_when_integration_is_missing() {
     let app = spawn_app().await;
-    for body in [json!({}), json!({"integration": null}), json!({"total-records": 5})] {
+    for body in [
+        json!({}),
+        json!({"integration": null}),
+        json!({"total-records": 5}),
+    ] {
         let (status, answer) = app.post_json("/api/integration_runs", body).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
-        assert_eq!(messages(&answer, "integration-run"), ["Integration can't be blank"]);
+        assert_eq!(
+            messages(&answer, "integration-run"),
+            ["Integration can't be blank"]
+        );
     }
 }
 
@@ -60,16 +80,26 @@ async fn create_returns_400_when_integration_is_missing() {
 async fn create_answers_coupas_message_when_no_integration_matches() {
     let app = spawn_app().await;
     app.create_integration("REAL").await;
-    let (status, body) = app.post_json("/api/integration_runs", json!({"integration": {"code": "NOPE"}})).await;
+    let (status, body) = app
+        .post_json(
+            "/api/integration_runs",
+            json!({"integration": {"code": "NOPE"}}),
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(
         messages(&body, "integration-run"),
-        ["Unable to find valid Integration record for integration with keys {\"code\"=>\"NOPE\"}. \
-          Possible keys are [\"id\", \"code\", \"name\"]."]
+        [
+            "Unable to find valid Integration record for integration with keys {\"code\"=>\"NOPE\"}. \
+          Possible keys are [\"id\", \"code\", \"name\"]."
+        ]
     );
     // Keys that all have to match: a right code with a wrong name matches nothing.
     let (status, _) = app
-        .post_json("/api/integration_runs", json!({"integration": {"code": "REAL", "name": "wrong"}}))
+        .post_json(
+            "/api/integration_runs",
+            json!({"integration": {"code": "REAL", "name": "wrong"}}),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let (_, list) = app.get_json("/api/integration_runs").await;
@@ -81,22 +111,34 @@ async fn a_run_moves_through_its_lifecycle_with_bodies_applied() {
     let app = spawn_app().await;
     app.create_integration("LIFE").await;
     let (status, created) = app
-        .post_json("/api/integration_runs", json!({"integration": {"code": "LIFE"}, "status": "failed"}))
+        .post_json(
+            "/api/integration_runs",
+            json!({"integration": {"code": "LIFE"}, "status": "failed"}),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(created["status"], "pending", "status is read-only");
     let id = created["id"].as_i64().unwrap();
 
-    let (status, running) =
-        app.put_json(&format!("/api/integration_runs/{id}/run"), Some(json!({"total_records": 50}))).await;
+    let (status, running) = app
+        .put_json(
+            &format!("/api/integration_runs/{id}/run"),
+            Some(json!({"total_records": 50})),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(running["status"], "running");
     assert_eq!(running["total-records"], 50);
     assert!(running["start-time"].is_string(), "run sets start-time");
     assert_eq!(running["end-time"], Value::Null);
 
-    let (status, patched) =
-        app.json(Method::PATCH, &format!("/api/integration_runs/{id}"), Some(json!({"records-processed": 50}))).await;
+    let (status, patched) = app
+        .json(
+            Method::PATCH,
+            &format!("/api/integration_runs/{id}"),
+            Some(json!({"records-processed": 50})),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(patched["records-processed"], 50);
     assert_eq!(patched["status"], "running");
@@ -109,7 +151,10 @@ async fn a_run_moves_through_its_lifecycle_with_bodies_applied() {
 
     let (status, body) = act(&app, id, "run").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(messages(&body, "integration-run"), ["Cannot move an integration run from successful to running"]);
+    assert_eq!(
+        messages(&body, "integration-run"),
+        ["Cannot move an integration run from successful to running"]
+    );
 
     let (status, shown) = app.get_json(&format!("/api/integration_runs/{id}")).await;
     assert_eq!(status, StatusCode::OK);
@@ -146,7 +191,9 @@ async fn terminal_statuses_refuse_every_other_action_and_accept_their_repeat() {
                 assert_eq!(status, StatusCode::BAD_REQUEST, "{terminal} → {action}");
                 assert_eq!(
                     messages(&body, "integration-run"),
-                    [format!("Cannot move an integration run from {terminal} to {to}")]
+                    [format!(
+                        "Cannot move an integration run from {terminal} to {to}"
+                    )]
                 );
             }
         }
@@ -161,8 +208,12 @@ async fn a_repeated_action_on_an_open_run_is_a_no_op() {
     app.create_integration("JOB").await;
     let id = run_in(&app, "running").await;
     let (_, first) = app.get_json(&format!("/api/integration_runs/{id}")).await;
-    let (status, again) =
-        app.put_json(&format!("/api/integration_runs/{id}/run"), Some(json!({"total-records": 9}))).await;
+    let (status, again) = app
+        .put_json(
+            &format!("/api/integration_runs/{id}/run"),
+            Some(json!({"total-records": 9})),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(again, first, "the body of a repeated action is not applied");
 }
@@ -186,11 +237,17 @@ async fn a_time_in_the_body_wins_over_the_automatic_one() {
     app.create_integration("JOB").await;
     let id = app.create_run("JOB").await;
     let (_, body) = app
-        .put_json(&format!("/api/integration_runs/{id}/run"), Some(json!({"start-time": "2026-01-02T03:04:05.678+01:00"})))
+        .put_json(
+            &format!("/api/integration_runs/{id}/run"),
+            Some(json!({"start-time": "2026-01-02T03:04:05.678+01:00"})),
+        )
         .await;
     assert_eq!(body["start-time"], "2026-01-02T02:04:05+00:00");
     let (_, body) = app
-        .put_json(&format!("/api/integration_runs/{id}/fail"), Some(json!({"end_time": "2026-01-03"})))
+        .put_json(
+            &format!("/api/integration_runs/{id}/fail"),
+            Some(json!({"end_time": "2026-01-03"})),
+        )
         .await;
     assert_eq!(body["end-time"], "2026-01-03T00:00:00+00:00");
 }
@@ -201,19 +258,32 @@ async fn records_processed_may_not_exceed_total_records() {
     app.create_integration("JOB").await;
     let id = run_in(&app, "running").await;
     let path = format!("/api/integration_runs/{id}");
-    app.put_json(&path, Some(json!({"total-records": 10, "records-processed": 4}))).await;
-    let (status, body) = app.put_json(&path, Some(json!({"records-processed": 11}))).await;
+    app.put_json(
+        &path,
+        Some(json!({"total-records": 10, "records-processed": 4})),
+    )
+    .await;
+    let (status, body) = app
+        .put_json(&path, Some(json!({"records-processed": 11})))
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(
         messages(&body, "integration-run"),
         ["Records processed (11) must be less than or equal to total records (10)"]
     );
     // Refused inside a status action too, and then the status does not change either.
-    let (status, _) =
-        app.put_json(&format!("{path}/success"), Some(json!({"records-processed": 11}))).await;
+    let (status, _) = app
+        .put_json(
+            &format!("{path}/success"),
+            Some(json!({"records-processed": 11})),
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let (_, run) = app.get_json(&path).await;
-    assert_eq!((run["status"].clone(), run["records-processed"].clone()), (json!("running"), json!(4)));
+    assert_eq!(
+        (run["status"].clone(), run["records-processed"].clone()),
+        (json!("running"), json!(4))
+    );
 }
 
 #[tokio::test]
@@ -223,10 +293,22 @@ async fn counts_must_be_non_negative_integers() {
     let id = app.create_run("JOB").await;
     let path = format!("/api/integration_runs/{id}");
     for (body, message) in [
-        (json!({"total-records": -1}), "Total records must be greater than or equal to 0"),
-        (json!({"total-records": "many"}), "Total records is not an integer"),
-        (json!({"records_processed": 1.5}), "Records processed is not an integer"),
-        (json!({"start-time": "soon"}), "Start time is not a valid datetime"),
+        (
+            json!({"total-records": -1}),
+            "Total records must be greater than or equal to 0",
+        ),
+        (
+            json!({"total-records": "many"}),
+            "Total records is not an integer",
+        ),
+        (
+            json!({"records_processed": 1.5}),
+            "Records processed is not an integer",
+        ),
+        (
+            json!({"start-time": "soon"}),
+            "Start time is not a valid datetime",
+        ),
         (json!({"flow": [1, 2]}), "Flow must be an object"),
     ] {
         let (status, answer) = app.put_json(&path, Some(body)).await;
@@ -241,12 +323,17 @@ async fn flow_is_stored_and_returned_as_given_in_both_formats() {
     app.create_integration("JOB").await;
     let flow = json!({"source": "SAP", "batch": 3, "files": ["a.csv", "b.csv"], "ok": true, "meta": {"by": null}});
     let (status, body) = app
-        .post_json("/api/integration_runs", json!({"integration": {"code": "JOB"}, "flow": flow}))
+        .post_json(
+            "/api/integration_runs",
+            json!({"integration": {"code": "JOB"}, "flow": flow}),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(body["flow"], flow);
     let id = body["id"].as_i64().unwrap();
-    let (_, text) = app.xml(Method::GET, &format!("/api/integration_runs/{id}"), None).await;
+    let (_, text) = app
+        .xml(Method::GET, &format!("/api/integration_runs/{id}"), None)
+        .await;
     assert_eq!(xml_value(&text)["flow"], flow);
 
     let (status, text) = app
@@ -257,9 +344,14 @@ async fn flow_is_stored_and_returned_as_given_in_both_formats() {
     assert_eq!(body["flow"], json!({"step": "load", "n": 2}));
 
     let big = json!({"flow": {"blob": "x".repeat(17 * 1024)}});
-    let (status, body) = app.put_json(&format!("/api/integration_runs/{id}"), Some(big)).await;
+    let (status, body) = app
+        .put_json(&format!("/api/integration_runs/{id}"), Some(big))
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(messages(&body, "integration-run"), ["Flow is too large (maximum is 16384 bytes)"]);
+    assert_eq!(
+        messages(&body, "integration-run"),
+        ["Flow is too large (maximum is 16384 bytes)"]
+    );
 }
 
 #[tokio::test]
@@ -287,7 +379,10 @@ async fn the_whole_lifecycle_works_in_xml() {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    assert!(text.contains("<total-records type=\"integer\">20</total-records>"), "{text}");
+    assert!(
+        text.contains("<total-records type=\"integer\">20</total-records>"),
+        "{text}"
+    );
     assert!(text.contains("<start-time type=\"dateTime\">"), "{text}");
 
     let (status, text) = app
@@ -300,11 +395,23 @@ async fn the_whole_lifecycle_works_in_xml() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(xml_value(&text)["records-processed"], 20);
 
-    let (status, text) = app.xml(Method::PUT, &format!("/api/integration_runs/{id}/fail"), None).await;
+    let (status, text) = app
+        .xml(
+            Method::PUT,
+            &format!("/api/integration_runs/{id}/fail"),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(xml_value(&text)["status"], "failed");
 
-    let (status, text) = app.xml(Method::PUT, &format!("/api/integration_runs/{id}/pending"), None).await;
+    let (status, text) = app
+        .xml(
+            Method::PUT,
+            &format!("/api/integration_runs/{id}/pending"),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(
         text,
@@ -319,8 +426,12 @@ async fn a_run_can_move_to_another_integration() {
     app.create_integration("FROM").await;
     let to = app.create_integration("TO").await["id"].as_i64().unwrap();
     let id = app.create_run("FROM").await;
-    let (status, body) =
-        app.put_json(&format!("/api/integration_runs/{id}"), Some(json!({"integration": {"code": "TO"}}))).await;
+    let (status, body) = app
+        .put_json(
+            &format!("/api/integration_runs/{id}"),
+            Some(json!({"integration": {"code": "TO"}})),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["integration"]["id"], to);
     let (_, shown) = app.get_json(&format!("/api/integration_runs/{id}")).await;
@@ -330,12 +441,20 @@ async fn a_run_can_move_to_another_integration() {
 #[tokio::test]
 async fn unknown_and_malformed_ids_are_404() {
     let app = spawn_app().await;
-    for path in ["/api/integration_runs/12345", "/api/integration_runs/abc", "/api/integration_runs/-1", "/api/integration_runs/0"] {
+    for path in [
+        "/api/integration_runs/12345",
+        "/api/integration_runs/abc",
+        "/api/integration_runs/-1",
+        "/api/integration_runs/0",
+    ] {
         let (status, body) = app.get_json(path).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
         assert_eq!(messages(&body, "integration-run").len(), 1);
     }
     let (status, body) = act(&app, 999, "run").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_eq!(messages(&body, "integration-run"), ["Couldn't find IntegrationRun with 'id'=999"]);
+    assert_eq!(
+        messages(&body, "integration-run"),
+        ["Couldn't find IntegrationRun with 'id'=999"]
+    );
 }
