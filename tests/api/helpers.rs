@@ -9,6 +9,7 @@ use tempfile::TempDir;
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
+    pub database_url: String,
     /// The database directory, removed when the test ends.
     _database_dir: TempDir,
 }
@@ -16,8 +17,9 @@ pub struct TestApp {
 /// Starts a server on a fresh database and returns once it accepts connections.
 pub async fn spawn_app() -> TestApp {
     let dir = tempfile::tempdir().expect("temporary directory");
+    let database_url = format!("sqlite://{}", dir.path().join("runledger.db").display());
     let settings = Settings {
-        database_url: format!("sqlite://{}", dir.path().join("runledger.db").display()),
+        database_url: database_url.clone(),
         listen: "127.0.0.1:0".into(),
     };
     let app = Application::build(&settings)
@@ -28,6 +30,7 @@ pub async fn spawn_app() -> TestApp {
     TestApp {
         address,
         client: reqwest::Client::new(),
+        database_url,
         _database_dir: dir,
     }
 }
@@ -115,6 +118,31 @@ impl TestApp {
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         body["id"].as_i64().expect("run id")
+    }
+}
+
+impl TestApp {
+    /// Files an integration error on a run straight into the database.
+    ///
+    /// Runs embed their errors and `finish` and the run index read them; until the
+    /// integration-errors routes exist, this is how the tests put errors in place.
+    pub async fn insert_error(&self, run_id: i64, document_type: &str, resolved: bool) {
+        let pool = sqlx::SqlitePool::connect(&self.database_url)
+            .await
+            .expect("database");
+        sqlx::query(
+            "INSERT INTO integration_errors (integration_run_id, integration_id, contact_alert_type, \
+             document_type, document_id, resolved, created_at, updated_at) \
+             SELECT id, integration_id, 'Technical', $2, 42, $3, 1764000000, 1764000000 \
+             FROM integration_runs WHERE id = $1",
+        )
+        .bind(run_id)
+        .bind(document_type)
+        .bind(resolved)
+        .execute(&pool)
+        .await
+        .expect("error inserted");
+        pool.close().await;
     }
 }
 

@@ -458,3 +458,92 @@ async fn unknown_and_malformed_ids_are_404() {
         ["Couldn't find IntegrationRun with 'id'=999"]
     );
 }
+
+#[tokio::test]
+async fn finish_fails_a_run_with_an_unresolved_error_and_runs_embed_their_errors() {
+    let app = spawn_app().await;
+    app.create_integration("JOB").await;
+    let with_open = run_in(&app, "running").await;
+    let with_resolved = run_in(&app, "running").await;
+    app.insert_error(with_open, "Supplier", false).await;
+    app.insert_error(with_resolved, "OrderHeader", true).await;
+
+    let (status, body) = act(&app, with_open, "finish").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["status"], "failed");
+    let errors = body["integration-errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0]["document-type"], "Supplier");
+    assert_eq!(errors[0]["document-id"], 42);
+    assert_eq!(errors[0]["resolved"], false);
+    assert_eq!(errors[0]["integration-run-id"], with_open);
+
+    let (_, body) = act(&app, with_resolved, "finish").await;
+    assert_eq!(
+        body["status"], "successful",
+        "resolved errors do not fail a run"
+    );
+
+    let (_, text) = app
+        .xml(
+            Method::GET,
+            &format!("/api/integration_runs/{with_open}"),
+            None,
+        )
+        .await;
+    assert!(
+        text.contains("<integration-errors type=\"array\">\n    <integration-error>\n"),
+        "{text}"
+    );
+    assert!(text.contains("<document-type>Supplier</document-type>"));
+}
+
+#[tokio::test]
+async fn runs_are_queried_through_their_errors() {
+    let app = spawn_app().await;
+    app.create_integration("JOB").await;
+    let supplier_open = app.create_run("JOB").await;
+    let supplier_resolved = app.create_run("JOB").await;
+    let order_open = app.create_run("JOB").await;
+    let clean = app.create_run("JOB").await;
+    app.insert_error(supplier_open, "Supplier", false).await;
+    app.insert_error(supplier_resolved, "Supplier", true).await;
+    app.insert_error(order_open, "OrderHeader", false).await;
+    app.insert_error(order_open, "OrderHeader", false).await;
+
+    let ids = |body: Value| -> Vec<i64> {
+        body.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_i64().unwrap())
+            .collect()
+    };
+    let (_, body) = app
+        .get_json("/api/integration_runs?integration_errors[document_type]=Supplier")
+        .await;
+    assert_eq!(ids(body), [supplier_open, supplier_resolved]);
+    let (_, body) = app
+        .get_json("/api/integration_runs?integration_errors[resolved]=false")
+        .await;
+    assert_eq!(
+        ids(body),
+        [supplier_open, order_open],
+        "a run with two matching errors appears once"
+    );
+    let (_, body) = app
+        .get_json("/api/integration_runs?integration-errors[resolved]=false&integration_errors[document-type]=Supplier")
+        .await;
+    assert_eq!(
+        ids(body),
+        [supplier_open],
+        "both conditions hold for the same error"
+    );
+    let (_, body) = app
+        .get_json("/api/integration_runs?integration_errors[id][blank]=false&order_by=id&dir=desc")
+        .await;
+    assert_eq!(ids(body), [order_open, supplier_resolved, supplier_open]);
+    let (_, body) = app
+        .get_json(&format!("/api/integration_runs?id={clean}"))
+        .await;
+    assert_eq!(body[0]["integration-errors"], json!([]));
+}
