@@ -12,9 +12,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderValue, Request};
+use axum::http::{HeaderValue, Method, Request};
 use axum::middleware;
-use axum::routing::{get, put};
+use axum::routing::{MethodRouter, get, patch, post, put};
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{
@@ -22,9 +22,11 @@ use tower_http::request_id::{
 };
 use tower_http::trace::TraceLayer;
 
+use crate::auth::Authenticator;
 use crate::config::Settings;
+use crate::domain::clients::Scope;
 use crate::error::{Error, Result};
-use crate::http::{errors, integrations, runs};
+use crate::http::{auth, errors, integrations, oauth, runs};
 use crate::store::{self, Store};
 
 /// The largest request body accepted (spec §2.1).
@@ -32,6 +34,9 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 pub struct App {
     pub store: Arc<dyn Store>,
+    pub auth: Authenticator,
+    /// Off only where a caller builds the application so (benchmarks); never from the CLI.
+    pub require_auth: bool,
 }
 
 /// What every handler gets: a cheap clone of the one [`App`].
@@ -45,23 +50,116 @@ impl Deref for AppState {
     }
 }
 
-/// Every route of the API, in one place.
-pub fn router(app: App) -> Router {
-    Router::new()
-        .route("/api/integrations", get(integrations::index).post(integrations::create))
-        .route(
+/// One API route: its verb, its path, the scope it requires, and its handler.
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    pub scope: Scope,
+    pub handler: MethodRouter<AppState>,
+}
+
+/// Every API route with the scope it requires: the one place where access is decided.
+pub fn routes() -> Vec<Route> {
+    use Scope::{Read, Write};
+    let route = |method: Method, path, scope, handler| Route {
+        method,
+        path,
+        scope,
+        handler,
+    };
+    let runs = "/api/integration_runs/{id}";
+    vec![
+        route(
+            Method::GET,
+            "/api/integrations",
+            Read,
+            get(integrations::index),
+        ),
+        route(
+            Method::POST,
+            "/api/integrations",
+            Write,
+            post(integrations::create),
+        ),
+        route(
+            Method::GET,
             "/api/integrations/{id}",
-            get(integrations::show).put(integrations::update).patch(integrations::update),
-        )
-        .route("/api/integration_runs", get(runs::index).post(runs::create))
-        .route("/api/integration_runs/{id}", get(runs::show).put(runs::update).patch(runs::update))
-        .route("/api/integration_runs/{id}/run", put(runs::run))
-        .route("/api/integration_runs/{id}/pending", put(runs::pending))
-        .route("/api/integration_runs/{id}/pause", put(runs::pause))
-        .route("/api/integration_runs/{id}/success", put(runs::success))
-        .route("/api/integration_runs/{id}/fail", put(runs::fail))
-        .route("/api/integration_runs/{id}/finish", put(runs::finish))
-        .with_state(AppState(Arc::new(app)))
+            Read,
+            get(integrations::show),
+        ),
+        route(
+            Method::PUT,
+            "/api/integrations/{id}",
+            Write,
+            put(integrations::update),
+        ),
+        route(
+            Method::PATCH,
+            "/api/integrations/{id}",
+            Write,
+            patch(integrations::update),
+        ),
+        route(Method::GET, "/api/integration_runs", Read, get(runs::index)),
+        route(
+            Method::POST,
+            "/api/integration_runs",
+            Write,
+            post(runs::create),
+        ),
+        route(Method::GET, runs, Read, get(runs::show)),
+        route(Method::PUT, runs, Write, put(runs::update)),
+        route(Method::PATCH, runs, Write, patch(runs::update)),
+        route(
+            Method::PUT,
+            "/api/integration_runs/{id}/run",
+            Write,
+            put(runs::run),
+        ),
+        route(
+            Method::PUT,
+            "/api/integration_runs/{id}/pending",
+            Write,
+            put(runs::pending),
+        ),
+        route(
+            Method::PUT,
+            "/api/integration_runs/{id}/pause",
+            Write,
+            put(runs::pause),
+        ),
+        route(
+            Method::PUT,
+            "/api/integration_runs/{id}/success",
+            Write,
+            put(runs::success),
+        ),
+        route(
+            Method::PUT,
+            "/api/integration_runs/{id}/fail",
+            Write,
+            put(runs::fail),
+        ),
+        route(
+            Method::PUT,
+            "/api/integration_runs/{id}/finish",
+            Write,
+            put(runs::finish),
+        ),
+    ]
+}
+
+/// The application's router: the API behind its gate, the token endpoints open.
+pub fn router(app: App) -> Router {
+    let state = AppState(Arc::new(app));
+    let mut router = Router::new()
+        .route("/oauth2/token", post(oauth::token))
+        .route("/oauth2/access_tokens", post(oauth::token));
+    for route in routes() {
+        let gate = middleware::from_fn_with_state((state.clone(), route.scope), auth::guard);
+        router = router.route(route.path, route.handler.route_layer(gate));
+    }
+    router
+        .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         // A bug must still answer (500, in Coupa's format) rather than drop the connection.
         .layer(CatchPanicLayer::new())
@@ -91,19 +189,33 @@ impl MakeRequestId for RequestCounter {
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    store: Arc<dyn Store>,
 }
 
 impl Application {
     /// Opens (and migrates) the database, then binds the listening socket.
     pub async fn build(settings: &Settings) -> Result<Application> {
         let store = store::open(&settings.database_url).await?;
+        let auth =
+            Authenticator::new(store.clone(), settings.token_ttl, settings.rate_limit).await?;
+        let app = App {
+            store: store.clone(),
+            auth,
+            require_auth: settings.require_auth,
+        };
         let listener = TcpListener::bind(&settings.listen)
             .await
             .map_err(|e| Error::Internal(format!("cannot listen on {}: {e}", settings.listen)))?;
         Ok(Application {
             listener,
-            router: router(App { store }),
+            router: router(app),
+            store,
         })
+    }
+
+    /// The store the application serves, for setup by its caller (first client, tests).
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
     }
 
     pub fn local_addr(&self) -> Result<SocketAddr> {
@@ -124,26 +236,27 @@ impl Application {
     }
 }
 
-/// Resolves on SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// A future that resolves on SIGINT or SIGTERM. The handlers are installed now, before the
+/// caller announces that it is listening, so that no early signal kills the process outright.
+pub fn shutdown_signal() -> Result<impl Future<Output = ()> + Send + 'static> {
     #[cfg(unix)]
     {
-        let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => signal,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot listen for SIGTERM");
-                    let _ = interrupt.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
-        }
+        use tokio::signal::unix::{SignalKind, signal};
+        let install =
+            |kind| signal(kind).map_err(|e| Error::Internal(format!("cannot handle signals: {e}")));
+        let mut interrupt = install(SignalKind::interrupt())?;
+        let mut terminate = install(SignalKind::terminate())?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+            tracing::info!("shutting down: finishing in-flight requests");
+        })
     }
     #[cfg(not(unix))]
-    let _ = interrupt.await;
-    tracing::info!("shutting down: finishing in-flight requests");
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+    })
 }

@@ -1,7 +1,13 @@
 //! The command line and its environment variables (spec `cli.md`): flags win over the
 //! environment, which wins over the defaults.
 
+use std::time::Duration;
+
 use clap::{Args, Parser, Subcommand};
+
+use crate::auth::DEFAULT_TOKEN_TTL;
+use crate::auth::throttle::RateLimit;
+use crate::domain::clients::Scopes;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -34,6 +40,12 @@ pub enum Command {
     Serve(ServeArgs),
     /// Apply pending migrations and exit.
     Migrate,
+    /// Manage OAuth clients (client id and secret).
+    #[command(subcommand)]
+    Clients(ClientCommand),
+    /// Manage legacy X-COUPA-API-KEY keys.
+    #[command(subcommand, name = "api-keys")]
+    ApiKeys(ClientCommand),
 }
 
 #[derive(Debug, Args)]
@@ -41,6 +53,42 @@ pub struct ServeArgs {
     /// Address and port to bind; port 0 picks a free one.
     #[arg(long, env = "RUNLEDGER_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: String,
+
+    /// Per-client throttle, e.g. `25/s,burst=20` or `120/m`; `off` disables it.
+    #[arg(long, env = "RUNLEDGER_RATE_LIMIT", default_value = "25/s,burst=20", value_parser = RateLimit::parse)]
+    // The full path keeps clap from treating the argument as optional: `off` is the `None`.
+    pub rate_limit: std::option::Option<RateLimit>,
+
+    /// Lifetime of issued access tokens, in seconds.
+    #[arg(long, env = "RUNLEDGER_TOKEN_TTL", default_value_t = DEFAULT_TOKEN_TTL.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=31_536_000))]
+    pub token_ttl: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Register one; its secret is printed once and stored only as a hash.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Space-separated scopes.
+        #[arg(long, default_value = "core.integration.read core.integration.write", value_parser = parse_scopes)]
+        scopes: Scopes,
+    },
+    /// List them, revoked ones included.
+    List,
+    /// Revoke one by its id (the numeric id, or an OAuth client's client_id); its tokens stop working.
+    Revoke { id: String },
+}
+
+fn parse_scopes(text: &str) -> Result<Scopes, String> {
+    match Scopes::parse(text) {
+        Ok(scopes) if scopes.is_empty() => Err("at least one scope is needed".into()),
+        Ok(scopes) => Ok(scopes),
+        Err(unknown) => Err(format!(
+            "unknown scope '{unknown}' (known: core.integration.read core.integration.write)"
+        )),
+    }
 }
 
 /// What the server needs to start, however it was configured.
@@ -48,6 +96,24 @@ pub struct ServeArgs {
 pub struct Settings {
     pub database_url: String,
     pub listen: String,
+    /// Per-client throttle; `None` is off.
+    pub rate_limit: Option<RateLimit>,
+    pub token_ttl: Duration,
+    /// Whether `/api` requires credentials. Only code (the benchmark) turns it off.
+    pub require_auth: bool,
+}
+
+impl Settings {
+    /// The defaults of the CLI contract, for `database_url` listening on `listen`.
+    pub fn new(database_url: impl Into<String>, listen: impl Into<String>) -> Settings {
+        Settings {
+            database_url: database_url.into(),
+            listen: listen.into(),
+            rate_limit: Some(RateLimit::COUPA_DEFAULT),
+            token_ttl: DEFAULT_TOKEN_TTL,
+            require_auth: true,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -73,5 +139,37 @@ mod tests {
         let cli = Cli::try_parse_from(["runledger", "migrate", "--log", "debug"]).unwrap();
         assert!(matches!(cli.command, Command::Migrate));
         assert_eq!(cli.log, "debug");
+        let cli = Cli::try_parse_from(["runledger", "serve", "--rate-limit", "off"]).unwrap();
+        let Command::Serve(serve) = cli.command else {
+            panic!("expected serve")
+        };
+        assert_eq!(serve.rate_limit, None);
+        let cli = Cli::try_parse_from([
+            "runledger",
+            "api-keys",
+            "create",
+            "--name",
+            "old",
+            "--scopes",
+            "core.integration.read",
+        ])
+        .unwrap();
+        let Command::ApiKeys(ClientCommand::Create { scopes, .. }) = cli.command else {
+            panic!("expected api-keys create")
+        };
+        assert_eq!(scopes.to_string(), "core.integration.read");
+        assert!(
+            Cli::try_parse_from([
+                "runledger",
+                "clients",
+                "create",
+                "--name",
+                "x",
+                "--scopes",
+                "admin"
+            ])
+            .is_err()
+        );
+        assert!(Cli::try_parse_from(["runledger", "serve", "--rate-limit", "fast"]).is_err());
     }
 }

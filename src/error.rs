@@ -5,7 +5,8 @@
 //! [`crate::http::errors::render`], which knows the negotiated format and the resource, and
 //! which also dresses the framework's own refusals (unknown route, wrong verb, body too large).
 
-use axum::http::StatusCode;
+use axum::http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -15,6 +16,12 @@ pub enum Error {
     /// Bad input: validation, an unparsable body or query, a refused transition.
     #[error("{}", .0.join("; "))]
     Invalid(Vec<String>),
+    /// Missing or invalid credentials.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Valid credentials without the scope.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     NotFound(String),
     /// Coupa answers an XML index that matched nothing with a 404.
@@ -25,6 +32,9 @@ pub enum Error {
     /// A write lost a race that it cannot safely retry.
     #[error("{0}")]
     Conflict(String),
+    /// Throttled; the client may retry after the duration.
+    #[error("Too many requests: retry in {} s", retry_after_seconds(*.0))]
+    TooManyRequests(std::time::Duration),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
     #[error(transparent)]
@@ -42,6 +52,9 @@ impl Error {
     pub fn status(&self) -> StatusCode {
         match self {
             Error::Invalid(_) => StatusCode::BAD_REQUEST,
+            Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Error::NotFound(_) | Error::NoResults => StatusCode::NOT_FOUND,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::Conflict(_) => StatusCode::CONFLICT,
@@ -74,9 +87,27 @@ impl IntoResponse for Error {
             tracing::error!(error = %self, "request failed");
         }
         let mut response = status.into_response();
+        let headers = response.headers_mut();
+        match &self {
+            Error::Unauthorized(_) => {
+                headers.insert(
+                    WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"runledger\""),
+                );
+            }
+            Error::TooManyRequests(wait) => {
+                headers.insert(RETRY_AFTER, HeaderValue::from(retry_after_seconds(*wait)));
+            }
+            _ => {}
+        }
         response
             .extensions_mut()
             .insert(ErrorMessages(self.messages()));
         response
     }
+}
+
+/// `Retry-After` is whole seconds: round up, and never say 0.
+fn retry_after_seconds(wait: std::time::Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
 }

@@ -3,6 +3,7 @@
 //! The crate map, from the outside in:
 //! - [`config`]: the command line and environment (spec `cli.md`).
 //! - [`app`]: application state, the route table and the server's lifecycle.
+//! - [`auth`]: OAuth 2.0 client credentials, API keys, signed tokens, scopes, throttling.
 //! - [`http`]: content negotiation, XML/JSON bodies in and out, one module per resource.
 //! - [`query`]: Coupa's query language, parsed to a typed AST and compiled to SQL with binds.
 //! - [`domain`]: the records and their rules (the run status machine), free of I/O.
@@ -11,6 +12,7 @@
 //! - [`time`]: datetimes as Coupa reads and writes them.
 
 pub mod app;
+pub mod auth;
 pub mod config;
 pub mod domain;
 pub mod error;

@@ -2,13 +2,18 @@
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use runledger::app::{Application, shutdown_signal};
-use runledger::config::{Cli, Command, Settings};
-use runledger::{Result, store};
+use runledger::auth;
+use runledger::config::{Cli, ClientCommand, Command, Settings};
+use runledger::domain::clients::{ClientKind, Scopes};
+use runledger::store::{self, Store};
+use runledger::time;
+use runledger::{Error, Result};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -38,21 +43,95 @@ async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Serve(args) => {
             let settings = Settings {
-                database_url: cli.database_url,
-                listen: args.listen,
+                rate_limit: args.rate_limit,
+                token_ttl: Duration::from_secs(args.token_ttl),
+                ..Settings::new(cli.database_url, args.listen)
             };
             let app = Application::build(&settings).await?;
+            let shutdown = shutdown_signal()?;
             let addr = app.local_addr()?;
+            welcome_first_client(app.store().as_ref(), &addr.to_string()).await?;
             println!("runledger listening on http://{addr}");
             // Scripts wait for this line; make sure it leaves the buffer now.
             let _ = std::io::stdout().flush();
             tracing::info!(%addr, database = %store::redact(&settings.database_url), "serving");
-            app.run_until_stopped(shutdown_signal()).await
+            app.run_until_stopped(shutdown).await
         }
         Command::Migrate => {
             store::open(&cli.database_url).await?;
             println!("migrations applied to {}", store::redact(&cli.database_url));
             Ok(())
         }
+        Command::Clients(command) => {
+            manage(&cli.database_url, ClientKind::OauthClient, command).await
+        }
+        Command::ApiKeys(command) => manage(&cli.database_url, ClientKind::ApiKey, command).await,
     }
+}
+
+/// On a database without any client, registers one with every scope and prints how to use it.
+/// This is the only time its secret is shown.
+async fn welcome_first_client(store: &dyn Store, addr: &str) -> Result<()> {
+    let any = !store.clients(ClientKind::OauthClient).await?.is_empty()
+        || !store.clients(ClientKind::ApiKey).await?.is_empty();
+    if any {
+        return Ok(());
+    }
+    let (client, secret) =
+        auth::register(store, "default", ClientKind::OauthClient, Scopes::ALL).await?;
+    let client_id = client.client_id.unwrap_or_default();
+    println!(
+        "\n==================== runledger: first start ====================\n\
+         No API client existed, so this one was registered with both scopes.\n\
+         Its secret is shown only now: keep it somewhere safe.\n\n\
+         client_id={client_id}\nclient_secret={secret}\n\n\
+         Get an access token:\n  \
+         curl -s -X POST http://{addr}/oauth2/token -d grant_type=client_credentials \\\n    \
+         -d client_id={client_id} -d client_secret={secret} \\\n    \
+         -d scope='core.integration.read core.integration.write'\n\
+         ================================================================\n"
+    );
+    Ok(())
+}
+
+async fn manage(database_url: &str, kind: ClientKind, command: ClientCommand) -> Result<()> {
+    let store = store::open(database_url).await?;
+    match command {
+        ClientCommand::Create { name, scopes } => {
+            let (client, secret) = auth::register(store.as_ref(), &name, kind, scopes).await?;
+            match kind {
+                ClientKind::OauthClient => {
+                    println!("client_id={}", client.client_id.unwrap_or_default());
+                    println!("client_secret={secret}");
+                }
+                ClientKind::ApiKey => println!("api_key={secret}"),
+            }
+        }
+        ClientCommand::List => {
+            println!(
+                "{:<6} {:<24} {:<26} {:<20} {:<20} scopes",
+                "id", "name", "client_id", "created", "revoked"
+            );
+            for c in store.clients(kind).await? {
+                let revoked = c
+                    .revoked_at
+                    .map(|t| time::format(&t))
+                    .unwrap_or_else(|| "-".into());
+                println!(
+                    "{:<6} {:<24} {:<26} {:<20} {:<20} {}",
+                    c.id,
+                    c.login,
+                    c.client_id.as_deref().unwrap_or("-"),
+                    &time::format(&c.created_at)[..19],
+                    revoked.get(..19).unwrap_or(&revoked),
+                    c.scopes
+                );
+            }
+        }
+        ClientCommand::Revoke { id } => {
+            let client = store.revoke_client(kind, &id).await?;
+            println!("revoked {} ({})", client.id, client.login);
+        }
+    }
+    Ok::<(), Error>(())
 }

@@ -15,13 +15,18 @@ use super::format::Format;
 use super::render::{self, Node};
 use crate::error::ErrorMessages;
 
+/// Marks a response whose error body is already in its own format (OAuth's), to be left as is.
+#[derive(Clone, Copy, Debug)]
+pub struct Rendered;
+
 pub async fn render(request: Request, next: Next) -> Response {
     let format = Format::negotiate(request.headers());
     let method = request.method().clone();
     let resource = resource_name(request.uri().path());
     let mut response = next.run(request).await;
     let status = response.status();
-    if !status.is_client_error() && !status.is_server_error() {
+    let is_error = status.is_client_error() || status.is_server_error();
+    if !is_error || response.extensions().get::<Rendered>().is_some() {
         return response;
     }
     let messages = match response.extensions_mut().remove::<ErrorMessages>() {

@@ -3,12 +3,11 @@
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 
-use super::Id;
-use super::format::{Format, Payload};
+use super::format::Format;
 use super::render::{Node, Reply};
+use super::{Id, Write};
 use crate::app::AppState;
 use crate::domain::Actor;
-use crate::domain::input::Body;
 use crate::domain::integrations::{Integration, IntegrationFields};
 use crate::error::Result;
 use crate::query::schema::INTEGRATIONS;
@@ -49,37 +48,32 @@ pub async fn show(
     ))
 }
 
-pub async fn create(
-    State(app): State<AppState>,
-    format: Format,
-    RawQuery(query): RawQuery,
-    Payload(body): Payload,
-) -> Result<Reply> {
-    let shape = Shape::parse(&INTEGRATIONS, query.as_deref().unwrap_or_default())?;
-    let new = IntegrationFields::parse(Body(&body))?.into_new()?;
-    let integration = app.store.create_integration(new, None).await?;
+pub async fn create(State(app): State<AppState>, write: Write) -> Result<Reply> {
+    let shape = write.shape(&INTEGRATIONS)?;
+    let new = IntegrationFields::parse(write.body())?.into_new()?;
+    let integration = app
+        .store
+        .create_integration(new, write.author.actor())
+        .await?;
     Ok(Reply::one(
         StatusCode::CREATED,
-        format,
+        write.format,
         shape,
         ROOT,
         node(&integration),
     ))
 }
 
-pub async fn update(
-    State(app): State<AppState>,
-    format: Format,
-    Id(id): Id,
-    RawQuery(query): RawQuery,
-    Payload(body): Payload,
-) -> Result<Reply> {
-    let shape = Shape::parse(&INTEGRATIONS, query.as_deref().unwrap_or_default())?;
-    let fields = IntegrationFields::parse(Body(&body))?;
-    let integration = app.store.update_integration(id, fields, None).await?;
+pub async fn update(State(app): State<AppState>, Id(id): Id, write: Write) -> Result<Reply> {
+    let shape = write.shape(&INTEGRATIONS)?;
+    let fields = IntegrationFields::parse(write.body())?;
+    let integration = app
+        .store
+        .update_integration(id, fields, write.author.actor())
+        .await?;
     Ok(Reply::one(
         StatusCode::OK,
-        format,
+        write.format,
         shape,
         ROOT,
         node(&integration),

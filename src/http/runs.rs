@@ -3,12 +3,11 @@
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 
-use super::Id;
-use super::format::{Format, Payload};
+use super::format::Format;
 use super::render::{Node, Reply};
+use super::{Id, Write};
 use super::{integration_errors, integrations};
 use crate::app::AppState;
-use crate::domain::input::Body;
 use crate::domain::runs::{Action, RunFields, RunView};
 use crate::error::Result;
 use crate::query::schema::RUNS;
@@ -43,107 +42,67 @@ pub async fn show(
     Ok(Reply::one(StatusCode::OK, format, shape, ROOT, node(&run)))
 }
 
-pub async fn create(
-    State(app): State<AppState>,
-    format: Format,
-    RawQuery(query): RawQuery,
-    Payload(body): Payload,
-) -> Result<Reply> {
-    let shape = Shape::parse(&RUNS, query.as_deref().unwrap_or_default())?;
-    let fields = RunFields::parse(Body(&body))?;
-    let run = app.store.create_run(fields, None).await?;
+pub async fn create(State(app): State<AppState>, write: Write) -> Result<Reply> {
+    let shape = write.shape(&RUNS)?;
+    let fields = RunFields::parse(write.body())?;
+    let run = app.store.create_run(fields, write.author.actor()).await?;
     Ok(Reply::one(
         StatusCode::CREATED,
-        format,
+        write.format,
         shape,
         ROOT,
         node(&run),
     ))
 }
 
-pub async fn update(
-    app: State<AppState>,
-    format: Format,
-    id: Id,
-    query: RawQuery,
-    body: Payload,
-) -> Result<Reply> {
-    act(None, app, format, id, query, body).await
+pub async fn update(app: State<AppState>, id: Id, write: Write) -> Result<Reply> {
+    act(None, app, id, write).await
 }
 
-pub async fn run(
-    app: State<AppState>,
-    format: Format,
-    id: Id,
-    query: RawQuery,
-    body: Payload,
-) -> Result<Reply> {
-    act(Some(Action::Run), app, format, id, query, body).await
+pub async fn run(app: State<AppState>, id: Id, write: Write) -> Result<Reply> {
+    act(Some(Action::Run), app, id, write).await
 }
 
-pub async fn pending(
-    app: State<AppState>,
-    format: Format,
-    id: Id,
-    query: RawQuery,
-    body: Payload,
-) -> Result<Reply> {
-    act(Some(Action::Pending), app, format, id, query, body).await
+pub async fn pending(app: State<AppState>, id: Id, write: Write) -> Result<Reply> {
+    act(Some(Action::Pending), app, id, write).await
 }
 
-pub async fn pause(
-    app: State<AppState>,
-    format: Format,
-    id: Id,
-    query: RawQuery,
-    body: Payload,
-) -> Result<Reply> {
-    act(Some(Action::Pause), app, format, id, query, body).await
+pub async fn pause(app: State<AppState>, id: Id, write: Write) -> Result<Reply> {
+    act(Some(Action::Pause), app, id, write).await
 }
 
-pub async fn success(
-    app: State<AppState>,
-    format: Format,
-    id: Id,
-    query: RawQuery,
-    body: Payload,
-) -> Result<Reply> {
-    act(Some(Action::Success), app, format, id, query, body).await
+pub async fn success(app: State<AppState>, id: Id, write: Write) -> Result<Reply> {
+    act(Some(Action::Success), app, id, write).await
 }
 
-pub async fn fail(
-    app: State<AppState>,
-    format: Format,
-    id: Id,
-    query: RawQuery,
-    body: Payload,
-) -> Result<Reply> {
-    act(Some(Action::Fail), app, format, id, query, body).await
+pub async fn fail(app: State<AppState>, id: Id, write: Write) -> Result<Reply> {
+    act(Some(Action::Fail), app, id, write).await
 }
 
-pub async fn finish(
-    app: State<AppState>,
-    format: Format,
-    id: Id,
-    query: RawQuery,
-    body: Payload,
-) -> Result<Reply> {
-    act(Some(Action::Finish), app, format, id, query, body).await
+pub async fn finish(app: State<AppState>, id: Id, write: Write) -> Result<Reply> {
+    act(Some(Action::Finish), app, id, write).await
 }
 
 /// An update, with or without a status action: the body is applied in the same transaction.
 async fn act(
     action: Option<Action>,
     State(app): State<AppState>,
-    format: Format,
     Id(id): Id,
-    RawQuery(query): RawQuery,
-    Payload(body): Payload,
+    write: Write,
 ) -> Result<Reply> {
-    let shape = Shape::parse(&RUNS, query.as_deref().unwrap_or_default())?;
-    let fields = RunFields::parse(Body(&body))?;
-    let run = app.store.update_run(id, fields, action, None).await?;
-    Ok(Reply::one(StatusCode::OK, format, shape, ROOT, node(&run)))
+    let shape = write.shape(&RUNS)?;
+    let fields = RunFields::parse(write.body())?;
+    let run = app
+        .store
+        .update_run(id, fields, action, write.author.actor())
+        .await?;
+    Ok(Reply::one(
+        StatusCode::OK,
+        write.format,
+        shape,
+        ROOT,
+        node(&run),
+    ))
 }
 
 pub fn node(view: &RunView) -> Node {

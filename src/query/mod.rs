@@ -38,22 +38,41 @@ pub enum Op {
 }
 
 impl Op {
+    const ALL: [Op; 12] = [
+        Op::Eq,
+        Op::NotEq,
+        Op::Contains,
+        Op::StartsWith,
+        Op::EndsWith,
+        Op::Gt,
+        Op::Lt,
+        Op::GtOrEq,
+        Op::LtOrEq,
+        Op::In,
+        Op::NotIn,
+        Op::Blank,
+    ];
+
+    /// The operator as the query string spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Eq => "eq",
+            Op::NotEq => "not_eq",
+            Op::Contains => "contains",
+            Op::StartsWith => "starts_with",
+            Op::EndsWith => "ends_with",
+            Op::Gt => "gt",
+            Op::Lt => "lt",
+            Op::GtOrEq => "gt_or_eq",
+            Op::LtOrEq => "lt_or_eq",
+            Op::In => "in",
+            Op::NotIn => "not_in",
+            Op::Blank => "blank",
+        }
+    }
+
     fn parse(name: &str) -> Option<Op> {
-        Some(match name {
-            "eq" => Op::Eq,
-            "not_eq" => Op::NotEq,
-            "contains" => Op::Contains,
-            "starts_with" => Op::StartsWith,
-            "ends_with" => Op::EndsWith,
-            "gt" => Op::Gt,
-            "lt" => Op::Lt,
-            "gt_or_eq" => Op::GtOrEq,
-            "lt_or_eq" => Op::LtOrEq,
-            "in" => Op::In,
-            "not_in" => Op::NotIn,
-            "blank" => Op::Blank,
-            _ => return None,
-        })
+        Op::ALL.into_iter().find(|op| op.as_str() == name)
     }
 
     fn is_text_match(self) -> bool {
@@ -238,12 +257,14 @@ fn operand(field: &Field, op: Op, value: &str) -> Result<Operand, String> {
         Kind::Text => {}
         _ if op.is_text_match() => {
             return Err(format!(
-                "Operator '{op:?}' applies to text, and '{name}' is not text"
+                "Operator '{}' applies to text, and '{name}' is not text",
+                op.as_str()
             ));
         }
         Kind::Bool if op.is_comparison() => {
             return Err(format!(
-                "Operator '{op:?}' does not apply to the boolean '{name}'"
+                "Operator '{}' does not apply to the boolean '{name}'",
+                op.as_str()
             ));
         }
         _ => {}

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::domain::Actor;
+use crate::domain::clients::{Client, ClientKind, NewClient};
 use crate::domain::integrations::{Integration, IntegrationFields, NewIntegration};
 use crate::domain::runs::{Action, RunFields, RunView};
 use crate::error::{Error, Result};
@@ -47,6 +48,19 @@ pub trait Store: Send + Sync + 'static {
     /// The run, or [`Error::NotFound`].
     async fn run(&self, id: i64) -> Result<RunView>;
     async fn runs(&self, query: &Query) -> Result<Vec<RunView>>;
+
+    async fn create_client(&self, new: NewClient) -> Result<Client>;
+    /// Every client of a kind, oldest first, revoked ones included.
+    async fn clients(&self, kind: ClientKind) -> Result<Vec<Client>>;
+    /// Revokes the client of `kind` named by its row id or its OAuth client id.
+    async fn revoke_client(&self, kind: ClientKind, key: &str) -> Result<Client>;
+    async fn client(&self, id: i64) -> Result<Option<Client>>;
+    /// An OAuth client by its public id, with the hash of its secret.
+    async fn client_by_client_id(&self, client_id: &str) -> Result<Option<(Client, Vec<u8>)>>;
+    /// A client by the hash of its secret: how API keys are found.
+    async fn client_by_secret_hash(&self, hash: &[u8]) -> Result<Option<Client>>;
+    /// The token signing key: the stored one, or `fresh` when none was stored yet.
+    async fn signing_key(&self, fresh: Vec<u8>) -> Result<Vec<u8>>;
 }
 
 /// Opens (creating and migrating if needed) the database that `url` names.

@@ -76,3 +76,20 @@ pub fn errors_of_runs(count: usize) -> String {
         list.join(", ")
     )
 }
+
+pub const SELECT_CLIENTS: &str = "\
+    SELECT id, login, kind, client_id, scopes, created_at, revoked_at FROM api_clients";
+
+pub const INSERT_CLIENT: &str = "\
+    INSERT INTO api_clients (login, kind, client_id, secret_hash, scopes, created_at) \
+    VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
+
+/// Revokes once: a second revocation keeps the first time.
+pub const REVOKE_CLIENT: &str = "\
+    UPDATE api_clients SET revoked_at = COALESCE(revoked_at, $3) \
+    WHERE kind = $1 AND (CAST(id AS TEXT) = $2 OR client_id = $2) RETURNING id";
+
+pub const INSERT_SIGNING_KEY: &str = "\
+    INSERT INTO signing_keys (id, secret, created_at) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING";
+
+pub const SELECT_SIGNING_KEY: &str = "SELECT secret FROM signing_keys WHERE id = 1";

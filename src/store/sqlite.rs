@@ -21,6 +21,7 @@ use sqlx::{Row, Sqlite};
 use super::sql::{self as q, errors_of_runs};
 use super::{Store, on_unique};
 use crate::domain::Actor;
+use crate::domain::clients::{Client, ClientKind, NewClient, Scopes};
 use crate::domain::integration_errors::IntegrationError;
 use crate::domain::integrations::{Integration, IntegrationFields, IntegrationRef, NewIntegration};
 use crate::domain::runs::{Action, Run, RunFields, RunView, Status};
@@ -269,6 +270,94 @@ impl Store for SqliteStore {
         attach_errors(&mut conn, &mut runs).await?;
         Ok(runs)
     }
+
+    async fn create_client(&self, new: NewClient) -> Result<Client> {
+        let now = time::now();
+        let id: i64 = sqlx::query_scalar(q::INSERT_CLIENT)
+            .bind(&new.login)
+            .bind(new.kind.as_str())
+            .bind(&new.client_id)
+            .bind(&new.secret_hash)
+            .bind(new.scopes.to_string())
+            .bind(now.timestamp())
+            .fetch_one(&self.writer)
+            .await
+            .map_err(|e| on_unique(e, &[("api_clients.login", "Name has already been taken")]))?;
+        Ok(Client {
+            id,
+            login: new.login,
+            kind: new.kind,
+            client_id: new.client_id,
+            scopes: new.scopes,
+            created_at: now,
+            revoked_at: None,
+        })
+    }
+
+    async fn clients(&self, kind: ClientKind) -> Result<Vec<Client>> {
+        let sql = format!("{} WHERE kind = $1 ORDER BY id", q::SELECT_CLIENTS);
+        let rows = sqlx::query(&sql)
+            .bind(kind.as_str())
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(client_row).collect()
+    }
+
+    async fn revoke_client(&self, kind: ClientKind, key: &str) -> Result<Client> {
+        let id: Option<i64> = sqlx::query_scalar(q::REVOKE_CLIENT)
+            .bind(kind.as_str())
+            .bind(key)
+            .bind(time::now().timestamp())
+            .fetch_optional(&self.writer)
+            .await?;
+        let id =
+            id.ok_or_else(|| Error::NotFound(format!("No {} with id {key}", kind.as_str())))?;
+        self.client(id)
+            .await?
+            .ok_or_else(|| Error::Internal("revoked client vanished".into()))
+    }
+
+    async fn client(&self, id: i64) -> Result<Option<Client>> {
+        let sql = format!("{} WHERE id = $1", q::SELECT_CLIENTS);
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(client_row).transpose()
+    }
+
+    async fn client_by_client_id(&self, client_id: &str) -> Result<Option<(Client, Vec<u8>)>> {
+        let sql = format!(
+            "{} WHERE client_id = $1",
+            q::SELECT_CLIENTS.replace(" FROM", ", secret_hash FROM")
+        );
+        let row = sqlx::query(&sql)
+            .bind(client_id)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.map(|row| Ok((client_row(&row)?, row.try_get("secret_hash")?)))
+            .transpose()
+    }
+
+    async fn client_by_secret_hash(&self, hash: &[u8]) -> Result<Option<Client>> {
+        let sql = format!("{} WHERE secret_hash = $1", q::SELECT_CLIENTS);
+        let row = sqlx::query(&sql)
+            .bind(hash)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(client_row).transpose()
+    }
+
+    async fn signing_key(&self, fresh: Vec<u8>) -> Result<Vec<u8>> {
+        sqlx::query(q::INSERT_SIGNING_KEY)
+            .bind(fresh)
+            .bind(time::now().timestamp())
+            .execute(&self.writer)
+            .await?;
+        Ok(sqlx::query_scalar(q::SELECT_SIGNING_KEY)
+            .fetch_one(&self.writer)
+            .await?)
+    }
 }
 
 fn bind_all<'q>(
@@ -486,5 +575,21 @@ fn error_row(row: &SqliteRow) -> Result<IntegrationError> {
         updated_at: timestamp(row, "updated_at")?,
         created_by: actor(row, "created_by")?,
         updated_by: actor(row, "updated_by")?,
+    })
+}
+
+fn client_row(row: &SqliteRow) -> Result<Client> {
+    let kind: String = row.try_get("kind")?;
+    let scopes: String = row.try_get("scopes")?;
+    Ok(Client {
+        id: row.try_get("id")?,
+        login: row.try_get("login")?,
+        kind: ClientKind::parse(&kind)
+            .ok_or_else(|| Error::Internal(format!("unknown client kind {kind:?}")))?,
+        client_id: row.try_get("client_id")?,
+        scopes: Scopes::parse(&scopes)
+            .map_err(|s| Error::Internal(format!("unknown stored scope {s:?}")))?,
+        created_at: timestamp(row, "created_at")?,
+        revoked_at: optional_timestamp(row, "revoked_at")?,
     })
 }

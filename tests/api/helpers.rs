@@ -1,8 +1,14 @@
 //! `TestApp`: a real server on port 0 over a fresh SQLite file, and a client for it.
 
+use std::sync::Arc;
+
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode};
 use runledger::app::Application;
+use runledger::auth;
 use runledger::config::Settings;
+use runledger::domain::clients::{ClientKind, Scopes};
+use runledger::store::Store;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
@@ -10,32 +16,111 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub database_url: String,
+    pub store: Arc<dyn Store>,
     /// The database directory, removed when the test ends.
     _database_dir: TempDir,
 }
 
-/// Starts a server on a fresh database and returns once it accepts connections.
+/// Starts a server on a fresh database, with a client holding every scope, and returns once
+/// it accepts connections. Throttling is off: tests send far more than 25 requests a second.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|settings| settings.rate_limit = None).await
+}
+
+/// [`spawn_app`] with settings adjusted by `adjust` (throttling, token lifetime, …).
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = tempfile::tempdir().expect("temporary directory");
     let database_url = format!("sqlite://{}", dir.path().join("runledger.db").display());
-    let settings = Settings {
-        database_url: database_url.clone(),
-        listen: "127.0.0.1:0".into(),
-    };
+    let mut settings = Settings::new(database_url.clone(), "127.0.0.1:0");
+    adjust(&mut settings);
     let app = Application::build(&settings)
         .await
         .expect("the application builds");
     let address = format!("http://{}", app.local_addr().expect("bound address"));
+    let store = app.store();
     tokio::spawn(app.run_until_stopped(std::future::pending()));
-    TestApp {
+    let mut test_app = TestApp {
         address,
         client: reqwest::Client::new(),
         database_url,
+        store,
         _database_dir: dir,
-    }
+    };
+    let (client_id, secret) = test_app.register_client("test-client", Scopes::ALL).await;
+    let token = test_app.token(&client_id, &secret, None).await;
+    test_app.client = test_app.client_with_token(&token);
+    test_app
 }
 
 impl TestApp {
+    /// Registers an OAuth client; returns its client id and secret.
+    pub async fn register_client(&self, name: &str, scopes: Scopes) -> (String, String) {
+        let (client, secret) =
+            auth::register(self.store.as_ref(), name, ClientKind::OauthClient, scopes)
+                .await
+                .expect("client registered");
+        (
+            client.client_id.expect("OAuth clients have a client id"),
+            secret,
+        )
+    }
+
+    /// Registers a legacy API key and returns it.
+    pub async fn register_api_key(&self, name: &str, scopes: Scopes) -> String {
+        auth::register(self.store.as_ref(), name, ClientKind::ApiKey, scopes)
+            .await
+            .expect("key registered")
+            .1
+    }
+
+    /// The raw answer of `POST /oauth2/token` with a form body.
+    pub async fn token_request(&self, form: &[(&str, &str)]) -> (StatusCode, Value) {
+        let response = reqwest::Client::new()
+            .post(self.url("/oauth2/token"))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(
+                form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(form)
+                    .finish(),
+            )
+            .send()
+            .await
+            .expect("token request sent");
+        let status = response.status();
+        (status, response.json().await.expect("token answer is JSON"))
+    }
+
+    /// An access token for the client, with `scope` or all of its scopes.
+    pub async fn token(&self, client_id: &str, secret: &str, scope: Option<&str>) -> String {
+        let mut form = vec![
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id),
+            ("client_secret", secret),
+        ];
+        if let Some(scope) = scope {
+            form.push(("scope", scope));
+        }
+        let (status, body) = self.token_request(&form).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["access_token"]
+            .as_str()
+            .expect("access token")
+            .to_owned()
+    }
+
+    /// A client that sends `Authorization: Bearer <token>` on every request.
+    pub fn client_with_token(&self, token: &str) -> reqwest::Client {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            AUTHORIZATION,
+            HeaderValue::from_str(&format!("Bearer {token}")).expect("token header"),
+        );
+        reqwest::Client::builder()
+            .default_headers(headers)
+            .build()
+            .expect("client")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

@@ -1,0 +1,88 @@
+//! The gate in front of every `/api` route: who is calling (401), may they (403), and not too
+//! often (429). Each route's scope is declared in the route table, [`crate::app::routes`].
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::Response;
+
+use crate::app::AppState;
+use crate::auth::{Caller, Credential};
+use crate::domain::Actor;
+use crate::domain::clients::Scope;
+use crate::error::{Error, Result};
+
+/// The legacy Coupa API key header.
+pub const API_KEY_HEADER: &str = "x-coupa-api-key";
+
+/// Admits a request that carries credentials with `scope`; refuses it otherwise.
+pub async fn guard(
+    State((app, scope)): State<(AppState, Scope)>,
+    mut request: Request,
+    next: Next,
+) -> Result<Response> {
+    if app.require_auth {
+        let caller = app
+            .auth
+            .authenticate(credential(request.headers())?)
+            .await?;
+        if !caller.scopes.contains(scope) {
+            return Err(Error::Forbidden(format!(
+                "This client lacks the scope {}",
+                scope.as_str()
+            )));
+        }
+        app.auth.admit(&caller)?;
+        request.extensions_mut().insert(caller);
+    }
+    Ok(next.run(request).await)
+}
+
+fn credential(headers: &HeaderMap) -> Result<Credential<'_>> {
+    if let Some(value) = headers.get(AUTHORIZATION) {
+        let value = value.to_str().map_err(|_| unreadable())?;
+        let (scheme, token) = value.trim().split_once(' ').ok_or_else(unreadable)?;
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Err(Error::Unauthorized(
+                "Use Authorization: Bearer <access token>".into(),
+            ));
+        }
+        return Ok(Credential::Bearer(token.trim()));
+    }
+    if let Some(value) = headers.get(API_KEY_HEADER) {
+        return Ok(Credential::ApiKey(
+            value.to_str().map_err(|_| unreadable())?.trim(),
+        ));
+    }
+    Err(Error::Unauthorized(
+        "Authentication required: send Authorization: Bearer <access token> or X-COUPA-API-KEY"
+            .into(),
+    ))
+}
+
+fn unreadable() -> Error {
+    Error::Unauthorized("The credentials could not be read".into())
+}
+
+/// The client making a request, for `created-by` / `updated-by`; none when authentication is
+/// turned off (benchmarks only).
+#[derive(Clone, Debug, Default)]
+pub struct Author(pub Option<Actor>);
+
+impl Author {
+    pub fn actor(&self) -> Option<&Actor> {
+        self.0.as_ref()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Author {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Author(
+            parts.extensions.get::<Caller>().map(|c| c.actor.clone()),
+        ))
+    }
+}

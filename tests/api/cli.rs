@@ -1,0 +1,213 @@
+//! The command line contract (spec `cli.md`), driven through the real binary.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::process::{Server, run, token, value_of};
+
+fn database(dir: &tempfile::TempDir) -> String {
+    format!("sqlite://{}", dir.path().join("cli.db").display())
+}
+
+fn stdout(output: &std::process::Output) -> String {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+#[tokio::test]
+async fn clients_create_prints_credentials_that_obtain_a_token_until_revoked() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(&dir);
+    let created = stdout(&run(&db, &["clients", "create", "--name", "erp-connector"]));
+    let client_id = value_of(&created, "client_id").expect("client_id= line");
+    let secret = value_of(&created, "client_secret").expect("client_secret= line");
+    assert_eq!(created.lines().count(), 2, "{created}");
+
+    let server = Server::start(&db, &dir.path().join("log"), &[]);
+    assert!(
+        !server.preamble.contains("client_secret"),
+        "a client exists, so no first-start block"
+    );
+    let token = token(&server, &client_id, &secret).await;
+    let response = reqwest::Client::new()
+        .get(server.url("/api/integration_runs"))
+        .bearer_auth(&token)
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let listed = stdout(&run(&db, &["clients", "list"]));
+    assert!(
+        listed.contains("erp-connector") && listed.contains(&client_id),
+        "{listed}"
+    );
+    assert!(!listed.contains(&secret));
+    let revoked = stdout(&run(&db, &["clients", "revoke", &client_id]));
+    assert!(revoked.starts_with("revoked"), "{revoked}");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let response = reqwest::Client::new()
+        .get(server.url("/api/integration_runs"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::UNAUTHORIZED,
+        "the revocation reaches the running server"
+    );
+}
+
+#[tokio::test]
+async fn api_keys_create_prints_a_forty_character_key_that_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(&dir);
+    let created = stdout(&run(
+        &db,
+        &[
+            "api-keys",
+            "create",
+            "--name",
+            "old-job",
+            "--scopes",
+            "core.integration.read",
+        ],
+    ));
+    let key = value_of(&created, "api_key").expect("api_key= line");
+    assert_eq!(key.len(), 40);
+    let server = Server::start(&db, &dir.path().join("log"), &[]);
+    let response = reqwest::Client::new()
+        .get(server.url("/api/integrations"))
+        .header("X-COUPA-API-KEY", &key)
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let listed = stdout(&run(&db, &["api-keys", "list"]));
+    assert!(
+        listed.contains("old-job") && listed.contains("core.integration.read"),
+        "{listed}"
+    );
+    let bad = run(&db, &["api-keys", "revoke", "999"]);
+    assert!(!bad.status.success());
+}
+
+#[tokio::test]
+async fn the_first_start_registers_a_client_and_shows_its_secret_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(&dir);
+    let server = Server::start(&db, &dir.path().join("log"), &[]);
+    let client_id =
+        value_of(&server.preamble, "client_id").expect("client_id in the first-start block");
+    let secret = value_of(&server.preamble, "client_secret").expect("client_secret in the block");
+    assert!(
+        server.preamble.contains("curl -s -X POST"),
+        "{}",
+        server.preamble
+    );
+    token(&server, &client_id, &secret).await;
+    assert!(server.terminate().success());
+
+    let again = Server::start(&db, &dir.path().join("log2"), &[]);
+    assert_eq!(again.preamble.trim(), "", "the secret is shown only once");
+}
+
+#[tokio::test]
+async fn secrets_keys_and_tokens_never_reach_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(&dir);
+    let created = stdout(&run(&db, &["clients", "create", "--name", "logged"]));
+    let (client_id, secret) = (
+        value_of(&created, "client_id").unwrap(),
+        value_of(&created, "client_secret").unwrap(),
+    );
+    let key = value_of(
+        &stdout(&run(&db, &["api-keys", "create", "--name", "key"])),
+        "api_key",
+    )
+    .unwrap();
+    let server = Server::start(&db, &dir.path().join("log"), &["--log", "trace"]);
+    let http = reqwest::Client::new();
+    let query =
+        format!("grant_type=client_credentials&client_id={client_id}&client_secret={secret}");
+    let response = http
+        .post(server.url(&format!("/oauth2/token?{query}")))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = response.json().await.unwrap();
+    let access_token = body["access_token"].as_str().unwrap().to_owned();
+    http.post(server.url("/oauth2/token"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(query.clone())
+        .send()
+        .await
+        .unwrap();
+    http.post(server.url("/oauth2/token"))
+        .basic_auth(&client_id, Some(&secret))
+        .body("")
+        .send()
+        .await
+        .unwrap();
+    http.get(server.url("/api/integrations"))
+        .bearer_auth(&access_token)
+        .send()
+        .await
+        .unwrap();
+    http.get(server.url("/api/integrations"))
+        .header("X-COUPA-API-KEY", &key)
+        .send()
+        .await
+        .unwrap();
+    http.get(server.url("/api/integrations"))
+        .bearer_auth("wrong-token")
+        .send()
+        .await
+        .unwrap();
+    let log_path = server.log.clone();
+    assert!(server.terminate().success());
+    let log = std::fs::read_to_string(log_path).unwrap();
+    assert!(
+        log.contains("/oauth2/token") && log.contains("/api/integrations"),
+        "logging was on:\n{log}"
+    );
+    for secret_text in [&secret, &key, &access_token] {
+        assert!(
+            !log.contains(secret_text.as_str()),
+            "a secret reached the log"
+        );
+    }
+}
+
+#[tokio::test]
+async fn sigterm_stops_the_server_gracefully() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&database(&dir), &dir.path().join("log"), &[]);
+    let status = server.terminate();
+    assert!(status.success(), "{status}");
+}
+
+#[test]
+fn a_command_that_cannot_work_exits_non_zero_with_one_line() {
+    for database in ["sqlite:///nonexistent-dir/x.db", "mysql://nowhere/db"] {
+        let output = run(database, &["migrate"]);
+        assert!(!output.status.success());
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.starts_with("runledger: "), "{stderr}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let migrated = run(&database(&dir), &["migrate"]);
+    assert!(migrated.status.success());
+    let taken = run(&database(&dir), &["clients", "create", "--name", "twice"]);
+    assert!(taken.status.success());
+    let again = run(&database(&dir), &["clients", "create", "--name", "twice"]);
+    assert!(!again.status.success(), "names are unique");
+}
