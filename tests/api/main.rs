@@ -3,4 +3,5 @@
 mod formats;
 mod helpers;
 mod integrations;
+mod query;
 mod runs;
