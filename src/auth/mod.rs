@@ -3,9 +3,9 @@
 //!
 //! Tokens are verified by signature alone ([`token`]). What a token cannot say by itself —
 //! whether its client has since been revoked, or lost a scope — comes from a small cache of
-//! client rows that is re-read from the database at most once a second per client, so a
-//! revocation made by any node (or by `runledger clients revoke`) takes effect within a second
-//! everywhere, at the cost of one indexed read per client per second.
+//! client rows (API keys too) that is re-read from the database at most once a second per
+//! client, so a revocation made by any node (or by `runledger clients revoke`) takes effect
+//! within a second everywhere, at the cost of one indexed read per client per second.
 
 pub mod oauth;
 pub mod secrets;
@@ -51,9 +51,31 @@ pub struct Grant {
     pub scopes: Scopes,
 }
 
-struct Cached<T> {
-    value: T,
-    read_at: Instant,
+/// Values read from the database, trusted for [`CACHE_TTL`].
+struct Cache<K, V> {
+    entries: Mutex<HashMap<K, (V, Instant)>>,
+}
+
+impl<K: std::hash::Hash + Eq, V: Clone> Cache<K, V> {
+    fn new() -> Self {
+        Cache {
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn get(&self, key: &K, now: Instant) -> Option<V> {
+        // A poisoned lock only means a panic elsewhere mid-insert; the map itself is whole.
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries
+            .get(key)
+            .filter(|(_, read_at)| now.duration_since(*read_at) < CACHE_TTL)
+            .map(|(v, _)| v.clone())
+    }
+
+    fn put(&self, key: K, value: V, now: Instant) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.insert(key, (value, now));
+    }
 }
 
 pub struct Authenticator {
@@ -61,7 +83,11 @@ pub struct Authenticator {
     signer: Signer,
     token_ttl: Duration,
     throttle: Throttle,
-    clients: Mutex<HashMap<i64, Cached<Option<Client>>>>,
+    /// Client rows by id, for tokens (which name their client).
+    clients: Cache<i64, Option<Client>>,
+    /// API key clients by the hash of the key. Only keys that were found are kept, so the
+    /// cache holds at most one entry per key that exists.
+    api_keys: Cache<Vec<u8>, Client>,
 }
 
 impl Authenticator {
@@ -77,7 +103,8 @@ impl Authenticator {
             signer: Signer::new(key),
             token_ttl,
             throttle: Throttle::new(rate_limit),
-            clients: Mutex::new(HashMap::new()),
+            clients: Cache::new(),
+            api_keys: Cache::new(),
         })
     }
 
@@ -164,10 +191,7 @@ impl Authenticator {
                 (client, scopes)
             }
             Credential::ApiKey(key) => {
-                let client = self
-                    .store
-                    .client_by_secret_hash(&secrets::hash(key))
-                    .await?;
+                let client = self.api_key(secrets::hash(key)).await?;
                 let client = client
                     .filter(|c| c.kind == ClientKind::ApiKey && c.revoked_at.is_none())
                     .ok_or_else(|| Error::Unauthorized("The API key is not valid".into()))?;
@@ -194,23 +218,24 @@ impl Authenticator {
     /// The client row, from the cache while it is fresh.
     async fn client(&self, id: i64) -> Result<Option<Client>> {
         let now = Instant::now();
-        {
-            let cache = self.clients.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(entry) = cache.get(&id)
-                && now.duration_since(entry.read_at) < CACHE_TTL
-            {
-                return Ok(entry.value.clone());
-            }
+        if let Some(client) = self.clients.get(&id, now) {
+            return Ok(client);
         }
         let client = self.store.client(id).await?;
-        let mut cache = self.clients.lock().unwrap_or_else(|e| e.into_inner());
-        cache.insert(
-            id,
-            Cached {
-                value: client.clone(),
-                read_at: now,
-            },
-        );
+        self.clients.put(id, client.clone(), now);
+        Ok(client)
+    }
+
+    /// The client whose API key hashes to `hash`, from the cache while it is fresh.
+    async fn api_key(&self, hash: Vec<u8>) -> Result<Option<Client>> {
+        let now = Instant::now();
+        if let Some(client) = self.api_keys.get(&hash, now) {
+            return Ok(Some(client));
+        }
+        let client = self.store.client_by_secret_hash(&hash).await?;
+        if let Some(client) = &client {
+            self.api_keys.put(hash, client.clone(), now);
+        }
         Ok(client)
     }
 }

@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::process::{Server, run, token, value_of};
+use crate::process::{Server, run, value_of};
 
 fn database(dir: &tempfile::TempDir) -> String {
     format!("sqlite://{}", dir.path().join("cli.db").display())
@@ -32,7 +32,7 @@ async fn clients_create_prints_credentials_that_obtain_a_token_until_revoked() {
         !server.preamble.contains("client_secret"),
         "a client exists, so no first-start block"
     );
-    let token = token(&server, &client_id, &secret).await;
+    let token = server.token(&client_id, &secret).await;
     let response = reqwest::Client::new()
         .get(server.url("/api/integration_runs"))
         .bearer_auth(&token)
@@ -103,17 +103,15 @@ async fn api_keys_create_prints_a_forty_character_key_that_works() {
 async fn the_first_start_registers_a_client_and_shows_its_secret_once() {
     let dir = tempfile::tempdir().unwrap();
     let db = database(&dir);
-    let server = Server::start(&db, &dir.path().join("log"), &[]);
-    let client_id =
-        value_of(&server.preamble, "client_id").expect("client_id in the first-start block");
-    let secret = value_of(&server.preamble, "client_secret").expect("client_secret in the block");
+    let mut server = Server::start(&db, &dir.path().join("log"), &[]);
+    let (client_id, secret) = server.first_client();
     assert!(
         server.preamble.contains("curl -s -X POST"),
         "{}",
         server.preamble
     );
-    token(&server, &client_id, &secret).await;
-    assert!(server.terminate().success());
+    server.token(&client_id, &secret).await;
+    assert!(server.stop_with("TERM").await.success());
 
     let again = Server::start(&db, &dir.path().join("log2"), &[]);
     assert_eq!(again.preamble.trim(), "", "the secret is shown only once");
@@ -133,7 +131,7 @@ async fn secrets_keys_and_tokens_never_reach_the_log() {
         "api_key",
     )
     .unwrap();
-    let server = Server::start(&db, &dir.path().join("log"), &["--log", "trace"]);
+    let mut server = Server::start(&db, &dir.path().join("log"), &["--log", "trace"]);
     let http = reqwest::Client::new();
     let query =
         format!("grant_type=client_credentials&client_id={client_id}&client_secret={secret}");
@@ -171,9 +169,8 @@ async fn secrets_keys_and_tokens_never_reach_the_log() {
         .send()
         .await
         .unwrap();
-    let log_path = server.log.clone();
-    assert!(server.terminate().success());
-    let log = std::fs::read_to_string(log_path).unwrap();
+    assert!(server.stop_with("TERM").await.success());
+    let log = server.log_text();
     assert!(
         log.contains("/oauth2/token") && log.contains("/api/integrations"),
         "logging was on:\n{log}"
@@ -184,14 +181,6 @@ async fn secrets_keys_and_tokens_never_reach_the_log() {
             "a secret reached the log"
         );
     }
-}
-
-#[tokio::test]
-async fn sigterm_stops_the_server_gracefully() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&database(&dir), &dir.path().join("log"), &[]);
-    let status = server.terminate();
-    assert!(status.success(), "{status}");
 }
 
 #[test]

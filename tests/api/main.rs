@@ -2,8 +2,11 @@
 
 mod auth;
 mod cli;
+mod concurrency;
+mod crash;
 mod formats;
 mod helpers;
 mod integrations;
 mod process;
+mod query;
 mod runs;
