@@ -219,3 +219,41 @@ async fn index_lists_integrations_in_both_formats() {
     );
     assert_eq!(xml_value(&text).as_array().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn show_and_update_speak_xml_too() {
+    let app = spawn_app().await;
+    let id = app.create_integration("XMLUPD").await["id"]
+        .as_i64()
+        .unwrap();
+    let path = format!("/api/integrations/{id}");
+    let (status, text) = app.xml(Method::GET, &path, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(xml_value(&text)["code"], "XMLUPD");
+    for method in [Method::PUT, Method::PATCH] {
+        let body = format!("<integration><end-system>{method}</end-system></integration>");
+        let (status, text) = app.xml(method.clone(), &path, Some(&body)).await;
+        assert_eq!(status, StatusCode::OK, "{text}");
+        assert_eq!(xml_value(&text)["end-system"], method.as_str());
+    }
+    let (status, text) = app
+        .xml(
+            Method::PUT,
+            &path,
+            Some("<integration><direction>up</direction></integration>"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        text.contains(
+            "<error>Direction is not included in the list (to_coupa, from_coupa)</error>"
+        ),
+        "{text}"
+    );
+    let (status, text) = app.xml(Method::GET, "/api/integrations/999", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(
+        text.contains("<error>Couldn't find Integration with 'id'=999</error>"),
+        "{text}"
+    );
+}

@@ -547,3 +547,33 @@ async fn runs_are_queried_through_their_errors() {
         .await;
     assert_eq!(body[0]["integration-errors"], json!([]));
 }
+
+#[tokio::test]
+async fn every_status_action_speaks_xml() {
+    let app = spawn_app().await;
+    app.create_integration("JOB").await;
+    for (action, to) in ACTIONS.iter().chain(&[("finish", "successful")]) {
+        let id = run_in(&app, "running").await;
+        let body =
+            "<integration-run><total-records type=\"integer\">7</total-records></integration-run>";
+        let (status, text) = app
+            .xml(
+                Method::PUT,
+                &format!("/api/integration_runs/{id}/{action}"),
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{action}: {text}");
+        let run = xml_value(&text);
+        assert_eq!(run["status"], *to, "{action}");
+        let expected_total = if *to == "running" {
+            Value::Null
+        } else {
+            json!(7)
+        };
+        assert_eq!(
+            run["total-records"], expected_total,
+            "{action}: the body applies unless it is a repeat"
+        );
+    }
+}
