@@ -22,11 +22,13 @@ use tower_http::request_id::{
 };
 use tower_http::trace::TraceLayer;
 
+use crate::alerts::Dispatcher;
 use crate::auth::Authenticator;
 use crate::config::Settings;
 use crate::domain::clients::Scope;
 use crate::error::{Error, Result};
-use crate::http::{auth, errors, integrations, oauth, runs};
+use crate::http::records;
+use crate::http::{auth, contacts, deliveries, errors, integrations, oauth, runs};
 use crate::store::{self, Store};
 
 /// The largest request body accepted (spec §2.1).
@@ -35,6 +37,7 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub struct App {
     pub store: Arc<dyn Store>,
     pub auth: Authenticator,
+    pub alerts: Arc<Dispatcher>,
     /// Off only where a caller builds the application so (benchmarks); never from the CLI.
     pub require_auth: bool,
 }
@@ -59,92 +62,59 @@ pub struct Route {
 }
 
 /// Every API route with the scope it requires: the one place where access is decided.
+#[rustfmt::skip]
 pub fn routes() -> Vec<Route> {
     use Scope::{Read, Write};
-    let route = |method: Method, path, scope, handler| Route {
-        method,
-        path,
-        scope,
-        handler,
-    };
-    let runs = "/api/integration_runs/{id}";
+    use records::{Errors, History};
+    let route = |method: Method, path, scope, handler| Route { method, path, scope, handler };
     vec![
-        route(
-            Method::GET,
-            "/api/integrations",
-            Read,
-            get(integrations::index),
-        ),
-        route(
-            Method::POST,
-            "/api/integrations",
-            Write,
-            post(integrations::create),
-        ),
-        route(
-            Method::GET,
-            "/api/integrations/{id}",
-            Read,
-            get(integrations::show),
-        ),
-        route(
-            Method::PUT,
-            "/api/integrations/{id}",
-            Write,
-            put(integrations::update),
-        ),
-        route(
-            Method::PATCH,
-            "/api/integrations/{id}",
-            Write,
-            patch(integrations::update),
-        ),
+        route(Method::GET, "/api/integrations", Read, get(integrations::index)),
+        route(Method::POST, "/api/integrations", Write, post(integrations::create)),
+        route(Method::GET, "/api/integrations/{id}", Read, get(integrations::show)),
+        route(Method::PUT, "/api/integrations/{id}", Write, put(integrations::update)),
+        route(Method::PATCH, "/api/integrations/{id}", Write, patch(integrations::update)),
+
         route(Method::GET, "/api/integration_runs", Read, get(runs::index)),
-        route(
-            Method::POST,
-            "/api/integration_runs",
-            Write,
-            post(runs::create),
-        ),
-        route(Method::GET, runs, Read, get(runs::show)),
-        route(Method::PUT, runs, Write, put(runs::update)),
-        route(Method::PATCH, runs, Write, patch(runs::update)),
-        route(
-            Method::PUT,
-            "/api/integration_runs/{id}/run",
-            Write,
-            put(runs::run),
-        ),
-        route(
-            Method::PUT,
-            "/api/integration_runs/{id}/pending",
-            Write,
-            put(runs::pending),
-        ),
-        route(
-            Method::PUT,
-            "/api/integration_runs/{id}/pause",
-            Write,
-            put(runs::pause),
-        ),
-        route(
-            Method::PUT,
-            "/api/integration_runs/{id}/success",
-            Write,
-            put(runs::success),
-        ),
-        route(
-            Method::PUT,
-            "/api/integration_runs/{id}/fail",
-            Write,
-            put(runs::fail),
-        ),
-        route(
-            Method::PUT,
-            "/api/integration_runs/{id}/finish",
-            Write,
-            put(runs::finish),
-        ),
+        route(Method::POST, "/api/integration_runs", Write, post(runs::create)),
+        route(Method::GET, "/api/integration_runs/{id}", Read, get(runs::show)),
+        route(Method::PUT, "/api/integration_runs/{id}", Write, put(runs::update)),
+        route(Method::PATCH, "/api/integration_runs/{id}", Write, patch(runs::update)),
+        route(Method::PUT, "/api/integration_runs/{id}/run", Write, put(runs::run)),
+        route(Method::PUT, "/api/integration_runs/{id}/pending", Write, put(runs::pending)),
+        route(Method::PUT, "/api/integration_runs/{id}/pause", Write, put(runs::pause)),
+        route(Method::PUT, "/api/integration_runs/{id}/success", Write, put(runs::success)),
+        route(Method::PUT, "/api/integration_runs/{id}/fail", Write, put(runs::fail)),
+        route(Method::PUT, "/api/integration_runs/{id}/finish", Write, put(runs::finish)),
+
+        route(Method::GET, "/api/integration_errors", Read, get(records::index::<Errors>)),
+        route(Method::POST, "/api/integration_errors", Write, post(records::create::<Errors>)),
+        route(Method::POST, "/api/integration_errors/create_alert", Write, post(records::create_alert::<Errors>)),
+        route(Method::GET, "/api/integration_errors/{id}", Read, get(records::show::<Errors>)),
+        route(Method::PUT, "/api/integration_errors/{id}", Write, put(records::update::<Errors>)),
+        route(Method::PATCH, "/api/integration_errors/{id}", Write, patch(records::update::<Errors>)),
+        route(Method::PUT, "/api/integration_errors/{id}/resolve", Write, put(records::resolve::<Errors>)),
+        route(Method::PUT, "/api/integration_errors/{id}/unresolve", Write, put(records::unresolve::<Errors>)),
+
+        route(Method::GET, "/api/integration_history_records", Read, get(records::index::<History>)),
+        route(Method::POST, "/api/integration_history_records", Write, post(records::create::<History>)),
+        route(Method::POST, "/api/integration_history_records/acknowledge", Write, post(records::acknowledge::<History>)),
+        route(Method::POST, "/api/integration_history_records/create_alert", Write, post(records::create_alert::<History>)),
+        route(Method::POST, "/api/integration_history_records/create_alert_and_mark_exported", Write, post(records::create_alert_and_mark_exported::<History>)),
+        route(Method::POST, "/api/integration_history_records/mark_exported", Write, post(records::mark_exported::<History>)),
+        route(Method::GET, "/api/integration_history_records/{id}", Read, get(records::show::<History>)),
+        route(Method::PUT, "/api/integration_history_records/{id}", Write, put(records::update::<History>)),
+        route(Method::PATCH, "/api/integration_history_records/{id}", Write, patch(records::update::<History>)),
+        route(Method::PUT, "/api/integration_history_records/{id}/resolve", Write, put(records::resolve::<History>)),
+        route(Method::PUT, "/api/integration_history_records/{id}/unresolve", Write, put(records::unresolve::<History>)),
+
+        route(Method::GET, "/api/integration_contacts", Read, get(contacts::index)),
+        route(Method::POST, "/api/integration_contacts", Write, post(contacts::create)),
+        route(Method::GET, "/api/integration_contacts/{id}", Read, get(contacts::show)),
+        route(Method::PUT, "/api/integration_contacts/{id}", Write, put(contacts::update)),
+        route(Method::PATCH, "/api/integration_contacts/{id}", Write, patch(contacts::update)),
+
+        route(Method::GET, "/api/alert_deliveries", Read, get(deliveries::index)),
+        route(Method::GET, "/api/alert_deliveries/{id}", Read, get(deliveries::show)),
     ]
 }
 
@@ -190,6 +160,7 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     store: Arc<dyn Store>,
+    alerts: Arc<Dispatcher>,
 }
 
 impl Application {
@@ -198,9 +169,11 @@ impl Application {
         let store = store::open(&settings.database_url).await?;
         let auth =
             Authenticator::new(store.clone(), settings.token_ttl, settings.rate_limit).await?;
+        let alerts = Arc::new(Dispatcher::new(store.clone(), &settings.alerts)?);
         let app = App {
             store: store.clone(),
             auth,
+            alerts: alerts.clone(),
             require_auth: settings.require_auth,
         };
         let listener = TcpListener::bind(&settings.listen)
@@ -210,6 +183,7 @@ impl Application {
             listener,
             router: router(app),
             store,
+            alerts,
         })
     }
 
@@ -224,15 +198,21 @@ impl Application {
             .map_err(|e| Error::Internal(e.to_string()))
     }
 
-    /// Serves until `shutdown` resolves; in-flight requests then finish before it returns.
+    /// Serves, and dispatches alerts, until `shutdown` resolves; in-flight requests and
+    /// alert deliveries then finish before it returns.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<()> {
-        axum::serve(self.listener, self.router)
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let dispatcher = tokio::spawn(self.alerts.clone().run(stopped));
+        let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await
-            .map_err(|e| Error::Internal(format!("server error: {e}")))
+            .map_err(|e| Error::Internal(format!("server error: {e}")));
+        let _ = stop.send(true);
+        let _ = dispatcher.await;
+        served
     }
 }
 

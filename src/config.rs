@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::alerts::AlertSettings;
 use crate::auth::DEFAULT_TOKEN_TTL;
 use crate::auth::throttle::RateLimit;
 use crate::domain::clients::Scopes;
@@ -63,6 +64,19 @@ pub struct ServeArgs {
     #[arg(long, env = "RUNLEDGER_TOKEN_TTL", default_value_t = DEFAULT_TOKEN_TTL.as_secs(),
           value_parser = clap::value_parser!(u64).range(1..=31_536_000))]
     pub token_ttl: u64,
+
+    /// SMTP server for email alerts: `smtp://host:port` (STARTTLS if offered… see lettre) or
+    /// `smtps://user:password@host`. Without it, email alerts are recorded as undeliverable.
+    #[arg(long, env = "RUNLEDGER_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+
+    /// The sender address of email alerts.
+    #[arg(
+        long,
+        env = "RUNLEDGER_SMTP_FROM",
+        default_value = "runledger@localhost"
+    )]
+    pub smtp_from: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -101,6 +115,7 @@ pub struct Settings {
     pub token_ttl: Duration,
     /// Whether `/api` requires credentials. Only code (the benchmark) turns it off.
     pub require_auth: bool,
+    pub alerts: AlertSettings,
 }
 
 impl Settings {
@@ -112,6 +127,7 @@ impl Settings {
             rate_limit: Some(RateLimit::COUPA_DEFAULT),
             token_ttl: DEFAULT_TOKEN_TTL,
             require_auth: true,
+            alerts: AlertSettings::default(),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! The crate map, from the outside in:
 //! - [`config`]: the command line and environment (spec `cli.md`).
 //! - [`app`]: application state, the route table and the server's lifecycle.
+//! - [`alerts`]: the dispatcher that sends alerts from the outbox (webhooks, email).
 //! - [`auth`]: OAuth 2.0 client credentials, API keys, signed tokens, scopes, throttling.
 //! - [`http`]: content negotiation, XML/JSON bodies in and out, one module per resource.
 //! - [`query`]: Coupa's query language, parsed to a typed AST and compiled to SQL with binds.
@@ -11,6 +12,7 @@
 //! - [`error`]: the one error type and its Coupa-shaped rendering.
 //! - [`time`]: datetimes as Coupa reads and writes them.
 
+pub mod alerts;
 pub mod app;
 pub mod auth;
 pub mod config;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
+use runledger::alerts::AlertSettings;
 use runledger::app::{Application, shutdown_signal};
 use runledger::auth;
 use runledger::config::{Cli, ClientCommand, Command, Settings};
@@ -45,6 +46,11 @@ async fn run(cli: Cli) -> Result<()> {
             let settings = Settings {
                 rate_limit: args.rate_limit,
                 token_ttl: Duration::from_secs(args.token_ttl),
+                alerts: AlertSettings {
+                    smtp_url: args.smtp_url,
+                    smtp_from: args.smtp_from,
+                    ..AlertSettings::default()
+                },
                 ..Settings::new(cli.database_url, args.listen)
             };
             let app = Application::build(&settings).await?;

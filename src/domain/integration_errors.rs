@@ -1,11 +1,14 @@
-//! Integration errors: one per failed document, attached to a run (spec §1.4).
-//!
-//! Runs embed their errors and `finish` decides by the unresolved ones; the routes that file
-//! and resolve errors build on the same record.
+//! Integration errors and history records: one per document, usually attached to a run
+//! (spec §1.4). Both kinds share one shape; errors are what a run embeds and what `finish`
+//! decides by.
 
-use crate::time::Timestamp;
+use serde_json::Value;
 
 use super::Actor;
+use super::input::{Body, Checker, Field, humanize};
+use super::integrations::IntegrationRef;
+use crate::error::{Error, Result};
+use crate::time::Timestamp;
 
 pub const CONTACT_ALERT_TYPES: &[&str] = &["Technical", "Functional", "Both"];
 
@@ -43,6 +46,69 @@ pub const DOCUMENT_TYPES: &[&str] = &[
     "InventoryRequestHeader",
 ];
 
+/// Which of the two record resources.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RecordKind {
+    Error,
+    History,
+}
+
+impl RecordKind {
+    /// The table, and the name the outbox and responses use for the kind.
+    pub fn table(self) -> &'static str {
+        match self {
+            RecordKind::Error => "integration_errors",
+            RecordKind::History => "integration_history_records",
+        }
+    }
+
+    pub fn owner_type(self) -> &'static str {
+        match self {
+            RecordKind::Error => "integration_error",
+            RecordKind::History => "integration_history_record",
+        }
+    }
+
+    pub fn parse_owner_type(text: &str) -> Option<RecordKind> {
+        [RecordKind::Error, RecordKind::History]
+            .into_iter()
+            .find(|k| k.owner_type() == text)
+    }
+
+    /// Rails' class name, for "Couldn't find …" messages.
+    pub fn class(self) -> &'static str {
+        match self {
+            RecordKind::Error => "IntegrationError",
+            RecordKind::History => "IntegrationHistoryRecord",
+        }
+    }
+}
+
+/// One response filed with a record (`responses`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Response {
+    pub id: i64,
+    pub response_code: Option<String>,
+    pub response_message: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// A response about to be filed.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NewResponse {
+    pub response_code: Option<String>,
+    pub response_message: Option<String>,
+}
+
+/// An integration as a record names it: its keys only.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IntegrationKeys {
+    pub id: i64,
+    pub code: String,
+    pub name: String,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct IntegrationError {
     pub id: i64,
@@ -58,8 +124,247 @@ pub struct IntegrationError {
     pub creation_method: Option<String>,
     pub status: Option<String>,
     pub resolved: bool,
+    pub exported: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub created_by: Option<Actor>,
     pub updated_by: Option<Actor>,
+    /// The integration's keys, when the record has one.
+    pub integration: Option<IntegrationKeys>,
+    /// Filled where the record is shown on its own, not where a run embeds it.
+    pub responses: Vec<Response>,
+}
+
+/// How a body names the run of a record: `integration-run: {"id": …}` or `integration-run-id`.
+pub type RunRef = i64;
+
+/// The writable elements of a record, each absent unless the body named it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RecordFields {
+    pub contact_alert_type: Field<String>,
+    pub integration_run: Field<RunRef>,
+    pub integration: Option<IntegrationRef>,
+    pub document_type: Field<String>,
+    pub document_id: Field<i64>,
+    pub document_revision: Field<i64>,
+    pub document_status: Field<String>,
+    pub external_id: Field<String>,
+    pub integration_filename: Field<String>,
+    pub creation_method: Field<String>,
+    pub status: Field<String>,
+    /// Appended to the record's responses.
+    pub responses: Vec<NewResponse>,
+}
+
+impl RecordFields {
+    /// Reads and validates the elements present in `body`.
+    pub fn parse(body: Body) -> Result<Self> {
+        let mut c = Checker::default();
+        let mut fields = RecordFields {
+            contact_alert_type: c.one_of(body, "contact-alert-type", CONTACT_ALERT_TYPES, true),
+            integration_run: run_reference(&mut c, body),
+            integration: match body.get("integration") {
+                None | Some(Value::Null) => None,
+                Some(value) => Some(IntegrationRef::parse(value)),
+            },
+            document_type: c.one_of(body, "document-type", DOCUMENT_TYPES, false),
+            document_id: c.integer(body, "document-id"),
+            document_revision: c.integer(body, "document-revision"),
+            document_status: c.text(body, "document-status", 255, false),
+            external_id: c.text(body, "external-id", 255, false),
+            integration_filename: c.text(body, "integration-filename", 255, false),
+            creation_method: c.text(body, "creation-method", 255, false),
+            status: c.text(body, "status", 255, false),
+            responses: Vec::new(),
+        };
+        fields.responses = responses(&mut c, body);
+        c.finish()?;
+        Ok(fields)
+    }
+
+    /// Refuses a new record without what its kind requires.
+    pub fn require_for_create(&self, kind: RecordKind) -> Result<()> {
+        let mut c = Checker::default();
+        let mut require = |present: bool, key: &str| {
+            if !present {
+                c.fail(format!("{} can't be blank", humanize(key)));
+            }
+        };
+        require(
+            matches!(self.contact_alert_type, Some(Some(_))),
+            "contact-alert-type",
+        );
+        match kind {
+            RecordKind::Error => require(
+                matches!(self.integration_run, Some(Some(_))),
+                "integration-run",
+            ),
+            RecordKind::History => {
+                require(matches!(self.document_id, Some(Some(_))), "document-id");
+                require(matches!(self.document_type, Some(Some(_))), "document-type");
+            }
+        }
+        c.finish()
+    }
+}
+
+fn run_reference(c: &mut Checker, body: Body) -> Field<RunRef> {
+    let value = match (body.get("integration-run"), body.get("integration-run-id")) {
+        (Some(Value::Object(run)), _) => run.get("id").cloned().unwrap_or(Value::Null),
+        (Some(other), _) => other.clone(),
+        (None, Some(id)) => id.clone(),
+        (None, None) => return None,
+    };
+    match value {
+        Value::Null => Some(None),
+        Value::Number(n) if n.as_i64().is_some() => Some(n.as_i64()),
+        Value::String(s) if s.trim().parse::<i64>().is_ok() => Some(s.trim().parse().ok()),
+        other => {
+            c.fail(format!("Integration run id is not an integer: {other}"));
+            None
+        }
+    }
+}
+
+fn responses(c: &mut Checker, body: Body) -> Vec<NewResponse> {
+    let items = match body.get("responses") {
+        None | Some(Value::Null) => return Vec::new(),
+        Some(Value::Array(items)) => items.as_slice(),
+        // One `<responses><response>…</response></responses>` without `type="array"` reads
+        // as {"response": {…}}; a bare object is one response too.
+        Some(whole @ Value::Object(one)) => one
+            .get("response")
+            .filter(|v| v.is_object())
+            .map_or(std::slice::from_ref(whole), std::slice::from_ref),
+        Some(_) => {
+            c.fail("Responses must be a list");
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::new();
+    for item in items {
+        let Value::Object(map) = item else {
+            c.fail("Each response must be an object");
+            continue;
+        };
+        let response = Body(map);
+        out.push(NewResponse {
+            response_code: c.text(response, "response-code", 255, false).flatten(),
+            response_message: c
+                .text(response, "response-message", 65_535, false)
+                .flatten(),
+        });
+    }
+    out
+}
+
+impl IntegrationError {
+    /// Applies an update. The run and the integration are changed by the store, which must
+    /// look them up.
+    pub fn apply(&mut self, fields: &RecordFields) {
+        fn set<T: Clone>(target: &mut T, value: &Option<T>) {
+            if let Some(v) = value {
+                *target = v.clone();
+            }
+        }
+        if let Some(Some(t)) = &fields.contact_alert_type {
+            self.contact_alert_type = t.clone();
+        }
+        set(&mut self.document_type, &fields.document_type);
+        set(&mut self.document_id, &fields.document_id);
+        set(&mut self.document_revision, &fields.document_revision);
+        set(&mut self.document_status, &fields.document_status);
+        set(&mut self.external_id, &fields.external_id);
+        set(&mut self.integration_filename, &fields.integration_filename);
+        set(&mut self.creation_method, &fields.creation_method);
+        set(&mut self.status, &fields.status);
+    }
+}
+
+/// The message when a record names a run that does not exist, in Coupa's words.
+pub fn run_not_found(id: RunRef) -> Error {
+    Error::invalid(format!(
+        "Unable to find valid IntegrationRun record for integration_run with keys {{\"id\"=>{id}}}. \
+         Possible keys are [\"id\"]."
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(v: Value) -> Result<RecordFields> {
+        RecordFields::parse(Body(v.as_object().unwrap()))
+    }
+
+    #[test]
+    fn reads_the_run_in_every_spelling() {
+        assert_eq!(
+            parse(json!({"integration-run": {"id": 5}}))
+                .unwrap()
+                .integration_run,
+            Some(Some(5))
+        );
+        assert_eq!(
+            parse(json!({"integration_run_id": "6"}))
+                .unwrap()
+                .integration_run,
+            Some(Some(6))
+        );
+        assert_eq!(
+            parse(json!({"integration-run-id": 7}))
+                .unwrap()
+                .integration_run,
+            Some(Some(7))
+        );
+        assert!(parse(json!({"integration-run-id": "seven"})).is_err());
+    }
+
+    #[test]
+    fn enforces_the_document_type_list_and_requirements() {
+        let err = parse(json!({"document-type": "Spaceship"}))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("Document type is not included in the list"),
+            "{err}"
+        );
+        assert!(parse(json!({"document_type": "Payables::External::Payable"})).is_ok());
+        let fields = parse(json!({"contact-alert-type": "Technical"})).unwrap();
+        assert!(
+            fields
+                .require_for_create(RecordKind::Error)
+                .unwrap_err()
+                .to_string()
+                .contains("Integration run can't be blank")
+        );
+        let err = fields
+            .require_for_create(RecordKind::History)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("Document id can't be blank")
+                && err.contains("Document type can't be blank"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn reads_responses_from_json_and_xml_shapes() {
+        let fields =
+            parse(json!({"responses": [{"response-code": "E1", "response_message": "bad"}]}))
+                .unwrap();
+        assert_eq!(
+            fields.responses,
+            [NewResponse {
+                response_code: Some("E1".into()),
+                response_message: Some("bad".into())
+            }]
+        );
+        let one = parse(json!({"responses": {"response": {"response-code": "E2"}}})).unwrap();
+        assert_eq!(one.responses[0].response_code.as_deref(), Some("E2"));
+        assert!(parse(json!({"responses": "nope"})).is_err());
+        assert!(parse(json!({"responses": [{"response-code": "x".repeat(256)}]})).is_err());
+    }
 }

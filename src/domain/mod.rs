@@ -4,7 +4,9 @@
 //! record type turns that into typed, validated fields here, so that the store only ever sees
 //! values that are already correct.
 
+pub mod alerts;
 pub mod clients;
+pub mod contacts;
 pub mod input;
 pub mod integration_errors;
 pub mod integrations;

@@ -87,6 +87,7 @@ fn resource_name(path: &str) -> &'static str {
         "integration_errors" => "integration-error",
         "integration_history_records" => "integration-history-record",
         "integration_contacts" => "integration-contact",
+        "alert_deliveries" => "alert-delivery",
         _ => "request",
     }
 }

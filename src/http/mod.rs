@@ -2,11 +2,13 @@
 //! The route table itself is in [`crate::app`].
 
 pub mod auth;
+pub mod contacts;
+pub mod deliveries;
 pub mod errors;
 pub mod format;
-pub mod integration_errors;
 pub mod integrations;
 pub mod oauth;
+pub mod records;
 pub mod render;
 pub mod runs;
 pub mod xml;

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use super::format::Format;
 use super::render::{Node, Reply};
 use super::{Id, Write};
-use super::{integration_errors, integrations};
+use super::{integrations, records};
 use crate::app::AppState;
 use crate::domain::runs::{Action, RunFields, RunView};
 use crate::error::Result;
@@ -122,7 +122,7 @@ pub fn node(view: &RunView) -> Node {
             "integration-errors",
             Node::List(
                 "integration-error",
-                view.errors.iter().map(integration_errors::node).collect(),
+                view.errors.iter().map(records::embedded).collect(),
             ),
         ),
         ("created-by", integrations::actor(&run.created_by)),

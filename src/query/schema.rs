@@ -131,27 +131,84 @@ pub static RUNS: Resource = Resource {
 
 pub static ERRORS: Resource = Resource {
     table: "integration_errors",
+    fields: &RECORD_FIELDS,
+    assocs: &RECORD_ASSOCS,
+};
+
+pub static HISTORY: Resource = Resource {
+    table: "integration_history_records",
+    fields: &RECORD_FIELDS,
+    assocs: &RECORD_ASSOCS,
+};
+
+/// The fields errors and history records share; only their tables differ.
+static RECORD_FIELDS: [Field; 16] = [
+    field("id", Int, false),
+    field("integration_run_id", Int, true),
+    field("integration_id", Int, true),
+    field("contact_alert_type", Text, false),
+    field("document_type", Text, true),
+    field("document_id", Int, true),
+    field("document_revision", Int, true),
+    field("document_status", Text, true),
+    field("external_id", Text, true),
+    field("integration_filename", Text, true),
+    field("creation_method", Text, true),
+    field("status", Text, true),
+    field("resolved", Bool, false),
+    field("exported", Bool, false),
+    field("created_at", Time, false),
+    field("updated_at", Time, false),
+];
+
+static RECORD_ASSOCS: [Assoc; 4] = [
+    belongs_to("integration_run", "integration_run_id", &RUNS),
+    belongs_to("integration", "integration_id", &INTEGRATIONS),
+    belongs_to("created_by", "created_by_id", &USERS),
+    belongs_to("updated_by", "updated_by_id", &USERS),
+];
+
+pub static CONTACTS: Resource = Resource {
+    table: "integration_contacts",
     fields: &[
         field("id", Int, false),
-        field("integration_run_id", Int, true),
         field("integration_id", Int, true),
         field("contact_alert_type", Text, false),
-        field("document_type", Text, true),
-        field("document_id", Int, true),
-        field("document_revision", Int, true),
-        field("document_status", Text, true),
-        field("external_id", Text, true),
-        field("integration_filename", Text, true),
-        field("creation_method", Text, true),
-        field("status", Text, true),
-        field("resolved", Bool, false),
+        field("contactable_type", Text, false),
+        field("contactable_id", Int, false),
+        field("email", Text, true),
+        field("webhook_url", Text, true),
         field("created_at", Time, false),
         field("updated_at", Time, false),
     ],
     assocs: &[
-        belongs_to("integration_run", "integration_run_id", &RUNS),
         belongs_to("integration", "integration_id", &INTEGRATIONS),
         belongs_to("created_by", "created_by_id", &USERS),
         belongs_to("updated_by", "updated_by_id", &USERS),
+    ],
+};
+
+pub static DELIVERIES: Resource = Resource {
+    table: "alert_deliveries",
+    fields: &[
+        field("id", Int, false),
+        field("integration_contact_id", Int, false),
+        field("integration_id", Int, true),
+        field("record_type", Text, false),
+        field("record_id", Int, false),
+        field("channel", Text, false),
+        field("target", Text, false),
+        field("status", Text, false),
+        field("attempts", Int, false),
+        field("next_attempt_at", Time, true),
+        field("last_error", Text, true),
+        field("response_code", Int, true),
+        field("delivered_at", Time, true),
+        field("created_at", Time, false),
+        field("updated_at", Time, false),
+    ],
+    assocs: &[
+        belongs_to("integration_contact", "integration_contact_id", &CONTACTS),
+        belongs_to("integration", "integration_id", &INTEGRATIONS),
     ],
 };

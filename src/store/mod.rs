@@ -8,15 +8,20 @@ pub mod sql;
 pub mod sqlite;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 
 use crate::domain::Actor;
+use crate::domain::alerts::{Attempt, Delivery};
 use crate::domain::clients::{Client, ClientKind, NewClient};
+use crate::domain::contacts::{Contact, ContactFields};
+use crate::domain::integration_errors::{IntegrationError, RecordFields, RecordKind};
 use crate::domain::integrations::{Integration, IntegrationFields, NewIntegration};
 use crate::domain::runs::{Action, RunFields, RunView};
 use crate::error::{Error, Result};
 use crate::query::Query;
+use crate::time::Timestamp;
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -49,6 +54,70 @@ pub trait Store: Send + Sync + 'static {
     async fn run(&self, id: i64) -> Result<RunView>;
     async fn runs(&self, query: &Query) -> Result<Vec<RunView>>;
 
+    /// Files an integration error or history record, with its side effects, in one
+    /// transaction: the alert's outbox rows are written with the record, or not at all.
+    async fn create_record(
+        &self,
+        kind: RecordKind,
+        fields: RecordFields,
+        effects: Effects,
+        actor: Option<&Actor>,
+    ) -> Result<IntegrationError>;
+    async fn update_record(
+        &self,
+        kind: RecordKind,
+        id: i64,
+        fields: RecordFields,
+        actor: Option<&Actor>,
+    ) -> Result<IntegrationError>;
+    async fn resolve_record(
+        &self,
+        kind: RecordKind,
+        id: i64,
+        resolved: bool,
+        actor: Option<&Actor>,
+    ) -> Result<IntegrationError>;
+    /// The record with its responses, or [`Error::NotFound`].
+    async fn record(&self, kind: RecordKind, id: i64) -> Result<IntegrationError>;
+    async fn records(&self, kind: RecordKind, query: &Query) -> Result<Vec<IntegrationError>>;
+
+    /// Creates a contact; `webhook_secret` is the key its webhooks will be signed with.
+    async fn create_contact(
+        &self,
+        fields: ContactFields,
+        webhook_secret: String,
+        actor: Option<&Actor>,
+    ) -> Result<Contact>;
+    async fn update_contact(
+        &self,
+        id: i64,
+        fields: ContactFields,
+        actor: Option<&Actor>,
+    ) -> Result<Contact>;
+    /// The contact, secret included, or [`Error::NotFound`].
+    async fn contact(&self, id: i64) -> Result<Contact>;
+    async fn contacts(&self, query: &Query) -> Result<Vec<Contact>>;
+
+    async fn delivery(&self, id: i64) -> Result<Delivery>;
+    async fn deliveries(&self, query: &Query) -> Result<Vec<Delivery>>;
+    /// Leases up to `limit` deliveries that are due at `now` for `lease`.
+    async fn claim_deliveries(
+        &self,
+        now: Timestamp,
+        lease: Duration,
+        limit: i64,
+    ) -> Result<Vec<Delivery>>;
+    /// Records one attempt: the delivery's new status and, when it will be retried, when.
+    async fn record_attempt(
+        &self,
+        id: i64,
+        status: &str,
+        attempt: &Attempt,
+        next_attempt_at: Option<Timestamp>,
+    ) -> Result<()>;
+    /// When the next pending delivery is due, if any is.
+    async fn next_due(&self) -> Result<Option<Timestamp>>;
+
     async fn create_client(&self, new: NewClient) -> Result<Client>;
     /// Every client of a kind, oldest first, revoked ones included.
     async fn clients(&self, kind: ClientKind) -> Result<Vec<Client>>;
@@ -61,6 +130,17 @@ pub trait Store: Send + Sync + 'static {
     async fn client_by_secret_hash(&self, hash: &[u8]) -> Result<Option<Client>>;
     /// The token signing key: the stored one, or `fresh` when none was stored yet.
     async fn signing_key(&self, fresh: Vec<u8>) -> Result<Vec<u8>>;
+}
+
+/// What filing a record does besides storing it (the history-record actions of spec §1.4).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Effects {
+    /// Raise an alert to the integration's contacts (`create_alert…`).
+    pub alert: bool,
+    /// Mark the record exported (`…mark_exported`).
+    pub exported: bool,
+    /// Resolve the open records of the same document, the new one included (`acknowledge`).
+    pub acknowledge: bool,
 }
 
 /// Opens (creating and migrating if needed) the database that `url` names.

@@ -26,16 +26,132 @@ pub const SELECT_RUNS: &str = "\
     LEFT JOIN api_clients cb ON cb.id = t0.created_by_id \
     LEFT JOIN api_clients ub ON ub.id = t0.updated_by_id";
 
-/// Integration errors with their clients' logins, from `integration_errors t0`.
-pub const SELECT_ERRORS: &str = "\
-    SELECT t0.id, t0.integration_run_id, t0.integration_id, t0.contact_alert_type, \
-    t0.document_type, t0.document_id, t0.document_revision, t0.document_status, t0.external_id, \
-    t0.integration_filename, t0.creation_method, t0.status, t0.resolved, t0.created_at, \
-    t0.updated_at, t0.created_by_id, cb.login AS created_by_login, t0.updated_by_id, \
-    ub.login AS updated_by_login \
-    FROM integration_errors t0 \
+/// Integration errors or history records (`table`), with their clients' logins and their
+/// integration's keys (`i_code`, `i_name`), from `<table> t0`.
+pub fn select_records(table: &str) -> String {
+    format!(
+        "SELECT t0.id, t0.integration_run_id, t0.integration_id, t0.contact_alert_type, \
+         t0.document_type, t0.document_id, t0.document_revision, t0.document_status, t0.external_id, \
+         t0.integration_filename, t0.creation_method, t0.status, t0.resolved, t0.exported, \
+         t0.created_at, t0.updated_at, t0.created_by_id, cb.login AS created_by_login, \
+         t0.updated_by_id, ub.login AS updated_by_login, i.code AS i_code, i.name AS i_name \
+         FROM {table} t0 \
+         LEFT JOIN api_clients cb ON cb.id = t0.created_by_id \
+         LEFT JOIN api_clients ub ON ub.id = t0.updated_by_id \
+         LEFT JOIN integrations i ON i.id = t0.integration_id"
+    )
+}
+
+/// `$1, $2, …, $count`, starting after `offset` placeholders.
+pub fn placeholders(offset: usize, count: usize) -> String {
+    let list: Vec<String> = (offset + 1..=offset + count)
+        .map(|n| format!("${n}"))
+        .collect();
+    list.join(", ")
+}
+
+pub fn insert_record(table: &str) -> String {
+    format!(
+        "INSERT INTO {table} (integration_run_id, integration_id, contact_alert_type, document_type, \
+         document_id, document_revision, document_status, external_id, integration_filename, \
+         creation_method, status, resolved, exported, created_at, updated_at, created_by_id, \
+         updated_by_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, \
+         $15, $15) RETURNING id"
+    )
+}
+
+pub fn update_record(table: &str) -> String {
+    format!(
+        "UPDATE {table} SET integration_run_id = $2, integration_id = $3, contact_alert_type = $4, \
+         document_type = $5, document_id = $6, document_revision = $7, document_status = $8, \
+         external_id = $9, integration_filename = $10, creation_method = $11, status = $12, \
+         updated_at = $13, updated_by_id = $14 WHERE id = $1"
+    )
+}
+
+pub fn resolve_record(table: &str) -> String {
+    format!("UPDATE {table} SET resolved = $2, updated_at = $3, updated_by_id = $4 WHERE id = $1")
+}
+
+/// Resolves the open records of one document (`acknowledge`).
+pub fn resolve_document(table: &str) -> String {
+    format!(
+        "UPDATE {table} SET resolved = $3, updated_at = $4, updated_by_id = $5 \
+         WHERE document_type = $1 AND document_id = $2 AND resolved = $6"
+    )
+}
+
+pub const INSERT_RESPONSE: &str = "\
+    INSERT INTO integration_responses (owner_type, owner_id, response_code, response_message, \
+    created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)";
+
+pub const RUN_INTEGRATION: &str = "SELECT integration_id FROM integration_runs WHERE id = $1";
+
+pub const SELECT_CONTACTS: &str = "\
+    SELECT t0.id, t0.integration_id, t0.contact_alert_type, t0.contactable_type, t0.contactable_id, \
+    t0.email, t0.webhook_url, t0.webhook_secret, t0.created_at, t0.updated_at, \
+    t0.created_by_id, cb.login AS created_by_login, t0.updated_by_id, ub.login AS updated_by_login \
+    FROM integration_contacts t0 \
     LEFT JOIN api_clients cb ON cb.id = t0.created_by_id \
     LEFT JOIN api_clients ub ON ub.id = t0.updated_by_id";
+
+pub const INSERT_CONTACT: &str = "\
+    INSERT INTO integration_contacts (integration_id, contact_alert_type, contactable_type, \
+    contactable_id, email, webhook_url, webhook_secret, created_at, updated_at, created_by_id, \
+    updated_by_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $9) RETURNING id";
+
+pub const UPDATE_CONTACT: &str = "\
+    UPDATE integration_contacts SET integration_id = $2, contact_alert_type = $3, \
+    contactable_type = $4, contactable_id = $5, email = $6, webhook_url = $7, updated_at = $8, \
+    updated_by_id = $9 WHERE id = $1";
+
+/// The contacts an alert of an integration (`$1`) may reach: its own and the global ones.
+pub const ALERT_CONTACTS: &str = "\
+    SELECT id, contact_alert_type, email, webhook_url FROM integration_contacts \
+    WHERE integration_id = $1 OR integration_id IS NULL ORDER BY id";
+
+pub const INSERT_DELIVERY: &str = "\
+    INSERT INTO alert_deliveries (integration_contact_id, integration_id, record_type, record_id, \
+    channel, target, status, attempts, next_attempt_at, created_at, updated_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7, $7)";
+
+const DELIVERY_COLUMNS: &str = "id, integration_contact_id, integration_id, record_type, record_id, \
+    channel, target, status, attempts, next_attempt_at, last_error, response_code, delivered_at, \
+    created_at, updated_at";
+
+pub fn select_deliveries() -> String {
+    format!(
+        "SELECT {} FROM alert_deliveries t0",
+        prefixed(DELIVERY_COLUMNS, "t0.")
+    )
+}
+
+/// Leases up to `$3` due deliveries until `$1` (now is `$2`), so that no other worker takes them.
+pub fn claim_deliveries() -> String {
+    format!(
+        "UPDATE alert_deliveries SET lease_until = $1 WHERE id IN (SELECT id FROM alert_deliveries \
+         WHERE status = 'pending' AND next_attempt_at <= $2 \
+         AND (lease_until IS NULL OR lease_until < $2) ORDER BY next_attempt_at, id LIMIT $3) \
+         RETURNING {DELIVERY_COLUMNS}"
+    )
+}
+
+pub const RECORD_ATTEMPT: &str = "\
+    UPDATE alert_deliveries SET attempts = attempts + 1, status = $2, next_attempt_at = $3, \
+    lease_until = NULL, last_error = $4, response_code = $5, delivered_at = $6, updated_at = $7 \
+    WHERE id = $1";
+
+/// The earliest time a pending delivery is due, for the worker's sleep.
+pub const NEXT_DUE: &str =
+    "SELECT MIN(next_attempt_at) FROM alert_deliveries WHERE status = 'pending'";
+
+fn prefixed(columns: &str, prefix: &str) -> String {
+    columns
+        .split(',')
+        .map(|c| format!("{prefix}{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 pub const INSERT_INTEGRATION: &str = "\
     INSERT INTO integrations (code, name, business_object, direction, end_system, \
@@ -68,15 +184,23 @@ pub const HAS_UNRESOLVED_ERRORS: &str = "\
     SELECT EXISTS (SELECT 1 FROM integration_errors \
     WHERE integration_run_id = $1 AND resolved = $2)";
 
-/// `SELECT_ERRORS` for the runs whose ids fill `count` placeholders.
+/// Integration errors of the runs whose ids fill `count` placeholders.
 pub fn errors_of_runs(count: usize) -> String {
-    let list: Vec<String> = (1..=count).map(|n| format!("${n}")).collect();
     format!(
-        "{SELECT_ERRORS} WHERE t0.integration_run_id IN ({}) ORDER BY t0.id",
-        list.join(", ")
+        "{} WHERE t0.integration_run_id IN ({}) ORDER BY t0.id",
+        select_records("integration_errors"),
+        placeholders(0, count)
     )
 }
 
+/// Responses of the records of one kind (`$1`) whose ids fill `count` placeholders.
+pub fn responses_of(count: usize) -> String {
+    format!(
+        "SELECT id, owner_id, response_code, response_message, created_at, updated_at \
+         FROM integration_responses WHERE owner_type = $1 AND owner_id IN ({}) ORDER BY id",
+        placeholders(1, count)
+    )
+}
 pub const SELECT_CLIENTS: &str = "\
     SELECT id, login, kind, client_id, scopes, created_at, revoked_at FROM api_clients";
 

@@ -19,10 +19,14 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite};
 
 use super::sql::{self as q, errors_of_runs};
-use super::{Store, on_unique};
+use super::{Effects, Store, on_unique};
 use crate::domain::Actor;
+use crate::domain::alerts::{Attempt, Channel, Delivery, reaches};
 use crate::domain::clients::{Client, ClientKind, NewClient, Scopes};
-use crate::domain::integration_errors::IntegrationError;
+use crate::domain::contacts::{Contact, ContactFields};
+use crate::domain::integration_errors::{
+    IntegrationError, IntegrationKeys, RecordFields, RecordKind, Response, run_not_found,
+};
 use crate::domain::integrations::{Integration, IntegrationFields, IntegrationRef, NewIntegration};
 use crate::domain::runs::{Action, Run, RunFields, RunView, Status};
 use crate::error::{Error, Result};
@@ -269,6 +273,316 @@ impl Store for SqliteStore {
         let mut runs = rows.iter().map(run_row).collect::<Result<Vec<_>>>()?;
         attach_errors(&mut conn, &mut runs).await?;
         Ok(runs)
+    }
+
+    async fn create_record(
+        &self,
+        kind: RecordKind,
+        fields: RecordFields,
+        effects: Effects,
+        actor: Option<&Actor>,
+    ) -> Result<IntegrationError> {
+        fields.require_for_create(kind)?;
+        let now = time::now();
+        let actor_id = actor.map(|a| a.id);
+        let mut tx = self.writer.begin().await?;
+        let run_id = fields.integration_run.flatten();
+        let integration_id = record_integration(&mut tx, &fields, run_id, None).await?;
+        let mut record = blank_record(now, actor);
+        record.integration_run_id = run_id;
+        record.integration_id = integration_id;
+        record.apply(&fields);
+        record.exported = effects.exported;
+        let r = &record;
+        record.id = sqlx::query_scalar(&q::insert_record(kind.table()))
+            .bind(r.integration_run_id)
+            .bind(r.integration_id)
+            .bind(&r.contact_alert_type)
+            .bind(&r.document_type)
+            .bind(r.document_id)
+            .bind(r.document_revision)
+            .bind(&r.document_status)
+            .bind(&r.external_id)
+            .bind(&r.integration_filename)
+            .bind(&r.creation_method)
+            .bind(&r.status)
+            .bind(false)
+            .bind(r.exported)
+            .bind(now.timestamp())
+            .bind(actor_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        insert_responses(&mut tx, kind, record.id, &fields, now).await?;
+        if effects.acknowledge
+            && let (Some(document_type), Some(document_id)) =
+                (&record.document_type, record.document_id)
+        {
+            sqlx::query(&q::resolve_document(kind.table()))
+                .bind(document_type)
+                .bind(document_id)
+                .bind(true)
+                .bind(now.timestamp())
+                .bind(actor_id)
+                .bind(false)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if effects.alert {
+            queue_alerts(&mut tx, kind, &record, now).await?;
+        }
+        let record = fetch_record(&mut tx, kind, record.id).await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    async fn update_record(
+        &self,
+        kind: RecordKind,
+        id: i64,
+        fields: RecordFields,
+        actor: Option<&Actor>,
+    ) -> Result<IntegrationError> {
+        let now = time::now();
+        let mut tx = self.writer.begin().await?;
+        let mut record = fetch_record(&mut tx, kind, id).await?;
+        if let Some(run) = fields.integration_run {
+            record.integration_run_id = run;
+        }
+        if fields.integration_run.is_some() || fields.integration.is_some() {
+            record.integration_id = record_integration(
+                &mut tx,
+                &fields,
+                record.integration_run_id,
+                record.integration_id,
+            )
+            .await?;
+        }
+        record.apply(&fields);
+        let r = &record;
+        sqlx::query(&q::update_record(kind.table()))
+            .bind(r.id)
+            .bind(r.integration_run_id)
+            .bind(r.integration_id)
+            .bind(&r.contact_alert_type)
+            .bind(&r.document_type)
+            .bind(r.document_id)
+            .bind(r.document_revision)
+            .bind(&r.document_status)
+            .bind(&r.external_id)
+            .bind(&r.integration_filename)
+            .bind(&r.creation_method)
+            .bind(&r.status)
+            .bind(now.timestamp())
+            .bind(actor.map(|a| a.id))
+            .execute(&mut *tx)
+            .await?;
+        insert_responses(&mut tx, kind, id, &fields, now).await?;
+        let record = fetch_record(&mut tx, kind, id).await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    async fn resolve_record(
+        &self,
+        kind: RecordKind,
+        id: i64,
+        resolved: bool,
+        actor: Option<&Actor>,
+    ) -> Result<IntegrationError> {
+        let mut tx = self.writer.begin().await?;
+        let written = sqlx::query(&q::resolve_record(kind.table()))
+            .bind(id)
+            .bind(resolved)
+            .bind(time::now().timestamp())
+            .bind(actor.map(|a| a.id))
+            .execute(&mut *tx)
+            .await?;
+        if written.rows_affected() == 0 {
+            return Err(record_not_found(kind, id));
+        }
+        let record = fetch_record(&mut tx, kind, id).await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    async fn record(&self, kind: RecordKind, id: i64) -> Result<IntegrationError> {
+        fetch_record(&mut *self.reader.acquire().await?, kind, id).await
+    }
+
+    async fn records(&self, kind: RecordKind, query: &Query) -> Result<Vec<IntegrationError>> {
+        let mut conn = self.reader.acquire().await?;
+        let sql = page(&q::select_records(kind.table()), query);
+        let rows = bind_all(sqlx::query(&sql.text), &sql.binds)
+            .fetch_all(&mut *conn)
+            .await?;
+        let mut records = rows.iter().map(error_row).collect::<Result<Vec<_>>>()?;
+        attach_responses(&mut conn, kind, &mut records).await?;
+        Ok(records)
+    }
+
+    async fn create_contact(
+        &self,
+        fields: ContactFields,
+        webhook_secret: String,
+        actor: Option<&Actor>,
+    ) -> Result<Contact> {
+        fields.require_for_create()?;
+        let now = time::now();
+        let mut tx = self.writer.begin().await?;
+        let integration_id = match &fields.integration {
+            Some(Some(reference)) => Some(find_integration(&mut tx, reference).await?.id),
+            _ => None,
+        };
+        let mut contact = Contact {
+            id: 0,
+            integration_id,
+            contact_alert_type: String::new(),
+            contactable_type: String::new(),
+            contactable_id: 0,
+            email: None,
+            webhook_url: None,
+            webhook_secret: Some(webhook_secret),
+            created_at: now,
+            updated_at: now,
+            created_by: actor.cloned(),
+            updated_by: actor.cloned(),
+        };
+        contact.apply(&fields);
+        let c = &contact;
+        contact.id = sqlx::query_scalar(q::INSERT_CONTACT)
+            .bind(c.integration_id)
+            .bind(&c.contact_alert_type)
+            .bind(&c.contactable_type)
+            .bind(c.contactable_id)
+            .bind(&c.email)
+            .bind(&c.webhook_url)
+            .bind(&c.webhook_secret)
+            .bind(now.timestamp())
+            .bind(actor.map(|a| a.id))
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(contact)
+    }
+
+    async fn update_contact(
+        &self,
+        id: i64,
+        fields: ContactFields,
+        actor: Option<&Actor>,
+    ) -> Result<Contact> {
+        let now = time::now();
+        let mut tx = self.writer.begin().await?;
+        let mut contact = fetch_contact(&mut tx, id).await?;
+        match &fields.integration {
+            Some(Some(reference)) => {
+                contact.integration_id = Some(find_integration(&mut tx, reference).await?.id)
+            }
+            Some(None) => contact.integration_id = None,
+            None => {}
+        }
+        contact.apply(&fields);
+        contact.updated_at = now;
+        contact.updated_by = actor.cloned();
+        let c = &contact;
+        sqlx::query(q::UPDATE_CONTACT)
+            .bind(c.id)
+            .bind(c.integration_id)
+            .bind(&c.contact_alert_type)
+            .bind(&c.contactable_type)
+            .bind(c.contactable_id)
+            .bind(&c.email)
+            .bind(&c.webhook_url)
+            .bind(now.timestamp())
+            .bind(actor.map(|a| a.id))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(contact)
+    }
+
+    async fn contact(&self, id: i64) -> Result<Contact> {
+        fetch_contact(&mut *self.reader.acquire().await?, id).await
+    }
+
+    async fn contacts(&self, query: &Query) -> Result<Vec<Contact>> {
+        let sql = page(q::SELECT_CONTACTS, query);
+        let rows = bind_all(sqlx::query(&sql.text), &sql.binds)
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(contact_row).collect()
+    }
+
+    async fn delivery(&self, id: i64) -> Result<Delivery> {
+        let sql = format!("{} WHERE t0.id = $1", q::select_deliveries());
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?;
+        let row = row.ok_or_else(|| {
+            Error::NotFound(format!("Couldn't find AlertDelivery with 'id'={id}"))
+        })?;
+        delivery_row(&row)
+    }
+
+    async fn deliveries(&self, query: &Query) -> Result<Vec<Delivery>> {
+        let sql = page(&q::select_deliveries(), query);
+        let rows = bind_all(sqlx::query(&sql.text), &sql.binds)
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(delivery_row).collect()
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: Timestamp,
+        lease: Duration,
+        limit: i64,
+    ) -> Result<Vec<Delivery>> {
+        let until = now.timestamp() + lease.as_secs() as i64;
+        let rows = sqlx::query(&q::claim_deliveries())
+            .bind(until)
+            .bind(now.timestamp())
+            .bind(limit)
+            .fetch_all(&self.writer)
+            .await?;
+        rows.iter().map(delivery_row).collect()
+    }
+
+    async fn record_attempt(
+        &self,
+        id: i64,
+        status: &str,
+        attempt: &Attempt,
+        next_attempt_at: Option<Timestamp>,
+    ) -> Result<()> {
+        let now = time::now().timestamp();
+        let (error, code, delivered) = match attempt {
+            Attempt::Delivered { response_code } => (None, *response_code, Some(now)),
+            Attempt::Failed {
+                error,
+                response_code,
+            } => (Some(error.as_str()), *response_code, None),
+            Attempt::Undeliverable { error } => (Some(error.as_str()), None, None),
+        };
+        sqlx::query(q::RECORD_ATTEMPT)
+            .bind(id)
+            .bind(status)
+            .bind(next_attempt_at.map(|t| t.timestamp()))
+            .bind(error)
+            .bind(code)
+            .bind(delivered)
+            .bind(now)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn next_due(&self) -> Result<Option<Timestamp>> {
+        let next: Option<i64> = sqlx::query_scalar(q::NEXT_DUE)
+            .fetch_one(&self.reader)
+            .await?;
+        Ok(next.and_then(time::from_unix))
     }
 
     async fn create_client(&self, new: NewClient) -> Result<Client> {
@@ -557,7 +871,16 @@ fn run_row(row: &SqliteRow) -> Result<RunView> {
 }
 
 fn error_row(row: &SqliteRow) -> Result<IntegrationError> {
+    let integration_id: Option<i64> = row.try_get("integration_id")?;
+    let code: Option<String> = row.try_get("i_code")?;
+    let name: Option<String> = row.try_get("i_name")?;
+    let integration = match (integration_id, code, name) {
+        (Some(id), Some(code), Some(name)) => Some(IntegrationKeys { id, code, name }),
+        _ => None,
+    };
     Ok(IntegrationError {
+        integration,
+        responses: Vec::new(),
         id: row.try_get("id")?,
         integration_run_id: row.try_get("integration_run_id")?,
         integration_id: row.try_get("integration_id")?,
@@ -571,10 +894,229 @@ fn error_row(row: &SqliteRow) -> Result<IntegrationError> {
         creation_method: row.try_get("creation_method")?,
         status: row.try_get("status")?,
         resolved: row.try_get("resolved")?,
+        exported: row.try_get("exported")?,
         created_at: timestamp(row, "created_at")?,
         updated_at: timestamp(row, "updated_at")?,
         created_by: actor(row, "created_by")?,
         updated_by: actor(row, "updated_by")?,
+    })
+}
+
+fn record_not_found(kind: RecordKind, id: i64) -> Error {
+    Error::NotFound(format!("Couldn't find {} with 'id'={id}", kind.class()))
+}
+
+/// A record with nothing set yet, made now by `actor`.
+fn blank_record(now: Timestamp, actor: Option<&Actor>) -> IntegrationError {
+    IntegrationError {
+        id: 0,
+        integration_run_id: None,
+        integration_id: None,
+        contact_alert_type: String::new(),
+        document_type: None,
+        document_id: None,
+        document_revision: None,
+        document_status: None,
+        external_id: None,
+        integration_filename: None,
+        creation_method: None,
+        status: None,
+        resolved: false,
+        exported: false,
+        created_at: now,
+        updated_at: now,
+        created_by: actor.cloned(),
+        updated_by: actor.cloned(),
+        integration: None,
+        responses: Vec::new(),
+    }
+}
+
+/// The integration of a record: the one its body names, checked against its run's, or else
+/// its run's, or else `current`.
+async fn record_integration(
+    conn: &mut SqliteConnection,
+    fields: &RecordFields,
+    run_id: Option<i64>,
+    current: Option<i64>,
+) -> Result<Option<i64>> {
+    let of_run = match run_id {
+        Some(id) => {
+            let found: Option<i64> = sqlx::query_scalar(q::RUN_INTEGRATION)
+                .bind(id)
+                .fetch_optional(&mut *conn)
+                .await?;
+            Some(found.ok_or_else(|| run_not_found(id))?)
+        }
+        None => None,
+    };
+    let named = match &fields.integration {
+        Some(reference) => Some(find_integration(conn, reference).await?.id),
+        None => None,
+    };
+    match (named, of_run) {
+        (Some(named), Some(of_run)) if named != of_run => Err(Error::invalid(
+            "Integration does not match the integration of the integration run",
+        )),
+        (Some(id), _) | (None, Some(id)) => Ok(Some(id)),
+        (None, None) => Ok(current),
+    }
+}
+
+async fn insert_responses(
+    conn: &mut SqliteConnection,
+    kind: RecordKind,
+    id: i64,
+    fields: &RecordFields,
+    now: Timestamp,
+) -> Result<()> {
+    for response in &fields.responses {
+        sqlx::query(q::INSERT_RESPONSE)
+            .bind(kind.owner_type())
+            .bind(id)
+            .bind(&response.response_code)
+            .bind(&response.response_message)
+            .bind(now.timestamp())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Writes one outbox row per contact and channel that the record's alert reaches.
+async fn queue_alerts(
+    conn: &mut SqliteConnection,
+    kind: RecordKind,
+    record: &IntegrationError,
+    now: Timestamp,
+) -> Result<()> {
+    let contacts = sqlx::query(q::ALERT_CONTACTS)
+        .bind(record.integration_id)
+        .fetch_all(&mut *conn)
+        .await?;
+    for contact in contacts {
+        let alert_type: String = contact.try_get("contact_alert_type")?;
+        if !reaches(&alert_type, &record.contact_alert_type) {
+            continue;
+        }
+        let id: i64 = contact.try_get("id")?;
+        let targets = [
+            (
+                Channel::Webhook,
+                contact.try_get::<Option<String>, _>("webhook_url")?,
+            ),
+            (
+                Channel::Email,
+                contact.try_get::<Option<String>, _>("email")?,
+            ),
+        ];
+        for (channel, target) in targets {
+            let Some(target) = target else { continue };
+            sqlx::query(q::INSERT_DELIVERY)
+                .bind(id)
+                .bind(record.integration_id)
+                .bind(kind.owner_type())
+                .bind(record.id)
+                .bind(channel.as_str())
+                .bind(target)
+                .bind(now.timestamp())
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn fetch_record(
+    conn: &mut SqliteConnection,
+    kind: RecordKind,
+    id: i64,
+) -> Result<IntegrationError> {
+    let sql = format!("{} WHERE t0.id = $1", q::select_records(kind.table()));
+    let row = sqlx::query(&sql)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let mut records = vec![error_row(&row.ok_or_else(|| record_not_found(kind, id))?)?];
+    attach_responses(conn, kind, &mut records).await?;
+    Ok(records.remove(0))
+}
+
+/// Loads the responses of every record in one query.
+async fn attach_responses(
+    conn: &mut SqliteConnection,
+    kind: RecordKind,
+    records: &mut [IntegrationError],
+) -> Result<()> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let sql = q::responses_of(records.len());
+    let mut query = sqlx::query(&sql).bind(kind.owner_type());
+    for record in records.iter() {
+        query = query.bind(record.id);
+    }
+    let index: HashMap<i64, usize> = records.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
+    for row in query.fetch_all(conn).await? {
+        let owner: i64 = row.try_get("owner_id")?;
+        if let Some(&i) = index.get(&owner) {
+            records[i].responses.push(Response {
+                id: row.try_get("id")?,
+                response_code: row.try_get("response_code")?,
+                response_message: row.try_get("response_message")?,
+                created_at: timestamp(&row, "created_at")?,
+                updated_at: timestamp(&row, "updated_at")?,
+            });
+        }
+    }
+    Ok(())
+}
+
+async fn fetch_contact(conn: &mut SqliteConnection, id: i64) -> Result<Contact> {
+    let sql = format!("{} WHERE t0.id = $1", q::SELECT_CONTACTS);
+    let row = sqlx::query(&sql).bind(id).fetch_optional(conn).await?;
+    let row = row.ok_or_else(|| {
+        Error::NotFound(format!("Couldn't find IntegrationContact with 'id'={id}"))
+    })?;
+    contact_row(&row)
+}
+
+fn contact_row(row: &SqliteRow) -> Result<Contact> {
+    Ok(Contact {
+        id: row.try_get("id")?,
+        integration_id: row.try_get("integration_id")?,
+        contact_alert_type: row.try_get("contact_alert_type")?,
+        contactable_type: row.try_get("contactable_type")?,
+        contactable_id: row.try_get("contactable_id")?,
+        email: row.try_get("email")?,
+        webhook_url: row.try_get("webhook_url")?,
+        webhook_secret: row.try_get("webhook_secret")?,
+        created_at: timestamp(row, "created_at")?,
+        updated_at: timestamp(row, "updated_at")?,
+        created_by: actor(row, "created_by")?,
+        updated_by: actor(row, "updated_by")?,
+    })
+}
+
+fn delivery_row(row: &SqliteRow) -> Result<Delivery> {
+    let channel: String = row.try_get("channel")?;
+    Ok(Delivery {
+        id: row.try_get("id")?,
+        integration_contact_id: row.try_get("integration_contact_id")?,
+        integration_id: row.try_get("integration_id")?,
+        record_type: row.try_get("record_type")?,
+        record_id: row.try_get("record_id")?,
+        channel: Channel::parse(&channel)
+            .ok_or_else(|| Error::Internal(format!("unknown channel {channel:?}")))?,
+        target: row.try_get("target")?,
+        status: row.try_get("status")?,
+        attempts: row.try_get("attempts")?,
+        next_attempt_at: optional_timestamp(row, "next_attempt_at")?,
+        last_error: row.try_get("last_error")?,
+        response_code: row.try_get("response_code")?,
+        delivered_at: optional_timestamp(row, "delivered_at")?,
+        created_at: timestamp(row, "created_at")?,
+        updated_at: timestamp(row, "updated_at")?,
     })
 }
 

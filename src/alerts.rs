@@ -1,0 +1,340 @@
+//! The alert dispatcher: works off the outbox (`alert_deliveries`) in the background.
+//!
+//! Alerts are written to the outbox in the transaction that files the record, so an alert
+//! exists exactly when its record does; the API request never waits for a delivery. The
+//! dispatcher leases due rows (so that nodes sharing a database never send the same one
+//! twice at once), sends them, and records each attempt: delivered, retried later with
+//! exponential backoff and jitter, given up after [`MAX_ATTEMPTS`], or undeliverable. A lease
+//! that outlives its node (a crash mid-send) expires and the row is sent again: delivery is
+//! at least once, and receivers can tell repeats by `X-Runledger-Delivery`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use lettre::message::Mailbox;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use sha2::Sha256;
+use tokio::sync::{Notify, watch};
+
+use crate::domain::alerts::{Attempt, Channel, Delivery, MAX_ATTEMPTS, backoff};
+use crate::domain::integration_errors::RecordKind;
+use crate::error::{Error, Result};
+use crate::http::render::{self, Node};
+use crate::http::{integrations, records, runs};
+use crate::store::Store;
+use crate::time;
+
+/// How long a claimed delivery is reserved for the node that claimed it.
+const LEASE: Duration = Duration::from_secs(60);
+/// How many deliveries one round sends at once.
+const BATCH: i64 = 16;
+/// How long the dispatcher sleeps at most between looks at the outbox.
+const IDLE: Duration = Duration::from_secs(1);
+/// How long a webhook receiver may take to answer.
+const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How alerts leave the building.
+#[derive(Clone, Debug)]
+pub struct AlertSettings {
+    /// `smtp://host:port` or `smtps://user:pass@host`; without it, email alerts are recorded
+    /// as undeliverable.
+    pub smtp_url: Option<String>,
+    pub smtp_from: String,
+    /// The first retry's wait; each later one doubles it.
+    pub retry_base: Duration,
+}
+
+impl Default for AlertSettings {
+    fn default() -> Self {
+        AlertSettings {
+            smtp_url: None,
+            smtp_from: "runledger@localhost".into(),
+            retry_base: Duration::from_secs(5),
+        }
+    }
+}
+
+pub struct Dispatcher {
+    sender: Arc<Sender>,
+    wake: Notify,
+}
+
+impl Dispatcher {
+    pub fn new(store: Arc<dyn Store>, settings: &AlertSettings) -> Result<Dispatcher> {
+        let http = reqwest::Client::builder()
+            .timeout(WEBHOOK_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("runledger/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::Internal(format!("cannot build the webhook client: {e}")))?;
+        let smtp = match &settings.smtp_url {
+            None => None,
+            Some(url) => {
+                let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                    .map_err(|e| Error::Internal(format!("invalid --smtp-url: {e}")))?
+                    .build();
+                let from = settings
+                    .smtp_from
+                    .parse()
+                    .map_err(|e| Error::Internal(format!("invalid --smtp-from: {e}")))?;
+                Some((transport, from))
+            }
+        };
+        let sender = Sender {
+            store,
+            http,
+            smtp,
+            retry_base: settings.retry_base,
+        };
+        Ok(Dispatcher {
+            sender: Arc::new(sender),
+            wake: Notify::new(),
+        })
+    }
+
+    /// Tells the dispatcher that new deliveries are waiting.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Works off the outbox until `stop` turns true.
+    pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        while !*stop.borrow() {
+            let sent = match self.round().await {
+                Ok(sent) => sent,
+                Err(error) => {
+                    tracing::error!(%error, "alert dispatch failed");
+                    0
+                }
+            };
+            if sent > 0 {
+                continue;
+            }
+            let wait = match self.sender.store.next_due().await {
+                Ok(Some(due)) => (due - time::now())
+                    .to_std()
+                    .unwrap_or(Duration::ZERO)
+                    .min(IDLE),
+                _ => IDLE,
+            };
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(wait.max(Duration::from_millis(50))) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+
+    /// Sends what is due; answers how many deliveries it attempted.
+    async fn round(&self) -> Result<usize> {
+        let due = self
+            .sender
+            .store
+            .claim_deliveries(time::now(), LEASE, BATCH)
+            .await?;
+        let count = due.len();
+        let mut sends = tokio::task::JoinSet::new();
+        for delivery in due {
+            let this = self.sender.clone();
+            sends.spawn(async move {
+                let attempt = this.attempt(&delivery).await;
+                this.record(&delivery, attempt).await
+            });
+        }
+        while let Some(result) = sends.join_next().await {
+            if let Ok(Err(error)) = result {
+                tracing::error!(%error, "recording a delivery attempt failed");
+            }
+        }
+        Ok(count)
+    }
+}
+
+/// What one send needs, shared with its task.
+struct Sender {
+    store: Arc<dyn Store>,
+    http: reqwest::Client,
+    smtp: Option<(AsyncSmtpTransport<Tokio1Executor>, Mailbox)>,
+    retry_base: Duration,
+}
+
+impl Sender {
+    async fn attempt(&self, delivery: &Delivery) -> Attempt {
+        let body = match self.payload(delivery).await {
+            Ok(body) => body,
+            Err(error) => {
+                return Attempt::Failed {
+                    error: format!("cannot build the alert: {error}"),
+                    response_code: None,
+                };
+            }
+        };
+        match delivery.channel {
+            Channel::Webhook => self.webhook(delivery, body).await,
+            Channel::Email => self.email(delivery, body).await,
+        }
+    }
+
+    async fn record(&self, delivery: &Delivery, attempt: Attempt) -> Result<()> {
+        let attempts = delivery.attempts + 1;
+        let (status, next) = match &attempt {
+            Attempt::Delivered { .. } => ("delivered", None),
+            Attempt::Undeliverable { .. } => ("undeliverable", None),
+            Attempt::Failed { .. } if attempts >= MAX_ATTEMPTS => ("failed", None),
+            Attempt::Failed { .. } => {
+                let wait = backoff(self.retry_base, attempts, jitter());
+                let wait = chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX);
+                ("pending", Some(time::now() + wait))
+            }
+        };
+        tracing::info!(
+            delivery = delivery.id,
+            channel = delivery.channel.as_str(),
+            attempts,
+            status,
+            "alert delivery attempted"
+        );
+        self.store
+            .record_attempt(delivery.id, status, &attempt, next)
+            .await
+    }
+
+    /// The alert as JSON: the integration, the run, the record and its responses, as the API
+    /// shows them now.
+    async fn payload(&self, delivery: &Delivery) -> Result<String> {
+        let kind = RecordKind::parse_owner_type(&delivery.record_type).ok_or_else(|| {
+            Error::Internal(format!("unknown record type {}", delivery.record_type))
+        })?;
+        let record = self.store.record(kind, delivery.record_id).await?;
+        let run = match record.integration_run_id {
+            Some(id) => Some(self.store.run(id).await?),
+            None => None,
+        };
+        let integration = match (&run, record.integration_id) {
+            (Some(run), _) => integrations::embedded(&run.integration),
+            (None, Some(id)) => integrations::embedded(&self.store.integration(id).await?),
+            (None, None) => Node::Null,
+        };
+        let payload = Node::Object(vec![
+            ("event", Node::text(&format!("{}.alert", kind.owner_type()))),
+            ("delivery-id", Node::Int(delivery.id)),
+            ("integration", integration),
+            (
+                "integration-run",
+                run.as_ref().map_or(Node::Null, runs::node),
+            ),
+            (
+                if kind == RecordKind::Error {
+                    "integration-error"
+                } else {
+                    "integration-history-record"
+                },
+                records::node(kind, &record),
+            ),
+            ("responses", records::responses(&record)),
+        ]);
+        Ok(render::json(&payload))
+    }
+
+    async fn webhook(&self, delivery: &Delivery, body: String) -> Attempt {
+        let secret = match self.store.contact(delivery.integration_contact_id).await {
+            Ok(contact) => contact.webhook_secret.unwrap_or_default(),
+            Err(error) => {
+                return Attempt::Failed {
+                    error: format!("cannot read the contact: {error}"),
+                    response_code: None,
+                };
+            }
+        };
+        let signature = sign(&secret, body.as_bytes());
+        let sent = self
+            .http
+            .post(&delivery.target)
+            .header("Content-Type", "application/json")
+            .header("X-Runledger-Signature", format!("sha256={signature}"))
+            .header("X-Runledger-Delivery", delivery.id.to_string())
+            .header("X-Runledger-Attempt", (delivery.attempts + 1).to_string())
+            .body(body)
+            .send()
+            .await;
+        match sent {
+            Ok(response) if response.status().is_success() => Attempt::Delivered {
+                response_code: Some(i64::from(response.status().as_u16())),
+            },
+            Ok(response) => Attempt::Failed {
+                error: format!("the receiver answered {}", response.status()),
+                response_code: Some(i64::from(response.status().as_u16())),
+            },
+            Err(error) => Attempt::Failed {
+                error: format!("cannot reach the receiver: {error}"),
+                response_code: None,
+            },
+        }
+    }
+
+    async fn email(&self, delivery: &Delivery, body: String) -> Attempt {
+        let Some((transport, from)) = &self.smtp else {
+            return Attempt::Undeliverable {
+                error: "no SMTP server is configured (--smtp-url)".into(),
+            };
+        };
+        let to: Mailbox = match delivery.target.parse() {
+            Ok(to) => to,
+            Err(e) => {
+                return Attempt::Undeliverable {
+                    error: format!("invalid address: {e}"),
+                };
+            }
+        };
+        let subject = format!(
+            "[Runledger] {} alert #{}",
+            delivery.record_type.replace('_', " "),
+            delivery.record_id
+        );
+        let message = Message::builder()
+            .from(from.clone())
+            .to(to)
+            .subject(subject)
+            .body(body);
+        let message = match message {
+            Ok(message) => message,
+            Err(e) => {
+                return Attempt::Undeliverable {
+                    error: format!("cannot build the message: {e}"),
+                };
+            }
+        };
+        match transport.send(message).await {
+            Ok(response) => Attempt::Delivered {
+                response_code: Some(i64::from(u16::from(response.code()))),
+            },
+            Err(e) => Attempt::Failed {
+                error: format!("SMTP: {e}"),
+                response_code: None,
+            },
+        }
+    }
+}
+
+/// The hex HMAC-SHA256 of `body` under `secret`: what `X-Runledger-Signature` carries.
+pub fn sign(secret: &str, body: &[u8]) -> String {
+    // HMAC takes keys of any length; this cannot fail.
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC accepts any key length");
+    mac.update(body);
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A number in [0, 1) for spreading retries.
+fn jitter() -> f64 {
+    let mut bytes = [0u8; 4];
+    match getrandom::fill(&mut bytes) {
+        Ok(()) => f64::from(u32::from_le_bytes(bytes)) / (f64::from(u32::MAX) + 1.0),
+        Err(_) => 0.5,
+    }
+}

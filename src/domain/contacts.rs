@@ -1,0 +1,171 @@
+//! Integration contacts: who hears of an integration's errors, and how (spec §1.4). Coupa
+//! names a user or group; Runledger adds the delivery targets, an email address and a
+//! webhook URL, so that an alert reaches someone.
+
+use super::Actor;
+use super::input::{Body, Checker, Field, humanize};
+use super::integration_errors::CONTACT_ALERT_TYPES;
+use super::integrations::IntegrationRef;
+use crate::error::Result;
+use crate::time::Timestamp;
+use serde_json::Value;
+
+pub const CONTACTABLE_TYPES: &[&str] = &[
+    "User",
+    "UserGroup",
+    "ApprovalGroup",
+    "Supplier",
+    "SupplierUser",
+];
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Contact {
+    pub id: i64,
+    pub integration_id: Option<i64>,
+    pub contact_alert_type: String,
+    pub contactable_type: String,
+    pub contactable_id: i64,
+    pub email: Option<String>,
+    pub webhook_url: Option<String>,
+    /// The key that signs this contact's webhooks; shown only when it is made.
+    pub webhook_secret: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub created_by: Option<Actor>,
+    pub updated_by: Option<Actor>,
+}
+
+/// The writable elements of a contact, each absent unless the body named it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ContactFields {
+    pub contact_alert_type: Field<String>,
+    pub contactable_type: Field<String>,
+    pub contactable_id: Field<i64>,
+    pub integration: Option<Option<IntegrationRef>>,
+    pub email: Field<String>,
+    pub webhook_url: Field<String>,
+}
+
+impl ContactFields {
+    pub fn parse(body: Body) -> Result<Self> {
+        let mut c = Checker::default();
+        let fields = ContactFields {
+            contact_alert_type: c.one_of(body, "contact-alert-type", CONTACT_ALERT_TYPES, true),
+            contactable_type: c.one_of(body, "contactable-type", CONTACTABLE_TYPES, true),
+            contactable_id: c.integer(body, "contactable-id"),
+            integration: match body.get("integration") {
+                None => None,
+                Some(Value::Null) => Some(None),
+                Some(value) => Some(Some(IntegrationRef::parse(value))),
+            },
+            email: c.text(body, "email", 255, false),
+            webhook_url: c.text(body, "webhook-url", 2048, false),
+        };
+        if let Some(Some(email)) = &fields.email
+            && !is_email(email)
+        {
+            c.fail("Email is not an email address");
+        }
+        if let Some(Some(url)) = &fields.webhook_url
+            && !is_http_url(url)
+        {
+            c.fail("Webhook url must be an http:// or https:// URL");
+        }
+        if matches!(fields.contactable_id, Some(None)) {
+            c.fail("Contactable id can't be blank");
+        }
+        c.finish()?;
+        Ok(fields)
+    }
+
+    /// Refuses a new contact without what it requires.
+    pub fn require_for_create(&self) -> Result<()> {
+        let mut c = Checker::default();
+        for (present, key) in [
+            (
+                matches!(self.contact_alert_type, Some(Some(_))),
+                "contact-alert-type",
+            ),
+            (
+                matches!(self.contactable_type, Some(Some(_))),
+                "contactable-type",
+            ),
+            (
+                matches!(self.contactable_id, Some(Some(_))),
+                "contactable-id",
+            ),
+        ] {
+            if !present {
+                c.fail(format!("{} can't be blank", humanize(key)));
+            }
+        }
+        c.finish()
+    }
+}
+
+impl Contact {
+    /// Applies an update; the integration is resolved by the store.
+    pub fn apply(&mut self, fields: &ContactFields) {
+        if let Some(Some(v)) = &fields.contact_alert_type {
+            self.contact_alert_type = v.clone();
+        }
+        if let Some(Some(v)) = &fields.contactable_type {
+            self.contactable_type = v.clone();
+        }
+        if let Some(Some(v)) = fields.contactable_id {
+            self.contactable_id = v;
+        }
+        if let Some(v) = &fields.email {
+            self.email = v.clone();
+        }
+        if let Some(v) = &fields.webhook_url {
+            self.webhook_url = v.clone();
+        }
+    }
+}
+
+/// A plausible address: something, `@`, a domain with a dot, no spaces.
+fn is_email(text: &str) -> bool {
+    let Some((local, domain)) = text.rsplit_once('@') else {
+        return false;
+    };
+    !local.is_empty() && domain.contains('.') && !text.chars().any(char::is_whitespace)
+}
+
+fn is_http_url(text: &str) -> bool {
+    let rest = text
+        .strip_prefix("https://")
+        .or_else(|| text.strip_prefix("http://"));
+    rest.is_some_and(|r| {
+        !r.is_empty() && !r.starts_with('/') && !text.chars().any(char::is_whitespace)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(v: Value) -> Result<ContactFields> {
+        ContactFields::parse(Body(v.as_object().unwrap()))
+    }
+
+    #[test]
+    fn validates_targets_and_enums() {
+        assert!(
+            parse(
+                json!({"email": "ops@example.com", "webhook-url": "https://hooks.example.com/x"})
+            )
+            .is_ok()
+        );
+        assert!(parse(json!({"email": "not-an-address"})).is_err());
+        assert!(parse(json!({"webhook_url": "ftp://x"})).is_err());
+        assert!(parse(json!({"contactable-type": "Robot"})).is_err());
+        let fields = parse(json!({"contact-alert-type": "Both"})).unwrap();
+        let err = fields.require_for_create().unwrap_err().to_string();
+        assert!(
+            err.contains("Contactable type can't be blank")
+                && err.contains("Contactable id can't be blank")
+        );
+    }
+}

@@ -1,0 +1,109 @@
+//! `/api/integration_contacts` (spec §1.4): who an integration's alerts reach.
+
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+
+use super::format::Format;
+use super::integrations::actor;
+use super::render::{Node, Reply};
+use super::{Id, Write};
+use crate::app::AppState;
+use crate::auth::secrets;
+use crate::domain::contacts::{Contact, ContactFields};
+use crate::error::Result;
+use crate::query::schema::CONTACTS;
+use crate::query::{Query, Shape};
+
+const ROOT: &str = "integration-contact";
+
+pub async fn index(
+    State(app): State<AppState>,
+    format: Format,
+    RawQuery(query): RawQuery,
+) -> Result<Reply> {
+    let query = Query::parse(&CONTACTS, query.as_deref().unwrap_or_default())?;
+    let contacts = app.store.contacts(&query).await?;
+    Ok(Reply::many(
+        format,
+        query.shape,
+        "integration-contacts",
+        ROOT,
+        contacts.iter().map(node).collect(),
+    ))
+}
+
+pub async fn show(
+    State(app): State<AppState>,
+    format: Format,
+    Id(id): Id,
+    RawQuery(query): RawQuery,
+) -> Result<Reply> {
+    let shape = Shape::parse(&CONTACTS, query.as_deref().unwrap_or_default())?.readable()?;
+    let contact = app.store.contact(id).await?;
+    Ok(Reply::one(
+        StatusCode::OK,
+        format,
+        shape,
+        ROOT,
+        node(&contact),
+    ))
+}
+
+/// Creates a contact. The answer is the only place its webhook secret is ever shown.
+pub async fn create(State(app): State<AppState>, write: Write) -> Result<Reply> {
+    let shape = write.shape(&CONTACTS)?;
+    let fields = ContactFields::parse(write.body())?;
+    let secret = secrets::new_client_secret()?;
+    let contact = app
+        .store
+        .create_contact(fields, secret, write.author.actor())
+        .await?;
+    let mut shown = node(&contact);
+    if let Node::Object(entries) = &mut shown {
+        entries.push(("webhook-secret", Node::opt_text(&contact.webhook_secret)));
+    }
+    Ok(Reply::one(
+        StatusCode::CREATED,
+        write.format,
+        shape,
+        ROOT,
+        shown,
+    ))
+}
+
+pub async fn update(State(app): State<AppState>, Id(id): Id, write: Write) -> Result<Reply> {
+    let shape = write.shape(&CONTACTS)?;
+    let fields = ContactFields::parse(write.body())?;
+    let contact = app
+        .store
+        .update_contact(id, fields, write.author.actor())
+        .await?;
+    Ok(Reply::one(
+        StatusCode::OK,
+        write.format,
+        shape,
+        ROOT,
+        node(&contact),
+    ))
+}
+
+/// A contact without its secret.
+fn node(c: &Contact) -> Node {
+    Node::Object(vec![
+        ("id", Node::Int(c.id)),
+        ("created-at", Node::Time(c.created_at)),
+        ("updated-at", Node::Time(c.updated_at)),
+        ("contact-alert-type", Node::text(&c.contact_alert_type)),
+        ("contactable-type", Node::text(&c.contactable_type)),
+        ("contactable-id", Node::Int(c.contactable_id)),
+        (
+            "integration",
+            c.integration_id
+                .map_or(Node::Null, |id| Node::Object(vec![("id", Node::Int(id))])),
+        ),
+        ("email", Node::opt_text(&c.email)),
+        ("webhook-url", Node::opt_text(&c.webhook_url)),
+        ("created-by", actor(&c.created_by)),
+        ("updated-by", actor(&c.updated_by)),
+    ])
+}
