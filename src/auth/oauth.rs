@@ -7,6 +7,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
+use crate::http::format::essence;
+
 /// An RFC 6749 §5.2 error.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OAuthError {
@@ -65,13 +67,7 @@ pub fn parse_token_request(
     }
     let has_body = body.iter().any(|b| !b.is_ascii_whitespace());
     if has_body {
-        let essence = content_type.map(|t| {
-            t.split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_ascii_lowercase()
-        });
+        let essence = content_type.map(essence);
         if essence.as_deref() != Some("application/x-www-form-urlencoded") {
             return Err(OAuthError::invalid_request(
                 "Send the parameters as application/x-www-form-urlencoded",

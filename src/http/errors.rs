@@ -75,7 +75,7 @@ fn default_message(status: StatusCode, method: &Method) -> String {
 }
 
 /// The JSON error key of a path: `/api/integration_runs/5/run` → `integration-run`.
-fn resource_name(path: &str) -> &'static str {
+pub fn resource_name(path: &str) -> &'static str {
     let collection = path
         .trim_start_matches("/api/")
         .split('/')

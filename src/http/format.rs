@@ -85,18 +85,22 @@ impl<S: Send + Sync> FromRequest<S> for Payload {
     }
 }
 
+/// The media type of a `Content-Type` value, lowercased, without its parameters.
+pub fn essence(content_type: &str) -> String {
+    content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase()
+}
+
 fn parse(content_type: Option<&str>, body: &[u8]) -> Result<Map<String, Value>, Error> {
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     let Some(&first) = first else {
         return Ok(Map::new());
     };
-    let essence = content_type.map(|t| {
-        t.split(';')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase()
-    });
+    let essence = content_type.map(essence);
     let is_json = match essence.as_deref() {
         Some(t) if t.ends_with("/json") || t.ends_with("+json") => true,
         Some(t) if t.ends_with("/xml") || t.ends_with("+xml") => false,

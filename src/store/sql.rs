@@ -17,7 +17,7 @@ pub const SELECT_RUNS: &str = "\
     SELECT t0.id, t0.integration_id, t0.status, t0.start_time, t0.end_time, t0.total_records, \
     t0.records_processed, t0.flow, t0.created_at, t0.updated_at, \
     t0.created_by_id, cb.login AS created_by_login, t0.updated_by_id, ub.login AS updated_by_login, \
-    i.code AS i_code, i.name AS i_name, i.business_object AS i_business_object, \
+    i.id AS i_id, i.code AS i_code, i.name AS i_name, i.business_object AS i_business_object, \
     i.direction AS i_direction, i.end_system AS i_end_system, \
     i.end_system_type AS i_end_system_type, i.integration_type AS i_integration_type, \
     i.standard AS i_standard, i.created_at AS i_created_at, i.updated_at AS i_updated_at \

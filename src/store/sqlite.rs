@@ -810,19 +810,29 @@ fn actor(row: &SqliteRow, kind: &str) -> Result<Option<Actor>> {
 
 fn integration_row(row: &SqliteRow) -> Result<Integration> {
     Ok(Integration {
-        id: row.try_get("id")?,
-        code: row.try_get("code")?,
-        name: row.try_get("name")?,
-        business_object: row.try_get("business_object")?,
-        direction: row.try_get("direction")?,
-        end_system: row.try_get("end_system")?,
-        end_system_type: row.try_get("end_system_type")?,
-        integration_type: row.try_get("integration_type")?,
-        standard: row.try_get("standard")?,
-        created_at: timestamp(row, "created_at")?,
-        updated_at: timestamp(row, "updated_at")?,
         created_by: actor(row, "created_by")?,
         updated_by: actor(row, "updated_by")?,
+        ..integration_columns(row, "")?
+    })
+}
+
+/// An integration's own columns, named `<prefix><column>`, without its authors.
+fn integration_columns(row: &SqliteRow, prefix: &str) -> Result<Integration> {
+    let column = |name: &str| format!("{prefix}{name}");
+    Ok(Integration {
+        id: row.try_get(column("id").as_str())?,
+        code: row.try_get(column("code").as_str())?,
+        name: row.try_get(column("name").as_str())?,
+        business_object: row.try_get(column("business_object").as_str())?,
+        direction: row.try_get(column("direction").as_str())?,
+        end_system: row.try_get(column("end_system").as_str())?,
+        end_system_type: row.try_get(column("end_system_type").as_str())?,
+        integration_type: row.try_get(column("integration_type").as_str())?,
+        standard: row.try_get(column("standard").as_str())?,
+        created_at: timestamp(row, &column("created_at"))?,
+        updated_at: timestamp(row, &column("updated_at"))?,
+        created_by: None,
+        updated_by: None,
     })
 }
 
@@ -848,21 +858,7 @@ fn run_row(row: &SqliteRow) -> Result<RunView> {
         created_by: actor(row, "created_by")?,
         updated_by: actor(row, "updated_by")?,
     };
-    let integration = Integration {
-        id: run.integration_id,
-        code: row.try_get("i_code")?,
-        name: row.try_get("i_name")?,
-        business_object: row.try_get("i_business_object")?,
-        direction: row.try_get("i_direction")?,
-        end_system: row.try_get("i_end_system")?,
-        end_system_type: row.try_get("i_end_system_type")?,
-        integration_type: row.try_get("i_integration_type")?,
-        standard: row.try_get("i_standard")?,
-        created_at: timestamp(row, "i_created_at")?,
-        updated_at: timestamp(row, "i_updated_at")?,
-        created_by: None,
-        updated_by: None,
-    };
+    let integration = integration_columns(row, "i_")?;
     Ok(RunView {
         run,
         integration,

@@ -9,6 +9,7 @@ use reqwest::{Method, StatusCode};
 use runledger::app::routes;
 use runledger::auth::throttle::RateLimit;
 use runledger::domain::clients::{ClientKind, Scope, Scopes};
+use runledger::http::errors::resource_name;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, messages, spawn_app, spawn_app_with};
@@ -41,24 +42,6 @@ async fn call(
     }
     let response = request.send().await.unwrap();
     (response.status(), response.text().await.unwrap())
-}
-
-/// The key of a path's resource in JSON error bodies: `/api/integration_runs/1` → `integration-run`.
-fn resource_key(path: &str) -> &'static str {
-    let collection = path
-        .trim_start_matches("/api/")
-        .split('/')
-        .next()
-        .unwrap_or_default();
-    match collection {
-        "integrations" => "integration",
-        "integration_runs" => "integration-run",
-        "integration_errors" => "integration-error",
-        "integration_history_records" => "integration-history-record",
-        "integration_contacts" => "integration-contact",
-        "alert_deliveries" => "alert-delivery",
-        other => panic!("a route of an unknown resource: {other}"),
-    }
 }
 
 /// Every API route with its `{id}` filled in, and the scope it needs.
@@ -243,7 +226,7 @@ async fn every_route_refuses_a_request_without_credentials() {
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path} is open");
         let body: Value = serde_json::from_str(&text).unwrap();
         assert!(
-            messages(&body, resource_key(&path))[0].starts_with("Authentication required"),
+            messages(&body, resource_name(&path))[0].starts_with("Authentication required"),
             "{body}"
         );
         let (status, text) = call(&app, &anonymous, method.clone(), &path, "application/xml").await;

@@ -11,14 +11,24 @@ use runledger::domain::clients::{ClientKind, Scopes};
 use runledger::store::Store;
 use serde_json::{Value, json};
 use tempfile::TempDir;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub database_url: String,
     pub store: Arc<dyn Store>,
+    settings: Settings,
+    running: Option<Running>,
     /// The database directory, removed when the test ends.
     _database_dir: TempDir,
+}
+
+/// A server task and the switch that stops it.
+struct Running {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<runledger::Result<()>>,
 }
 
 /// Starts a server on a fresh database, with a client holding every scope, and returns once
@@ -33,23 +43,51 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let database_url = format!("sqlite://{}", dir.path().join("runledger.db").display());
     let mut settings = Settings::new(database_url.clone(), "127.0.0.1:0");
     adjust(&mut settings);
-    let app = Application::build(&settings)
-        .await
-        .expect("the application builds");
-    let address = format!("http://{}", app.local_addr().expect("bound address"));
-    let store = app.store();
-    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    let (address, store, running) = start(&settings).await;
     let mut test_app = TestApp {
         address,
         client: reqwest::Client::new(),
         database_url,
         store,
+        settings,
+        running: Some(running),
         _database_dir: dir,
     };
     let (client_id, secret) = test_app.register_client("test-client", Scopes::ALL).await;
     let token = test_app.token(&client_id, &secret, None).await;
     test_app.client = test_app.client_with_token(&token);
     test_app
+}
+
+async fn start(settings: &Settings) -> (String, Arc<dyn Store>, Running) {
+    let app = Application::build(settings)
+        .await
+        .expect("the application builds");
+    let address = format!("http://{}", app.local_addr().expect("bound address"));
+    let store = app.store();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(app.run_until_stopped(async {
+        let _ = stopped.await;
+    }));
+    (address, store, Running { stop, task })
+}
+
+impl TestApp {
+    /// Stops the server gracefully and starts a new one on the same database and settings
+    /// (on a new port). Tokens stay valid: the signing key is in the database.
+    pub async fn restart(&mut self) {
+        if let Some(old) = self.running.take() {
+            let _ = old.stop.send(());
+            old.task
+                .await
+                .expect("server task")
+                .expect("the server stopped cleanly");
+        }
+        let (address, store, running) = start(&self.settings).await;
+        self.address = address;
+        self.store = store;
+        self.running = Some(running);
+    }
 }
 
 impl TestApp {

@@ -1,5 +1,6 @@
 //! The API test suite: one binary that drives a real server over HTTP.
 
+mod alerts;
 mod auth;
 mod cli;
 mod concurrency;

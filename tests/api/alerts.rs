@@ -1,0 +1,388 @@
+//! Alerts that reach someone: signed webhooks with retries that survive a restart, routing by
+//! alert type, and email through SMTP.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode as AxumStatus};
+use reqwest::StatusCode;
+use runledger::alerts::sign;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+
+use crate::helpers::{TestApp, spawn_app_with};
+
+/// One request a receiver got.
+#[derive(Clone, Debug)]
+struct Received {
+    path: String,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+/// What the receiver answers: the queued statuses first, then 200; each after `delay`.
+#[derive(Default)]
+struct Script {
+    answers: VecDeque<u16>,
+    delay: Duration,
+    received: Vec<Received>,
+}
+
+/// A webhook receiver on a free port of its own.
+struct Receiver {
+    base: String,
+    script: Arc<Mutex<Script>>,
+}
+
+impl Receiver {
+    async fn start() -> Receiver {
+        let script = Arc::new(Mutex::new(Script::default()));
+        let app = axum::Router::new()
+            .fallback(receive)
+            .with_state(script.clone());
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Receiver { base, script }
+    }
+
+    fn answer_first(&self, statuses: &[u16]) {
+        self.script.lock().unwrap().answers.extend(statuses);
+    }
+
+    fn received(&self) -> Vec<Received> {
+        self.script.lock().unwrap().received.clone()
+    }
+}
+
+async fn receive(
+    State(script): State<Arc<Mutex<Script>>>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> AxumStatus {
+    let (status, delay) = {
+        let mut script = script.lock().unwrap();
+        script.received.push(Received {
+            path: uri.path().to_owned(),
+            headers,
+            body,
+        });
+        (script.answers.pop_front().unwrap_or(200), script.delay)
+    };
+    tokio::time::sleep(delay).await;
+    AxumStatus::from_u16(status).unwrap()
+}
+
+/// A server whose first retry waits 100 ms, not seconds.
+async fn app_with_quick_retries(smtp_url: Option<String>) -> TestApp {
+    spawn_app_with(|s| {
+        s.rate_limit = None;
+        s.alerts.retry_base = Duration::from_millis(100);
+        s.alerts.smtp_url = smtp_url;
+    })
+    .await
+}
+
+/// Creates a contact and returns it as answered (with its webhook secret).
+async fn contact(
+    app: &TestApp,
+    alert_type: &str,
+    integration: Option<&str>,
+    target: Value,
+) -> Value {
+    let mut body =
+        json!({"contact-alert-type": alert_type, "contactable-type": "User", "contactable-id": 1});
+    if let Some(code) = integration {
+        body["integration"] = json!({"code": code});
+    }
+    body.as_object_mut()
+        .unwrap()
+        .extend(target.as_object().unwrap().clone());
+    let (status, answer) = app.post_json("/api/integration_contacts", body).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    answer
+}
+
+/// Files an error with an alert on a new run of `code`; returns the error.
+async fn alert(app: &TestApp, code: &str, alert_type: &str) -> Value {
+    let run = app.create_run(code).await;
+    let (status, error) = app
+        .post_json(
+            "/api/integration_errors/create_alert",
+            json!({
+                "contact-alert-type": alert_type,
+                "integration-run": {"id": run},
+                "document-type": "Supplier",
+                "document-id": 4711,
+                "responses": [{"response-code": "E42", "response-message": "Supplier is blocked"}]
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{error}");
+    error
+}
+
+/// The deliveries of a record, once none of them is pending any more (or after 10 s).
+async fn settled_deliveries(app: &TestApp, record_id: i64) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, list) = app
+            .get_json(&format!("/api/alert_deliveries?record_id={record_id}"))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let list = list.as_array().unwrap().clone();
+        if list.iter().all(|d| d["status"] != "pending") || Instant::now() > deadline {
+            return list;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_webhook_receives_a_signed_alert_and_is_retried_after_a_500() {
+    let app = app_with_quick_retries(None).await;
+    app.create_integration("ALERTS").await;
+    let receiver = Receiver::start().await;
+    receiver.answer_first(&[500]);
+    let ops = contact(
+        &app,
+        "Technical",
+        Some("ALERTS"),
+        json!({"webhook-url": format!("{}/hook", receiver.base)}),
+    )
+    .await;
+    let secret = ops["webhook-secret"]
+        .as_str()
+        .expect("the secret is shown at creation")
+        .to_owned();
+    let error = alert(&app, "ALERTS", "Technical").await;
+
+    let deliveries = settled_deliveries(&app, error["id"].as_i64().unwrap()).await;
+    assert_eq!(deliveries.len(), 1);
+    let delivery = &deliveries[0];
+    assert_eq!(delivery["status"], "delivered", "{delivery}");
+    assert_eq!(delivery["attempts"], 2);
+    assert_eq!(delivery["response-code"], 200);
+    assert_eq!(delivery["channel"], "webhook");
+    assert_eq!(delivery["integration-contact-id"], ops["id"]);
+    assert_eq!(
+        delivery["last-error"],
+        Value::Null,
+        "a delivered alert has no error left"
+    );
+
+    let received = receiver.received();
+    assert_eq!(received.len(), 2, "the 500 was retried once");
+    for (n, request) in received.iter().enumerate() {
+        let signature = request.headers["x-runledger-signature"].to_str().unwrap();
+        assert_eq!(
+            signature,
+            format!("sha256={}", sign(&secret, &request.body)),
+            "a valid signature"
+        );
+        assert_ne!(
+            signature,
+            format!("sha256={}", sign("another secret", &request.body))
+        );
+        assert_eq!(
+            request.headers["x-runledger-delivery"],
+            delivery["id"].to_string().as_str()
+        );
+        assert_eq!(
+            request.headers["x-runledger-attempt"],
+            (n + 1).to_string().as_str()
+        );
+        assert_eq!(request.headers["content-type"], "application/json");
+    }
+    let payload: Value = serde_json::from_slice(&received[1].body).unwrap();
+    assert_eq!(payload["event"], "integration_error.alert");
+    assert_eq!(payload["integration"]["code"], "ALERTS");
+    assert_eq!(
+        payload["integration-run"]["id"],
+        error["integration-run"]["id"]
+    );
+    assert_eq!(payload["integration-error"]["id"], error["id"]);
+    assert_eq!(payload["integration-error"]["document-type"], "Supplier");
+    assert_eq!(payload["responses"][0]["response-code"], "E42");
+    assert_eq!(
+        payload["responses"][0]["response-message"],
+        "Supplier is blocked"
+    );
+}
+
+#[tokio::test]
+async fn alerts_reach_contacts_by_alert_type() {
+    let app = app_with_quick_retries(None).await;
+    app.create_integration("ROUTED").await;
+    app.create_integration("ELSEWHERE").await;
+    let receiver = Receiver::start().await;
+    let hook = |name: &str| json!({"webhook-url": format!("{}/{name}", receiver.base)});
+    let technical =
+        contact(&app, "Technical", Some("ROUTED"), hook("technical")).await["id"].clone();
+    let functional =
+        contact(&app, "Functional", Some("ROUTED"), hook("functional")).await["id"].clone();
+    let both = contact(&app, "Both", Some("ROUTED"), hook("both")).await["id"].clone();
+    let everywhere = contact(&app, "Functional", None, hook("everywhere")).await["id"].clone();
+    contact(&app, "Both", Some("ELSEWHERE"), hook("elsewhere")).await;
+
+    for (alert_type, expected) in [
+        ("Technical", vec![&technical, &both]),
+        ("Functional", vec![&functional, &both, &everywhere]),
+        ("Both", vec![&technical, &functional, &both, &everywhere]),
+    ] {
+        let error = alert(&app, "ROUTED", alert_type).await;
+        let deliveries = settled_deliveries(&app, error["id"].as_i64().unwrap()).await;
+        let reached: BTreeSet<i64> = deliveries
+            .iter()
+            .map(|d| d["integration-contact-id"].as_i64().unwrap())
+            .collect();
+        let expected: BTreeSet<i64> = expected.into_iter().map(|c| c.as_i64().unwrap()).collect();
+        assert_eq!(reached, expected, "a {alert_type} alert");
+        assert!(
+            deliveries.iter().all(|d| d["status"] == "delivered"),
+            "{deliveries:?}"
+        );
+    }
+    assert!(
+        receiver.received().iter().all(|r| r.path != "/elsewhere"),
+        "another integration's contact hears nothing"
+    );
+}
+
+#[tokio::test]
+async fn a_pending_delivery_is_sent_after_a_restart() {
+    let mut app = app_with_quick_retries(None).await;
+    app.create_integration("RESTART").await;
+    let receiver = Receiver::start().await;
+    receiver.answer_first(&[503; 1000]);
+    contact(
+        &app,
+        "Both",
+        Some("RESTART"),
+        json!({"webhook-url": format!("{}/hook", receiver.base)}),
+    )
+    .await;
+    let error = alert(&app, "RESTART", "Technical").await;
+    let id = error["id"].as_i64().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while receiver.received().is_empty() {
+        assert!(Instant::now() < deadline, "no first attempt");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    app.restart().await;
+    let attempts_before = receiver.received().len();
+    receiver.script.lock().unwrap().answers.clear();
+
+    let deliveries = settled_deliveries(&app, id).await;
+    assert_eq!(deliveries[0]["status"], "delivered", "{:?}", deliveries);
+    assert!(deliveries[0]["attempts"].as_i64().unwrap() > attempts_before as i64 - 1);
+    assert!(
+        receiver.received().len() > attempts_before,
+        "the restarted server sent it"
+    );
+}
+
+#[tokio::test]
+async fn an_alert_never_waits_for_its_delivery() {
+    let app = app_with_quick_retries(None).await;
+    app.create_integration("SLOW").await;
+    let receiver = Receiver::start().await;
+    receiver.script.lock().unwrap().delay = Duration::from_secs(3);
+    contact(
+        &app,
+        "Both",
+        Some("SLOW"),
+        json!({"webhook-url": format!("{}/hook", receiver.base)}),
+    )
+    .await;
+    let started = Instant::now();
+    alert(&app, "SLOW", "Both").await;
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "the request took {:?}",
+        started.elapsed()
+    );
+}
+
+/// A minimal SMTP server that accepts every message and keeps what it was given.
+async fn smtp_server() -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("smtp://{}", listener.local_addr().unwrap());
+    let messages = Arc::new(Mutex::new(Vec::new()));
+    let kept = messages.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((socket, _)) = listener.accept().await else {
+                return;
+            };
+            let kept = kept.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = socket.into_split();
+                let mut lines = BufReader::new(read).lines();
+                let mut session = String::new();
+                write.write_all(b"220 fake ESMTP\r\n").await.unwrap();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    session.push_str(&line);
+                    session.push('\n');
+                    let verb = line
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_ascii_uppercase();
+                    let reply: &[u8] = match verb.as_str() {
+                        "EHLO" | "HELO" => b"250 fake\r\n",
+                        "DATA" => {
+                            write.write_all(b"354 go ahead\r\n").await.unwrap();
+                            while let Ok(Some(data)) = lines.next_line().await {
+                                if data == "." {
+                                    break;
+                                }
+                                session.push_str(&data);
+                                session.push('\n');
+                            }
+                            b"250 queued\r\n"
+                        }
+                        "QUIT" => {
+                            let _ = write.write_all(b"221 bye\r\n").await;
+                            break;
+                        }
+                        _ => b"250 OK\r\n",
+                    };
+                    write.write_all(reply).await.unwrap();
+                }
+                kept.lock().unwrap().push(session);
+            });
+        }
+    });
+    (url, messages)
+}
+
+#[tokio::test]
+async fn email_alerts_go_out_through_smtp_when_it_is_configured() {
+    let (smtp_url, messages) = smtp_server().await;
+    let app = app_with_quick_retries(Some(smtp_url)).await;
+    app.create_integration("MAILED").await;
+    contact(
+        &app,
+        "Technical",
+        Some("MAILED"),
+        json!({"email": "ops@example.com"}),
+    )
+    .await;
+    let error = alert(&app, "MAILED", "Technical").await;
+    let deliveries = settled_deliveries(&app, error["id"].as_i64().unwrap()).await;
+    assert_eq!(deliveries.len(), 1);
+    assert_eq!(deliveries[0]["status"], "delivered", "{:?}", deliveries);
+    assert_eq!(deliveries[0]["channel"], "email");
+    let session = messages.lock().unwrap().join("\n");
+    assert!(session.contains("RCPT TO:<ops@example.com>"), "{session}");
+    assert!(
+        session.contains("Supplier is blocked"),
+        "the alert is in the message:\n{session}"
+    );
+}
