@@ -182,6 +182,27 @@ impl RecordFields {
         Ok(fields)
     }
 
+    /// Refuses an update that would clear what its kind requires.
+    pub fn require_for_update(&self, kind: RecordKind) -> Result<()> {
+        let mut c = Checker::default();
+        let mut keep = |cleared: bool, key: &str| {
+            if cleared {
+                c.fail(format!("{} can't be blank", humanize(key)));
+            }
+        };
+        match kind {
+            RecordKind::Error => keep(
+                matches!(self.integration_run, Some(None)),
+                "integration-run",
+            ),
+            RecordKind::History => {
+                keep(matches!(self.document_id, Some(None)), "document-id");
+                keep(matches!(self.document_type, Some(None)), "document-type");
+            }
+        }
+        c.finish()
+    }
+
     /// Refuses a new record without what its kind requires.
     pub fn require_for_create(&self, kind: RecordKind) -> Result<()> {
         let mut c = Checker::default();

@@ -165,6 +165,7 @@ pub async fn update<K: Kind>(
 ) -> Result<Reply> {
     let shape = write.shape(K::RESOURCE)?;
     let fields = RecordFields::parse(write.body())?;
+    fields.require_for_update(K::KIND)?;
     let record = app
         .store
         .update_record(K::KIND, id, fields, write.author.actor())

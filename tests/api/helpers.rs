@@ -17,7 +17,6 @@ use tokio::task::JoinHandle;
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
-    pub database_url: String,
     pub store: Arc<dyn Store>,
     settings: Settings,
     running: Option<Running>,
@@ -41,13 +40,12 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = tempfile::tempdir().expect("temporary directory");
     let database_url = format!("sqlite://{}", dir.path().join("runledger.db").display());
-    let mut settings = Settings::new(database_url.clone(), "127.0.0.1:0");
+    let mut settings = Settings::new(database_url, "127.0.0.1:0");
     adjust(&mut settings);
     let (address, store, running) = start(&settings).await;
     let mut test_app = TestApp {
         address,
         client: reqwest::Client::new(),
-        database_url,
         store,
         settings,
         running: Some(running),
@@ -88,9 +86,7 @@ impl TestApp {
         self.store = store;
         self.running = Some(running);
     }
-}
 
-impl TestApp {
     /// Registers an OAuth client; returns its client id and secret.
     pub async fn register_client(&self, name: &str, scopes: Scopes) -> (String, String) {
         let (client, secret) =
@@ -242,30 +238,24 @@ impl TestApp {
         assert_eq!(status, StatusCode::CREATED, "{body}");
         body["id"].as_i64().expect("run id")
     }
-}
 
-impl TestApp {
-    /// Files an integration error on a run straight into the database.
-    ///
-    /// Runs embed their errors and `finish` and the run index read them; until the
-    /// integration-errors routes exist, this is how the tests put errors in place.
-    pub async fn insert_error(&self, run_id: i64, document_type: &str, resolved: bool) {
-        let pool = sqlx::SqlitePool::connect(&self.database_url)
-            .await
-            .expect("database");
-        sqlx::query(
-            "INSERT INTO integration_errors (integration_run_id, integration_id, contact_alert_type, \
-             document_type, document_id, resolved, created_at, updated_at) \
-             SELECT id, integration_id, 'Technical', $2, 42, $3, 1764000000, 1764000000 \
-             FROM integration_runs WHERE id = $1",
-        )
-        .bind(run_id)
-        .bind(document_type)
-        .bind(resolved)
-        .execute(&pool)
-        .await
-        .expect("error inserted");
-        pool.close().await;
+    /// Files an integration error (document 42 of `document_type`) on a run, resolved or not.
+    pub async fn file_error(&self, run_id: i64, document_type: &str, resolved: bool) -> Value {
+        let body = json!({"integration-run": {"id": run_id}, "contact-alert-type": "Technical",
+                          "document-type": document_type, "document-id": 42});
+        let (status, error) = self.post_json("/api/integration_errors", body).await;
+        assert_eq!(status, StatusCode::CREATED, "{error}");
+        if !resolved {
+            return error;
+        }
+        let (status, error) = self
+            .put_json(
+                &format!("/api/integration_errors/{}/resolve", error["id"]),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{error}");
+        error
     }
 }
 

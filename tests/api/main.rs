@@ -10,4 +10,5 @@ mod helpers;
 mod integrations;
 mod process;
 mod query;
+mod records;
 mod runs;

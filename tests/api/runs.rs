@@ -465,8 +465,8 @@ async fn finish_fails_a_run_with_an_unresolved_error_and_runs_embed_their_errors
     app.create_integration("JOB").await;
     let with_open = run_in(&app, "running").await;
     let with_resolved = run_in(&app, "running").await;
-    app.insert_error(with_open, "Supplier", false).await;
-    app.insert_error(with_resolved, "OrderHeader", true).await;
+    app.file_error(with_open, "Supplier", false).await;
+    app.file_error(with_resolved, "OrderHeader", true).await;
 
     let (status, body) = act(&app, with_open, "finish").await;
     assert_eq!(status, StatusCode::OK);
@@ -506,10 +506,10 @@ async fn runs_are_queried_through_their_errors() {
     let supplier_resolved = app.create_run("JOB").await;
     let order_open = app.create_run("JOB").await;
     let clean = app.create_run("JOB").await;
-    app.insert_error(supplier_open, "Supplier", false).await;
-    app.insert_error(supplier_resolved, "Supplier", true).await;
-    app.insert_error(order_open, "OrderHeader", false).await;
-    app.insert_error(order_open, "OrderHeader", false).await;
+    app.file_error(supplier_open, "Supplier", false).await;
+    app.file_error(supplier_resolved, "Supplier", true).await;
+    app.file_error(order_open, "OrderHeader", false).await;
+    app.file_error(order_open, "OrderHeader", false).await;
 
     let ids = |body: Value| -> Vec<i64> {
         body.as_array()
