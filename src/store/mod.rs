@@ -4,6 +4,7 @@
 //! status), so that each backend can make every operation one transaction. SQL that both
 //! backends can run lives once in [`sql`].
 
+mod shared;
 pub mod sql;
 pub mod sqlite;
 

@@ -1,0 +1,1069 @@
+//! The storage implementation both backends share, written once.
+//!
+//! The SQL is the same on SQLite and PostgreSQL (see [`super::sql`]); what differs is how a
+//! datetime is stored, how a row is locked for update, and the connection types. Each backend
+//! module defines those few items — `Db`, `Conn`, `DbRow`, `TimeValue`, `time_param`,
+//! `time_value`, `LOCK`, a store type with `writer` and `reader` pools — and expands
+//! [`sql_store!`] to get the whole [`super::Store`] implementation for its types.
+//!
+//! A macro rather than generic code: sqlx's traits make a store generic over the database
+//! need bounds on every function (executors for every lifetime, encodings for every type),
+//! while the expansion type-checks each backend with its concrete types.
+
+macro_rules! sql_store {
+    ($store:ty) => {
+#[async_trait]
+impl Store for $store {
+    async fn create_integration(
+        &self,
+        new: NewIntegration,
+        actor: Option<&Actor>,
+    ) -> Result<Integration> {
+        let now = time::now();
+        let actor_id = actor.map(|a| a.id);
+        let mut tx = self.writer.begin().await?;
+        check_unique(&mut tx, 0, &new.code, &new.name).await?;
+        let id: i64 = sqlx::query_scalar(q::INSERT_INTEGRATION)
+            .bind(&new.code)
+            .bind(&new.name)
+            .bind(&new.business_object)
+            .bind(&new.direction)
+            .bind(&new.end_system)
+            .bind(&new.end_system_type)
+            .bind(&new.integration_type)
+            .bind(false)
+            .bind(time_param(now))
+            .bind(actor_id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|e| on_unique(e, INTEGRATION_KEYS))?;
+        tx.commit().await?;
+        Ok(Integration {
+            id,
+            code: new.code,
+            name: new.name,
+            business_object: new.business_object,
+            direction: new.direction,
+            end_system: new.end_system,
+            end_system_type: new.end_system_type,
+            integration_type: new.integration_type,
+            standard: false,
+            created_at: now,
+            updated_at: now,
+            created_by: actor.cloned(),
+            updated_by: actor.cloned(),
+        })
+    }
+
+    async fn update_integration(
+        &self,
+        id: i64,
+        fields: IntegrationFields,
+        actor: Option<&Actor>,
+    ) -> Result<Integration> {
+        let mut tx = self.writer.begin().await?;
+        let mut integration = fetch_integration(&mut tx, id, true).await?;
+        integration.apply(fields);
+        check_unique(&mut tx, id, &integration.code, &integration.name).await?;
+        integration.updated_at = time::now();
+        integration.updated_by = actor.cloned();
+        let i = &integration;
+        sqlx::query(q::UPDATE_INTEGRATION)
+            .bind(i.id)
+            .bind(&i.code)
+            .bind(&i.name)
+            .bind(&i.business_object)
+            .bind(&i.direction)
+            .bind(&i.end_system)
+            .bind(&i.end_system_type)
+            .bind(&i.integration_type)
+            .bind(time_param(i.updated_at))
+            .bind(actor.map(|a| a.id))
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| on_unique(e, INTEGRATION_KEYS))?;
+        tx.commit().await?;
+        Ok(integration)
+    }
+
+    async fn integration(&self, id: i64) -> Result<Integration> {
+        fetch_integration(&mut *self.reader.acquire().await?, id, false).await
+    }
+
+    async fn integrations(&self, query: &Query) -> Result<Vec<Integration>> {
+        let sql = page(q::SELECT_INTEGRATIONS, query);
+        let rows = bind_all(sqlx::query(&sql.text), &sql.binds)
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(integration_row).collect()
+    }
+
+    async fn create_run(&self, fields: RunFields, actor: Option<&Actor>) -> Result<RunView> {
+        let reference = fields
+            .integration
+            .as_ref()
+            .ok_or_else(|| Error::invalid("Integration can't be blank"))?;
+        let now = time::now();
+        let mut tx = self.writer.begin().await?;
+        let integration = find_integration(&mut tx, reference).await?;
+        let mut run = Run {
+            id: 0,
+            integration_id: integration.id,
+            status: Status::Pending,
+            start_time: None,
+            end_time: None,
+            total_records: None,
+            records_processed: None,
+            flow: None,
+            created_at: now,
+            updated_at: now,
+            created_by: actor.cloned(),
+            updated_by: actor.cloned(),
+        };
+        run.apply(&fields, None, now)?;
+        run.id = sqlx::query_scalar(q::INSERT_RUN)
+            .bind(run.integration_id)
+            .bind(run.status.as_str())
+            .bind(run.start_time.map(time_param))
+            .bind(run.end_time.map(time_param))
+            .bind(run.total_records)
+            .bind(run.records_processed)
+            .bind(run.flow.as_ref().map(Json))
+            .bind(time_param(now))
+            .bind(actor.map(|a| a.id))
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(RunView {
+            run,
+            integration,
+            errors: Vec::new(),
+        })
+    }
+
+    async fn update_run(
+        &self,
+        id: i64,
+        fields: RunFields,
+        action: Option<Action>,
+        actor: Option<&Actor>,
+    ) -> Result<RunView> {
+        let mut tx = self.writer.begin().await?;
+        let mut view = fetch_run(&mut tx, id, true).await?;
+        let moved_to = match &fields.integration {
+            Some(reference) => Some(find_integration(&mut tx, reference).await?),
+            None => None,
+        };
+        let target = match action {
+            Some(Action::Finish) => {
+                let unresolved: bool = sqlx::query_scalar(q::HAS_UNRESOLVED_ERRORS)
+                    .bind(id)
+                    .bind(false)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                Some(Action::Finish.target(unresolved))
+            }
+            Some(action) => Some(action.target(false)),
+            None => None,
+        };
+        let read_status = view.run.status;
+        if view.run.apply(&fields, target, time::now())? {
+            if let Some(integration) = moved_to {
+                view.run.integration_id = integration.id;
+                view.integration = integration;
+            }
+            view.run.updated_by = actor.cloned();
+            let run = &view.run;
+            let written = sqlx::query(q::UPDATE_RUN)
+                .bind(run.id)
+                .bind(run.integration_id)
+                .bind(run.status.as_str())
+                .bind(run.start_time.map(time_param))
+                .bind(run.end_time.map(time_param))
+                .bind(run.total_records)
+                .bind(run.records_processed)
+                .bind(run.flow.as_ref().map(Json))
+                .bind(read_status.as_str())
+                .bind(time_param(run.updated_at))
+                .bind(actor.map(|a| a.id))
+                .execute(&mut *tx)
+                .await?;
+            if written.rows_affected() != 1 {
+                return Err(Error::Conflict(format!(
+                    "Integration run {id} changed while it was being updated; retry the request"
+                )));
+            }
+            tx.commit().await?;
+        }
+        Ok(view)
+    }
+
+    async fn run(&self, id: i64) -> Result<RunView> {
+        fetch_run(&mut *self.reader.acquire().await?, id, false).await
+    }
+
+    async fn runs(&self, query: &Query) -> Result<Vec<RunView>> {
+        let mut conn = self.reader.acquire().await?;
+        let sql = page(q::SELECT_RUNS, query);
+        let rows = bind_all(sqlx::query(&sql.text), &sql.binds)
+            .fetch_all(&mut *conn)
+            .await?;
+        let mut runs = rows.iter().map(run_row).collect::<Result<Vec<_>>>()?;
+        attach_errors(&mut conn, &mut runs).await?;
+        Ok(runs)
+    }
+
+    async fn create_record(
+        &self,
+        kind: RecordKind,
+        fields: RecordFields,
+        effects: Effects,
+        actor: Option<&Actor>,
+    ) -> Result<IntegrationError> {
+        fields.require_for_create(kind)?;
+        let now = time::now();
+        let actor_id = actor.map(|a| a.id);
+        let mut tx = self.writer.begin().await?;
+        let run_id = fields.integration_run.flatten();
+        let integration_id = record_integration(&mut tx, &fields, run_id, None).await?;
+        let mut record = blank_record(now, actor);
+        record.integration_run_id = run_id;
+        record.integration_id = integration_id;
+        record.apply(&fields);
+        record.exported = effects.exported;
+        let r = &record;
+        record.id = sqlx::query_scalar(&q::insert_record(kind.table()))
+            .bind(r.integration_run_id)
+            .bind(r.integration_id)
+            .bind(&r.contact_alert_type)
+            .bind(&r.document_type)
+            .bind(r.document_id)
+            .bind(r.document_revision)
+            .bind(&r.document_status)
+            .bind(&r.external_id)
+            .bind(&r.integration_filename)
+            .bind(&r.creation_method)
+            .bind(&r.status)
+            .bind(false)
+            .bind(r.exported)
+            .bind(time_param(now))
+            .bind(actor_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        insert_responses(&mut tx, kind, record.id, &fields, now).await?;
+        if effects.acknowledge
+            && let (Some(document_type), Some(document_id)) =
+                (&record.document_type, record.document_id)
+        {
+            sqlx::query(&q::resolve_document(kind.table()))
+                .bind(document_type)
+                .bind(document_id)
+                .bind(true)
+                .bind(time_param(now))
+                .bind(actor_id)
+                .bind(false)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if effects.alert {
+            queue_alerts(&mut tx, kind, &record, now).await?;
+        }
+        let record = fetch_record(&mut tx, kind, record.id, false).await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    async fn update_record(
+        &self,
+        kind: RecordKind,
+        id: i64,
+        fields: RecordFields,
+        actor: Option<&Actor>,
+    ) -> Result<IntegrationError> {
+        let now = time::now();
+        let mut tx = self.writer.begin().await?;
+        let mut record = fetch_record(&mut tx, kind, id, true).await?;
+        if let Some(run) = fields.integration_run {
+            record.integration_run_id = run;
+        }
+        if fields.integration_run.is_some() || fields.integration.is_some() {
+            record.integration_id = record_integration(
+                &mut tx,
+                &fields,
+                record.integration_run_id,
+                record.integration_id,
+            )
+            .await?;
+        }
+        record.apply(&fields);
+        let r = &record;
+        sqlx::query(&q::update_record(kind.table()))
+            .bind(r.id)
+            .bind(r.integration_run_id)
+            .bind(r.integration_id)
+            .bind(&r.contact_alert_type)
+            .bind(&r.document_type)
+            .bind(r.document_id)
+            .bind(r.document_revision)
+            .bind(&r.document_status)
+            .bind(&r.external_id)
+            .bind(&r.integration_filename)
+            .bind(&r.creation_method)
+            .bind(&r.status)
+            .bind(time_param(now))
+            .bind(actor.map(|a| a.id))
+            .execute(&mut *tx)
+            .await?;
+        insert_responses(&mut tx, kind, id, &fields, now).await?;
+        let record = fetch_record(&mut tx, kind, id, false).await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    async fn resolve_record(
+        &self,
+        kind: RecordKind,
+        id: i64,
+        resolved: bool,
+        actor: Option<&Actor>,
+    ) -> Result<IntegrationError> {
+        let mut tx = self.writer.begin().await?;
+        let written = sqlx::query(&q::resolve_record(kind.table()))
+            .bind(id)
+            .bind(resolved)
+            .bind(time_param(time::now()))
+            .bind(actor.map(|a| a.id))
+            .execute(&mut *tx)
+            .await?;
+        if written.rows_affected() == 0 {
+            return Err(record_not_found(kind, id));
+        }
+        let record = fetch_record(&mut tx, kind, id, false).await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    async fn record(&self, kind: RecordKind, id: i64) -> Result<IntegrationError> {
+        fetch_record(&mut *self.reader.acquire().await?, kind, id, false).await
+    }
+
+    async fn records(&self, kind: RecordKind, query: &Query) -> Result<Vec<IntegrationError>> {
+        let mut conn = self.reader.acquire().await?;
+        let sql = page(&q::select_records(kind.table()), query);
+        let rows = bind_all(sqlx::query(&sql.text), &sql.binds)
+            .fetch_all(&mut *conn)
+            .await?;
+        let mut records = rows.iter().map(error_row).collect::<Result<Vec<_>>>()?;
+        attach_responses(&mut conn, kind, &mut records).await?;
+        Ok(records)
+    }
+
+    async fn create_contact(
+        &self,
+        fields: ContactFields,
+        webhook_secret: String,
+        actor: Option<&Actor>,
+    ) -> Result<Contact> {
+        fields.require_for_create()?;
+        let now = time::now();
+        let mut tx = self.writer.begin().await?;
+        let integration_id = match &fields.integration {
+            Some(Some(reference)) => Some(find_integration(&mut tx, reference).await?.id),
+            _ => None,
+        };
+        let mut contact = Contact {
+            id: 0,
+            integration_id,
+            contact_alert_type: String::new(),
+            contactable_type: String::new(),
+            contactable_id: 0,
+            email: None,
+            webhook_url: None,
+            webhook_secret: Some(webhook_secret),
+            created_at: now,
+            updated_at: now,
+            created_by: actor.cloned(),
+            updated_by: actor.cloned(),
+        };
+        contact.apply(&fields);
+        let c = &contact;
+        contact.id = sqlx::query_scalar(q::INSERT_CONTACT)
+            .bind(c.integration_id)
+            .bind(&c.contact_alert_type)
+            .bind(&c.contactable_type)
+            .bind(c.contactable_id)
+            .bind(&c.email)
+            .bind(&c.webhook_url)
+            .bind(&c.webhook_secret)
+            .bind(time_param(now))
+            .bind(actor.map(|a| a.id))
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(contact)
+    }
+
+    async fn update_contact(
+        &self,
+        id: i64,
+        fields: ContactFields,
+        actor: Option<&Actor>,
+    ) -> Result<Contact> {
+        let now = time::now();
+        let mut tx = self.writer.begin().await?;
+        let mut contact = fetch_contact(&mut tx, id, true).await?;
+        match &fields.integration {
+            Some(Some(reference)) => {
+                contact.integration_id = Some(find_integration(&mut tx, reference).await?.id)
+            }
+            Some(None) => contact.integration_id = None,
+            None => {}
+        }
+        contact.apply(&fields);
+        contact.updated_at = now;
+        contact.updated_by = actor.cloned();
+        let c = &contact;
+        sqlx::query(q::UPDATE_CONTACT)
+            .bind(c.id)
+            .bind(c.integration_id)
+            .bind(&c.contact_alert_type)
+            .bind(&c.contactable_type)
+            .bind(c.contactable_id)
+            .bind(&c.email)
+            .bind(&c.webhook_url)
+            .bind(time_param(now))
+            .bind(actor.map(|a| a.id))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(contact)
+    }
+
+    async fn contact(&self, id: i64) -> Result<Contact> {
+        fetch_contact(&mut *self.reader.acquire().await?, id, false).await
+    }
+
+    async fn contacts(&self, query: &Query) -> Result<Vec<Contact>> {
+        let sql = page(q::SELECT_CONTACTS, query);
+        let rows = bind_all(sqlx::query(&sql.text), &sql.binds)
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(contact_row).collect()
+    }
+
+    async fn delivery(&self, id: i64) -> Result<Delivery> {
+        let sql = format!("{} WHERE t0.id = $1", q::select_deliveries());
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?;
+        let row = row.ok_or_else(|| {
+            Error::NotFound(format!("Couldn't find AlertDelivery with 'id'={id}"))
+        })?;
+        delivery_row(&row)
+    }
+
+    async fn deliveries(&self, query: &Query) -> Result<Vec<Delivery>> {
+        let sql = page(&q::select_deliveries(), query);
+        let rows = bind_all(sqlx::query(&sql.text), &sql.binds)
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(delivery_row).collect()
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: Timestamp,
+        lease: Duration,
+        limit: i64,
+    ) -> Result<Vec<Delivery>> {
+        let until = now + chrono::Duration::from_std(lease).unwrap_or_default();
+        let rows = sqlx::query(&q::claim_deliveries())
+            .bind(until)
+            .bind(time_param(now))
+            .bind(limit)
+            .fetch_all(&self.writer)
+            .await?;
+        rows.iter().map(delivery_row).collect()
+    }
+
+    async fn record_attempt(
+        &self,
+        id: i64,
+        status: &str,
+        attempt: &Attempt,
+        next_attempt_at: Option<Timestamp>,
+    ) -> Result<()> {
+        let now = time_param(time::now());
+        let (error, code, delivered) = match attempt {
+            Attempt::Delivered { response_code } => (None, *response_code, Some(now)),
+            Attempt::Failed {
+                error,
+                response_code,
+            } => (Some(error.as_str()), *response_code, None),
+            Attempt::Undeliverable { error } => (Some(error.as_str()), None, None),
+        };
+        sqlx::query(q::RECORD_ATTEMPT)
+            .bind(id)
+            .bind(status)
+            .bind(next_attempt_at.map(time_param))
+            .bind(error)
+            .bind(code)
+            .bind(delivered)
+            .bind(now)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn next_due(&self) -> Result<Option<Timestamp>> {
+        let next: Option<i64> = sqlx::query_scalar(q::NEXT_DUE)
+            .fetch_one(&self.reader)
+            .await?;
+        Ok(next.and_then(time::from_unix))
+    }
+
+    async fn create_client(&self, new: NewClient) -> Result<Client> {
+        let now = time::now();
+        let id: i64 = sqlx::query_scalar(q::INSERT_CLIENT)
+            .bind(&new.login)
+            .bind(new.kind.as_str())
+            .bind(&new.client_id)
+            .bind(&new.secret_hash)
+            .bind(new.scopes.to_string())
+            .bind(time_param(now))
+            .fetch_one(&self.writer)
+            .await
+            .map_err(|e| on_unique(e, &[("api_clients.login", "Name has already been taken")]))?;
+        Ok(Client {
+            id,
+            login: new.login,
+            kind: new.kind,
+            client_id: new.client_id,
+            scopes: new.scopes,
+            created_at: now,
+            revoked_at: None,
+        })
+    }
+
+    async fn clients(&self, kind: ClientKind) -> Result<Vec<Client>> {
+        let sql = format!("{} WHERE kind = $1 ORDER BY id", q::SELECT_CLIENTS);
+        let rows = sqlx::query(&sql)
+            .bind(kind.as_str())
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(client_row).collect()
+    }
+
+    async fn revoke_client(&self, kind: ClientKind, key: &str) -> Result<Client> {
+        let id: Option<i64> = sqlx::query_scalar(q::REVOKE_CLIENT)
+            .bind(kind.as_str())
+            .bind(key)
+            .bind(time_param(time::now()))
+            .fetch_optional(&self.writer)
+            .await?;
+        let id =
+            id.ok_or_else(|| Error::NotFound(format!("No {} with id {key}", kind.as_str())))?;
+        self.client(id)
+            .await?
+            .ok_or_else(|| Error::Internal("revoked client vanished".into()))
+    }
+
+    async fn client(&self, id: i64) -> Result<Option<Client>> {
+        let sql = format!("{} WHERE id = $1", q::SELECT_CLIENTS);
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(client_row).transpose()
+    }
+
+    async fn client_by_client_id(&self, client_id: &str) -> Result<Option<(Client, Vec<u8>)>> {
+        let sql = format!(
+            "{} WHERE client_id = $1",
+            q::SELECT_CLIENTS.replace(" FROM", ", secret_hash FROM")
+        );
+        let row = sqlx::query(&sql)
+            .bind(client_id)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.map(|row| Ok((client_row(&row)?, row.try_get("secret_hash")?)))
+            .transpose()
+    }
+
+    async fn client_by_secret_hash(&self, hash: &[u8]) -> Result<Option<Client>> {
+        let sql = format!("{} WHERE secret_hash = $1", q::SELECT_CLIENTS);
+        let row = sqlx::query(&sql)
+            .bind(hash)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(client_row).transpose()
+    }
+
+    async fn signing_key(&self, fresh: Vec<u8>) -> Result<Vec<u8>> {
+        sqlx::query(q::INSERT_SIGNING_KEY)
+            .bind(fresh)
+            .bind(time_param(time::now()))
+            .execute(&self.writer)
+            .await?;
+        Ok(sqlx::query_scalar(q::SELECT_SIGNING_KEY)
+            .fetch_one(&self.writer)
+            .await?)
+    }
+}
+
+fn bind_all<'q>(
+    mut query: SqlxQuery<'q, Db, <Db as sqlx::Database>::Arguments<'q>>,
+    binds: &'q [Bind],
+) -> SqlxQuery<'q, Db, <Db as sqlx::Database>::Arguments<'q>> {
+    for value in binds {
+        query = match value {
+            Bind::Int(n) => query.bind(*n),
+            Bind::Text(s) => query.bind(s.as_str()),
+            Bind::Time(t) => query.bind(time_param(*t)),
+            Bind::Bool(b) => query.bind(*b),
+        };
+    }
+    query
+}
+
+
+/// Refuses a code or name that another integration has, naming each, as Rails validates.
+async fn check_unique(conn: &mut Conn, id: i64, code: &str, name: &str) -> Result<()> {
+    let (code_taken, name_taken): (bool, bool) = sqlx::query_as(q::INTEGRATION_KEYS_TAKEN)
+        .bind(id)
+        .bind(code)
+        .bind(name)
+        .fetch_one(conn)
+        .await?;
+    let mut messages = Vec::new();
+    if code_taken {
+        messages.push("Code has already been taken".to_owned());
+    }
+    if name_taken {
+        messages.push("Name has already been taken".to_owned());
+    }
+    if messages.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Invalid(messages))
+    }
+}
+
+async fn fetch_integration(conn: &mut Conn, id: i64, lock: bool) -> Result<Integration> {
+    let sql = format!("{} WHERE t0.id = $1{}", q::SELECT_INTEGRATIONS, lock_clause(lock));
+    let row = sqlx::query(&sql).bind(id).fetch_optional(conn).await?;
+    let row =
+        row.ok_or_else(|| Error::NotFound(format!("Couldn't find Integration with 'id'={id}")))?;
+    integration_row(&row)
+}
+
+/// The integration a reference names, or Coupa's "Unable to find" 400.
+async fn find_integration(
+    conn: &mut Conn,
+    reference: &IntegrationRef,
+) -> Result<Integration> {
+    if reference.is_empty() {
+        return Err(reference.not_found());
+    }
+    let sql = format!(
+        "{} WHERE ($1 IS NULL OR t0.id = $1) AND ($2 IS NULL OR t0.code = $2) \
+         AND ($3 IS NULL OR t0.name = $3)",
+        q::SELECT_INTEGRATIONS
+    );
+    let row = sqlx::query(&sql)
+        .bind(reference.id)
+        .bind(&reference.code)
+        .bind(&reference.name)
+        .fetch_optional(conn)
+        .await?;
+    match row {
+        Some(row) => integration_row(&row),
+        None => Err(reference.not_found()),
+    }
+}
+
+async fn fetch_run(conn: &mut Conn, id: i64, lock: bool) -> Result<RunView> {
+    let sql = format!("{} WHERE t0.id = $1{}", q::SELECT_RUNS, lock_clause(lock));
+    let row = sqlx::query(&sql)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let row =
+        row.ok_or_else(|| Error::NotFound(format!("Couldn't find IntegrationRun with 'id'={id}")))?;
+    let mut runs = vec![run_row(&row)?];
+    attach_errors(conn, &mut runs).await?;
+    Ok(runs.remove(0))
+}
+
+/// Loads the errors of every run in one query.
+async fn attach_errors(conn: &mut Conn, runs: &mut [RunView]) -> Result<()> {
+    if runs.is_empty() {
+        return Ok(());
+    }
+    let sql = errors_of_runs(runs.len());
+    let mut query = sqlx::query(&sql);
+    for view in runs.iter() {
+        query = query.bind(view.run.id);
+    }
+    let index: HashMap<i64, usize> = runs
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (v.run.id, i))
+        .collect();
+    for row in query.fetch_all(conn).await? {
+        let error = error_row(&row)?;
+        if let Some(&i) = error
+            .integration_run_id
+            .as_ref()
+            .and_then(|id| index.get(id))
+        {
+            runs[i].errors.push(error);
+        }
+    }
+    Ok(())
+}
+
+
+
+fn actor(row: &DbRow, kind: &str) -> Result<Option<Actor>> {
+    let id: Option<i64> = row.try_get(format!("{kind}_id").as_str())?;
+    let login: Option<String> = row.try_get(format!("{kind}_login").as_str())?;
+    Ok(id.zip(login).map(|(id, login)| Actor { id, login }))
+}
+
+fn integration_row(row: &DbRow) -> Result<Integration> {
+    Ok(Integration {
+        created_by: actor(row, "created_by")?,
+        updated_by: actor(row, "updated_by")?,
+        ..integration_columns(row, "")?
+    })
+}
+
+/// An integration's own columns, named `<prefix><column>`, without its authors.
+fn integration_columns(row: &DbRow, prefix: &str) -> Result<Integration> {
+    let column = |name: &str| format!("{prefix}{name}");
+    Ok(Integration {
+        id: row.try_get(column("id").as_str())?,
+        code: row.try_get(column("code").as_str())?,
+        name: row.try_get(column("name").as_str())?,
+        business_object: row.try_get(column("business_object").as_str())?,
+        direction: row.try_get(column("direction").as_str())?,
+        end_system: row.try_get(column("end_system").as_str())?,
+        end_system_type: row.try_get(column("end_system_type").as_str())?,
+        integration_type: row.try_get(column("integration_type").as_str())?,
+        standard: row.try_get(column("standard").as_str())?,
+        created_at: timestamp(row, &column("created_at"))?,
+        updated_at: timestamp(row, &column("updated_at"))?,
+        created_by: None,
+        updated_by: None,
+    })
+}
+
+fn run_row(row: &DbRow) -> Result<RunView> {
+    let status: String = row.try_get("status")?;
+    let flow: Option<Json<Value>> = row.try_get("flow")?;
+    let run = Run {
+        id: row.try_get("id")?,
+        integration_id: row.try_get("integration_id")?,
+        status: Status::parse(&status).ok_or_else(|| {
+            Error::Internal(format!("unknown run status {status:?} in the database"))
+        })?,
+        start_time: optional_timestamp(row, "start_time")?,
+        end_time: optional_timestamp(row, "end_time")?,
+        total_records: row.try_get("total_records")?,
+        records_processed: row.try_get("records_processed")?,
+        flow: flow.map(|Json(value)| value),
+        created_at: timestamp(row, "created_at")?,
+        updated_at: timestamp(row, "updated_at")?,
+        created_by: actor(row, "created_by")?,
+        updated_by: actor(row, "updated_by")?,
+    };
+    let integration = integration_columns(row, "i_")?;
+    Ok(RunView {
+        run,
+        integration,
+        errors: Vec::new(),
+    })
+}
+
+fn error_row(row: &DbRow) -> Result<IntegrationError> {
+    let integration_id: Option<i64> = row.try_get("integration_id")?;
+    let code: Option<String> = row.try_get("i_code")?;
+    let name: Option<String> = row.try_get("i_name")?;
+    let integration = match (integration_id, code, name) {
+        (Some(id), Some(code), Some(name)) => Some(IntegrationKeys { id, code, name }),
+        _ => None,
+    };
+    Ok(IntegrationError {
+        integration,
+        responses: Vec::new(),
+        id: row.try_get("id")?,
+        integration_run_id: row.try_get("integration_run_id")?,
+        integration_id: row.try_get("integration_id")?,
+        contact_alert_type: row.try_get("contact_alert_type")?,
+        document_type: row.try_get("document_type")?,
+        document_id: row.try_get("document_id")?,
+        document_revision: row.try_get("document_revision")?,
+        document_status: row.try_get("document_status")?,
+        external_id: row.try_get("external_id")?,
+        integration_filename: row.try_get("integration_filename")?,
+        creation_method: row.try_get("creation_method")?,
+        status: row.try_get("status")?,
+        resolved: row.try_get("resolved")?,
+        exported: row.try_get("exported")?,
+        created_at: timestamp(row, "created_at")?,
+        updated_at: timestamp(row, "updated_at")?,
+        created_by: actor(row, "created_by")?,
+        updated_by: actor(row, "updated_by")?,
+    })
+}
+
+fn record_not_found(kind: RecordKind, id: i64) -> Error {
+    Error::NotFound(format!("Couldn't find {} with 'id'={id}", kind.class()))
+}
+
+/// A record with nothing set yet, made now by `actor`.
+fn blank_record(now: Timestamp, actor: Option<&Actor>) -> IntegrationError {
+    IntegrationError {
+        id: 0,
+        integration_run_id: None,
+        integration_id: None,
+        contact_alert_type: String::new(),
+        document_type: None,
+        document_id: None,
+        document_revision: None,
+        document_status: None,
+        external_id: None,
+        integration_filename: None,
+        creation_method: None,
+        status: None,
+        resolved: false,
+        exported: false,
+        created_at: now,
+        updated_at: now,
+        created_by: actor.cloned(),
+        updated_by: actor.cloned(),
+        integration: None,
+        responses: Vec::new(),
+    }
+}
+
+/// The integration of a record: the one its body names, checked against its run's, or else
+/// its run's, or else `current`.
+async fn record_integration(
+    conn: &mut Conn,
+    fields: &RecordFields,
+    run_id: Option<i64>,
+    current: Option<i64>,
+) -> Result<Option<i64>> {
+    let of_run = match run_id {
+        Some(id) => {
+            let found: Option<i64> = sqlx::query_scalar(q::RUN_INTEGRATION)
+                .bind(id)
+                .fetch_optional(&mut *conn)
+                .await?;
+            Some(found.ok_or_else(|| run_not_found(id))?)
+        }
+        None => None,
+    };
+    let named = match &fields.integration {
+        Some(reference) => Some(find_integration(conn, reference).await?.id),
+        None => None,
+    };
+    match (named, of_run) {
+        (Some(named), Some(of_run)) if named != of_run => Err(Error::invalid(
+            "Integration does not match the integration of the integration run",
+        )),
+        (Some(id), _) | (None, Some(id)) => Ok(Some(id)),
+        (None, None) => Ok(current),
+    }
+}
+
+async fn insert_responses(
+    conn: &mut Conn,
+    kind: RecordKind,
+    id: i64,
+    fields: &RecordFields,
+    now: Timestamp,
+) -> Result<()> {
+    for response in &fields.responses {
+        sqlx::query(q::INSERT_RESPONSE)
+            .bind(kind.owner_type())
+            .bind(id)
+            .bind(&response.response_code)
+            .bind(&response.response_message)
+            .bind(time_param(now))
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Writes one outbox row per contact and channel that the record's alert reaches.
+async fn queue_alerts(
+    conn: &mut Conn,
+    kind: RecordKind,
+    record: &IntegrationError,
+    now: Timestamp,
+) -> Result<()> {
+    let contacts = sqlx::query(q::ALERT_CONTACTS)
+        .bind(record.integration_id)
+        .fetch_all(&mut *conn)
+        .await?;
+    for contact in contacts {
+        let alert_type: String = contact.try_get("contact_alert_type")?;
+        if !reaches(&alert_type, &record.contact_alert_type) {
+            continue;
+        }
+        let id: i64 = contact.try_get("id")?;
+        let targets = [
+            (
+                Channel::Webhook,
+                contact.try_get::<Option<String>, _>("webhook_url")?,
+            ),
+            (
+                Channel::Email,
+                contact.try_get::<Option<String>, _>("email")?,
+            ),
+        ];
+        for (channel, target) in targets {
+            let Some(target) = target else { continue };
+            sqlx::query(q::INSERT_DELIVERY)
+                .bind(id)
+                .bind(record.integration_id)
+                .bind(kind.owner_type())
+                .bind(record.id)
+                .bind(channel.as_str())
+                .bind(target)
+                .bind(time_param(now))
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn fetch_record(conn: &mut Conn, kind: RecordKind, id: i64, lock: bool) -> Result<IntegrationError> {
+    let sql = format!("{} WHERE t0.id = $1{}", q::select_records(kind.table()), lock_clause(lock));
+    let row = sqlx::query(&sql)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let mut records = vec![error_row(&row.ok_or_else(|| record_not_found(kind, id))?)?];
+    attach_responses(conn, kind, &mut records).await?;
+    Ok(records.remove(0))
+}
+
+/// Loads the responses of every record in one query.
+async fn attach_responses(
+    conn: &mut Conn,
+    kind: RecordKind,
+    records: &mut [IntegrationError],
+) -> Result<()> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let sql = q::responses_of(records.len());
+    let mut query = sqlx::query(&sql).bind(kind.owner_type());
+    for record in records.iter() {
+        query = query.bind(record.id);
+    }
+    let index: HashMap<i64, usize> = records.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
+    for row in query.fetch_all(conn).await? {
+        let owner: i64 = row.try_get("owner_id")?;
+        if let Some(&i) = index.get(&owner) {
+            records[i].responses.push(Response {
+                id: row.try_get("id")?,
+                response_code: row.try_get("response_code")?,
+                response_message: row.try_get("response_message")?,
+                created_at: timestamp(&row, "created_at")?,
+                updated_at: timestamp(&row, "updated_at")?,
+            });
+        }
+    }
+    Ok(())
+}
+
+async fn fetch_contact(conn: &mut Conn, id: i64, lock: bool) -> Result<Contact> {
+    let sql = format!("{} WHERE t0.id = $1{}", q::SELECT_CONTACTS, lock_clause(lock));
+    let row = sqlx::query(&sql).bind(id).fetch_optional(conn).await?;
+    let row = row.ok_or_else(|| {
+        Error::NotFound(format!("Couldn't find IntegrationContact with 'id'={id}"))
+    })?;
+    contact_row(&row)
+}
+
+fn contact_row(row: &DbRow) -> Result<Contact> {
+    Ok(Contact {
+        id: row.try_get("id")?,
+        integration_id: row.try_get("integration_id")?,
+        contact_alert_type: row.try_get("contact_alert_type")?,
+        contactable_type: row.try_get("contactable_type")?,
+        contactable_id: row.try_get("contactable_id")?,
+        email: row.try_get("email")?,
+        webhook_url: row.try_get("webhook_url")?,
+        webhook_secret: row.try_get("webhook_secret")?,
+        created_at: timestamp(row, "created_at")?,
+        updated_at: timestamp(row, "updated_at")?,
+        created_by: actor(row, "created_by")?,
+        updated_by: actor(row, "updated_by")?,
+    })
+}
+
+fn delivery_row(row: &DbRow) -> Result<Delivery> {
+    let channel: String = row.try_get("channel")?;
+    Ok(Delivery {
+        id: row.try_get("id")?,
+        integration_contact_id: row.try_get("integration_contact_id")?,
+        integration_id: row.try_get("integration_id")?,
+        record_type: row.try_get("record_type")?,
+        record_id: row.try_get("record_id")?,
+        channel: Channel::parse(&channel)
+            .ok_or_else(|| Error::Internal(format!("unknown channel {channel:?}")))?,
+        target: row.try_get("target")?,
+        status: row.try_get("status")?,
+        attempts: row.try_get("attempts")?,
+        next_attempt_at: optional_timestamp(row, "next_attempt_at")?,
+        last_error: row.try_get("last_error")?,
+        response_code: row.try_get("response_code")?,
+        delivered_at: optional_timestamp(row, "delivered_at")?,
+        created_at: timestamp(row, "created_at")?,
+        updated_at: timestamp(row, "updated_at")?,
+    })
+}
+
+fn client_row(row: &DbRow) -> Result<Client> {
+    let kind: String = row.try_get("kind")?;
+    let scopes: String = row.try_get("scopes")?;
+    Ok(Client {
+        id: row.try_get("id")?,
+        login: row.try_get("login")?,
+        kind: ClientKind::parse(&kind)
+            .ok_or_else(|| Error::Internal(format!("unknown client kind {kind:?}")))?,
+        client_id: row.try_get("client_id")?,
+        scopes: Scopes::parse(&scopes)
+            .map_err(|s| Error::Internal(format!("unknown stored scope {s:?}")))?,
+        created_at: timestamp(row, "created_at")?,
+        revoked_at: optional_timestamp(row, "revoked_at")?,
+    })
+}
+
+/// The row-lock clause that makes a read-then-write safe against other nodes.
+fn lock_clause(lock: bool) -> &'static str {
+    if lock { LOCK } else { "" }
+}
+
+fn timestamp(row: &DbRow, column: &str) -> Result<Timestamp> {
+    optional_timestamp(row, column)?
+        .ok_or_else(|| Error::Internal(format!("column {column} holds no valid timestamp")))
+}
+
+fn optional_timestamp(row: &DbRow, column: &str) -> Result<Option<Timestamp>> {
+    let value: Option<TimeValue> = row.try_get(column)?;
+    Ok(value.and_then(time_value))
+}
+    };
+}
+
+pub(crate) use sql_store;
