@@ -166,7 +166,7 @@ pub struct Application {
 impl Application {
     /// Opens (and migrates) the database, then binds the listening socket.
     pub async fn build(settings: &Settings) -> Result<Application> {
-        let store = store::open(&settings.database_url).await?;
+        let store = store::open(&settings.database_url, settings.db_pool_size).await?;
         let auth =
             Authenticator::new(store.clone(), settings.token_ttl, settings.rate_limit).await?;
         let alerts = Arc::new(Dispatcher::new(store.clone(), &settings.alerts)?);

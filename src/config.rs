@@ -65,6 +65,11 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u64).range(1..=31_536_000))]
     pub token_ttl: u64,
 
+    /// Connections to PostgreSQL per node.
+    #[arg(long, env = "RUNLEDGER_DB_POOL_SIZE", default_value_t = DEFAULT_POOL_SIZE,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub db_pool_size: u32,
+
     /// SMTP server for email alerts: `smtp://host:port` (STARTTLS if offered… see lettre) or
     /// `smtps://user:password@host`. Without it, email alerts are recorded as undeliverable.
     #[arg(long, env = "RUNLEDGER_SMTP_URL", hide_env_values = true)]
@@ -105,6 +110,9 @@ fn parse_scopes(text: &str) -> Result<Scopes, String> {
     }
 }
 
+/// PostgreSQL connections per node: enough to keep 2 cores busy while some wait on commits.
+pub const DEFAULT_POOL_SIZE: u32 = 8;
+
 /// What the server needs to start, however it was configured.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -113,6 +121,8 @@ pub struct Settings {
     /// Per-client throttle; `None` is off.
     pub rate_limit: Option<RateLimit>,
     pub token_ttl: Duration,
+    /// Connections to PostgreSQL (SQLite has one writer and a few readers).
+    pub db_pool_size: u32,
     /// Whether `/api` requires credentials. Only code (the benchmark) turns it off.
     pub require_auth: bool,
     pub alerts: AlertSettings,
@@ -126,6 +136,7 @@ impl Settings {
             listen: listen.into(),
             rate_limit: Some(RateLimit::COUPA_DEFAULT),
             token_ttl: DEFAULT_TOKEN_TTL,
+            db_pool_size: DEFAULT_POOL_SIZE,
             require_auth: true,
             alerts: AlertSettings::default(),
         }

@@ -46,6 +46,7 @@ async fn run(cli: Cli) -> Result<()> {
             let settings = Settings {
                 rate_limit: args.rate_limit,
                 token_ttl: Duration::from_secs(args.token_ttl),
+                db_pool_size: args.db_pool_size,
                 alerts: AlertSettings {
                     smtp_url: args.smtp_url,
                     smtp_from: args.smtp_from,
@@ -64,7 +65,7 @@ async fn run(cli: Cli) -> Result<()> {
             app.run_until_stopped(shutdown).await
         }
         Command::Migrate => {
-            store::open(&cli.database_url).await?;
+            store::open(&cli.database_url, 2).await?;
             println!("migrations applied to {}", store::redact(&cli.database_url));
             Ok(())
         }
@@ -83,8 +84,13 @@ async fn welcome_first_client(store: &dyn Store, addr: &str) -> Result<()> {
     if any {
         return Ok(());
     }
-    let (client, secret) =
-        auth::register(store, "default", ClientKind::OauthClient, Scopes::ALL).await?;
+    let registered = auth::register(store, "default", ClientKind::OauthClient, Scopes::ALL).await;
+    let (client, secret) = match registered {
+        Ok(registered) => registered,
+        // Another node starting on the same database registered it a moment ago.
+        Err(Error::Invalid(_)) => return Ok(()),
+        Err(error) => return Err(error),
+    };
     let client_id = client.client_id.unwrap_or_default();
     println!(
         "\n==================== runledger: first start ====================\n\
@@ -101,7 +107,7 @@ async fn welcome_first_client(store: &dyn Store, addr: &str) -> Result<()> {
 }
 
 async fn manage(database_url: &str, kind: ClientKind, command: ClientCommand) -> Result<()> {
-    let store = store::open(database_url).await?;
+    let store = store::open(database_url, 2).await?;
     match command {
         ClientCommand::Create { name, scopes } => {
             let (client, secret) = auth::register(store.as_ref(), &name, kind, scopes).await?;

@@ -1,9 +1,11 @@
-//! Storage: one narrow trait, one implementation per backend, chosen by the URL's scheme.
+//! Storage: one narrow trait, one implementation per backend (SQLite, PostgreSQL), chosen by
+//! the URL's scheme.
 //!
 //! The trait speaks in domain types and takes whole operations (create a run, move it to a
 //! status), so that each backend can make every operation one transaction. SQL that both
 //! backends can run lives once in [`sql`].
 
+pub mod postgres;
 mod shared;
 pub mod sql;
 pub mod sqlite;
@@ -144,12 +146,16 @@ pub struct Effects {
     pub acknowledge: bool,
 }
 
-/// Opens (creating and migrating if needed) the database that `url` names.
-pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
+/// Opens (creating and migrating if needed) the database that `url` names: `sqlite://PATH`
+/// or `postgres://…`. `pool_size` bounds PostgreSQL's connections; SQLite has one writer.
+pub async fn open(url: &str, pool_size: u32) -> Result<Arc<dyn Store>> {
     match url.split_once("://").map(|(scheme, _)| scheme) {
         Some("sqlite") => Ok(Arc::new(sqlite::SqliteStore::open(url).await?)),
+        Some("postgres" | "postgresql") => Ok(Arc::new(
+            postgres::PostgresStore::open(url, pool_size).await?,
+        )),
         _ => Err(Error::Internal(format!(
-            "unsupported database URL '{}': use sqlite://PATH",
+            "unsupported database URL '{}': use sqlite://PATH or postgres://…",
             redact(url)
         ))),
     }

@@ -12,6 +12,42 @@
 
 macro_rules! sql_store {
     ($store:ty) => {
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::Value;
+use sqlx::query::Query as SqlxQuery;
+use sqlx::types::Json;
+use sqlx::Row;
+
+use $crate::domain::Actor;
+use $crate::domain::alerts::{Attempt, Channel, Delivery, reaches};
+use $crate::domain::clients::{Client, ClientKind, NewClient, Scopes};
+use $crate::domain::contacts::{Contact, ContactFields};
+use $crate::domain::integration_errors::{
+    IntegrationError, IntegrationKeys, RecordFields, RecordKind, Response, run_not_found,
+};
+use $crate::domain::integrations::{Integration, IntegrationFields, IntegrationRef, NewIntegration};
+use $crate::domain::runs::{Action, Run, RunFields, RunView, Status};
+use $crate::error::{Error, Result};
+use $crate::query::{Bind, Query, sql::page};
+use $crate::store::sql::{self as q, errors_of_runs};
+use $crate::store::{Effects, Store, on_unique};
+use $crate::time::{self, Timestamp};
+
+/// Unique keys and the message each one's violation gets (SQLite names the columns,
+/// PostgreSQL the constraints).
+const INTEGRATION_KEYS: &[(&str, &str)] = &[
+    ("integrations.code", "Code has already been taken"),
+    ("integrations_code_key", "Code has already been taken"),
+    ("integrations.name", "Name has already been taken"),
+    ("integrations_name_key", "Name has already been taken"),
+];
+const CLIENT_KEYS: &[(&str, &str)] = &[
+    ("api_clients.login", "Name has already been taken"),
+    ("api_clients_login_key", "Name has already been taken"),
+];
 #[async_trait]
 impl Store for $store {
     async fn create_integration(
@@ -534,7 +570,7 @@ impl Store for $store {
             .bind(time_param(now))
             .fetch_one(&self.writer)
             .await
-            .map_err(|e| on_unique(e, &[("api_clients.login", "Name has already been taken")]))?;
+            .map_err(|e| on_unique(e, CLIENT_KEYS))?;
         Ok(Client {
             id,
             login: new.login,

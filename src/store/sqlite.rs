@@ -5,45 +5,16 @@
 //! durable before the request that made it is answered. Reads use their own small pool and
 //! never wait for writers (WAL readers see the last committed state).
 
-use std::collections::HashMap;
 use std::str::FromStr;
-use std::time::Duration;
 
-use async_trait::async_trait;
-use serde_json::Value;
+use sqlx::Sqlite;
 use sqlx::migrate::Migrator;
-use sqlx::query::Query as SqlxQuery;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteRow, SqliteSynchronous,
 };
-use sqlx::types::Json;
-use sqlx::{Row, Sqlite};
-
-use super::sql::{self as q, errors_of_runs};
-use super::{Effects, Store, on_unique};
-use crate::domain::Actor;
-use crate::domain::alerts::{Attempt, Channel, Delivery, reaches};
-use crate::domain::clients::{Client, ClientKind, NewClient, Scopes};
-use crate::domain::contacts::{Contact, ContactFields};
-use crate::domain::integration_errors::{
-    IntegrationError, IntegrationKeys, RecordFields, RecordKind, Response, run_not_found,
-};
-use crate::domain::integrations::{Integration, IntegrationFields, IntegrationRef, NewIntegration};
-use crate::domain::runs::{Action, Run, RunFields, RunView, Status};
-use crate::error::{Error, Result};
-use crate::query::{Bind, Query, sql::page};
-use crate::time::{self, Timestamp};
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
-
-/// Unique keys of `integrations` and the message each one's violation gets.
-const INTEGRATION_KEYS: &[(&str, &str)] = &[
-    ("integrations.code", "Code has already been taken"),
-    ("integrations_code_key", "Code has already been taken"),
-    ("integrations.name", "Name has already been taken"),
-    ("integrations_name_key", "Name has already been taken"),
-];
 
 pub struct SqliteStore {
     writer: SqlitePool,

@@ -1,4 +1,8 @@
-//! The API test suite: one binary that drives a real server over HTTP.
+//! The API test suite: one binary that drives a real server over HTTP, on SQLite.
+//! `tests/api_postgres` runs the same modules on PostgreSQL.
+
+/// The database every `spawn_app` of this binary uses.
+pub const BACKEND: helpers::Backend = helpers::Backend::Sqlite;
 
 mod alerts;
 mod auth;

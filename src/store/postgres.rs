@@ -1,0 +1,59 @@
+//! The server backend: PostgreSQL, for one node or many on one database.
+//!
+//! Every write is one transaction; a read that decides a write (`… FOR UPDATE OF t0`) locks
+//! the row, so two nodes racing on one run are serialised by the database, and the
+//! conditional update behind it still refuses a lost race. Commits are durable with
+//! PostgreSQL's default `synchronous_commit = on`. Migrations run under the advisory lock
+//! that sqlx's migrator takes, so nodes starting together apply them once.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use sqlx::Postgres;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
+
+pub static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
+
+pub struct PostgresStore {
+    writer: PgPool,
+    /// The same pool as `writer`: PostgreSQL needs no separate readers.
+    reader: PgPool,
+}
+
+impl PostgresStore {
+    /// Opens `postgres://…` with a pool of `pool_size` connections and migrates it.
+    pub async fn open(url: &str, pool_size: u32) -> Result<Self> {
+        let options = PgConnectOptions::from_str(url)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(pool_size.max(1))
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options)
+            .await
+            .map_err(|e| Error::Internal(format!("cannot open {}: {e}", super::redact(url))))?;
+        MIGRATOR.run(&pool).await?;
+        Ok(PostgresStore {
+            writer: pool.clone(),
+            reader: pool,
+        })
+    }
+}
+
+/// PostgreSQL keeps datetimes as TIMESTAMPTZ.
+type TimeValue = DateTime<Utc>;
+type Db = Postgres;
+type Conn = PgConnection;
+type DbRow = PgRow;
+
+/// Locks the row a write was decided on until the transaction ends.
+const LOCK: &str = " FOR UPDATE OF t0";
+
+fn time_param(t: Timestamp) -> TimeValue {
+    t
+}
+
+fn time_value(t: TimeValue) -> Option<Timestamp> {
+    Some(t)
+}
+
+super::shared::sql_store!(PostgresStore);

@@ -1,0 +1,32 @@
+//! The API test suite on PostgreSQL: the modules of `tests/api` that drive an in-process
+//! server, each test on a fresh schema of the server that `RUNLEDGER_TEST_POSTGRES_URL` names,
+//! plus what only a shared database can show: several nodes on one database.
+//!
+//! Without `RUNLEDGER_TEST_POSTGRES_URL` the binary says that it skipped and succeeds.
+
+/// The database every `spawn_app` of this binary uses.
+pub const BACKEND: helpers::Backend = helpers::Backend::Postgres;
+
+#[path = "../api/alerts.rs"]
+mod alerts;
+#[path = "../api/auth.rs"]
+mod auth;
+#[path = "../api/concurrency.rs"]
+mod concurrency;
+#[path = "../api/formats.rs"]
+mod formats;
+#[path = "../api/helpers.rs"]
+mod helpers;
+#[path = "../api/integrations.rs"]
+mod integrations;
+mod multinode;
+// Shared with the SQLite binary, whose command-line and crash tests use the rest of it.
+#[allow(dead_code)]
+#[path = "../api/process.rs"]
+mod process;
+#[path = "../api/query.rs"]
+mod query;
+#[path = "../api/records.rs"]
+mod records;
+#[path = "../api/runs.rs"]
+mod runs;
