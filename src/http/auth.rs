@@ -1,10 +1,9 @@
 //! The gate in front of every `/api` route: who is calling (401), may they (403), and not too
 //! often (429). Each route's scope is declared in the route table, [`crate::app::routes`].
 
-use axum::extract::{FromRequestParts, Request, State};
-use axum::http::HeaderMap;
+use axum::extract::{Request, State};
 use axum::http::header::AUTHORIZATION;
-use axum::http::request::Parts;
+use axum::http::{Extensions, HeaderMap};
 use axum::middleware::Next;
 use axum::response::Response;
 
@@ -72,17 +71,12 @@ fn unreadable() -> Error {
 pub struct Author(pub Option<Actor>);
 
 impl Author {
+    /// The caller the gate left in a request's extensions.
+    pub fn of(extensions: &Extensions) -> Author {
+        Author(extensions.get::<Caller>().map(|c| c.actor.clone()))
+    }
+
     pub fn actor(&self) -> Option<&Actor> {
         self.0.as_ref()
-    }
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for Author {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Author(
-            parts.extensions.get::<Caller>().map(|c| c.actor.clone()),
-        ))
     }
 }

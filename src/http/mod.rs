@@ -13,10 +13,17 @@ pub mod render;
 pub mod runs;
 pub mod xml;
 
-use axum::extract::{FromRequestParts, Path};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
+use axum::response::Response;
+use serde_json::{Map, Value};
 
-use crate::error::Error;
+use self::auth::Author;
+use self::format::{Format, Payload};
+use crate::domain::input::Body;
+use crate::error::{Error, Result};
+use crate::query::Shape;
+use crate::query::schema::Resource;
 
 /// A record id from the path. Anything but a positive integer names no record: 404.
 #[derive(Clone, Copy, Debug)]
@@ -41,42 +48,31 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
 /// Everything a write handler reads from its request besides the path: the response format,
 /// the author, the shaping query and the body.
 pub struct Write {
-    pub format: format::Format,
-    pub author: auth::Author,
+    pub format: Format,
+    pub author: Author,
     pub query: String,
-    pub body: serde_json::Map<String, serde_json::Value>,
+    pub body: Map<String, Value>,
 }
 
 impl Write {
-    pub fn body(&self) -> crate::domain::input::Body<'_> {
-        crate::domain::input::Body(&self.body)
+    pub fn body(&self) -> Body<'_> {
+        Body(&self.body)
     }
 
     /// The response shape asked for; any other query parameter is a 400.
-    pub fn shape(
-        &self,
-        resource: &'static crate::query::schema::Resource,
-    ) -> crate::Result<crate::query::Shape> {
-        crate::query::Shape::parse(resource, &self.query)
+    pub fn shape(&self, resource: &'static Resource) -> Result<Shape> {
+        Shape::parse(resource, &self.query)
     }
 }
 
-impl<S: Send + Sync> axum::extract::FromRequest<S> for Write {
-    type Rejection = axum::response::Response;
+impl<S: Send + Sync> FromRequest<S> for Write {
+    type Rejection = Response;
 
-    async fn from_request(
-        request: axum::extract::Request,
-        state: &S,
-    ) -> Result<Self, Self::Rejection> {
-        let format = format::Format::negotiate(request.headers());
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let format = Format::negotiate(request.headers());
         let query = request.uri().query().unwrap_or_default().to_owned();
-        let author = auth::Author(
-            request
-                .extensions()
-                .get::<crate::auth::Caller>()
-                .map(|c| c.actor.clone()),
-        );
-        let format::Payload(body) = format::Payload::from_request(request, state).await?;
+        let author = Author::of(request.extensions());
+        let Payload(body) = Payload::from_request(request, state).await?;
         Ok(Write {
             format,
             author,

@@ -141,9 +141,11 @@ pub const RECORD_ATTEMPT: &str = "\
     lease_until = NULL, last_error = $4, response_code = $5, delivered_at = $6, updated_at = $7 \
     WHERE id = $1";
 
-/// The earliest time a pending delivery is due, for the worker's sleep.
-pub const NEXT_DUE: &str =
-    "SELECT MIN(next_attempt_at) FROM alert_deliveries WHERE status = 'pending'";
+/// The earliest time a pending delivery can be claimed (due, and its lease, if any, expired),
+/// for the dispatcher's sleep.
+pub const NEXT_DUE: &str = "\
+    SELECT MIN(CASE WHEN lease_until > next_attempt_at THEN lease_until ELSE next_attempt_at END) \
+    FROM alert_deliveries WHERE status = 'pending'";
 
 fn prefixed(columns: &str, prefix: &str) -> String {
     columns
