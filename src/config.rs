@@ -41,6 +41,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Apply pending migrations and exit.
     Migrate,
+    /// Write realistic history in bulk: runs over a year, errors on about one in ten.
+    Seed(SeedArgs),
     /// Manage OAuth clients (client id and secret).
     #[command(subcommand)]
     Clients(ClientCommand),
@@ -82,6 +84,19 @@ pub struct ServeArgs {
         default_value = "runledger@localhost"
     )]
     pub smtp_from: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SeedArgs {
+    /// How many runs to write.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub runs: u64,
+    /// Over how many integrations (`SEED_001`, …, created when missing).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=999))]
+    pub integrations: u64,
+    /// The random seed: the same seed writes the same history.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
 }
 
 #[derive(Debug, Subcommand)]

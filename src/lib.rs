@@ -8,6 +8,7 @@
 //! - [`http`]: content negotiation, XML/JSON bodies in and out, one module per resource.
 //! - [`query`]: Coupa's query language, parsed to a typed AST and compiled to SQL with binds.
 //! - [`domain`]: the records and their rules (the run status machine), free of I/O.
+//! - [`seed`]: realistic history in bulk (`runledger seed`).
 //! - [`store`]: the storage trait and its SQLite implementation.
 //! - [`error`]: the one error type and its Coupa-shaped rendering.
 //! - [`time`]: datetimes as Coupa reads and writes them.
@@ -20,6 +21,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod query;
+pub mod seed;
 pub mod store;
 pub mod time;
 

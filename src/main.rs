@@ -12,6 +12,7 @@ use runledger::app::{Application, shutdown_signal};
 use runledger::auth;
 use runledger::config::{Cli, ClientCommand, Command, Settings};
 use runledger::domain::clients::{ClientKind, Scopes};
+use runledger::seed;
 use runledger::store::{self, Store};
 use runledger::time;
 use runledger::{Error, Result};
@@ -67,6 +68,24 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Migrate => {
             store::open(&cli.database_url, 2).await?;
             println!("migrations applied to {}", store::redact(&cli.database_url));
+            Ok(())
+        }
+        Command::Seed(args) => {
+            let store = store::open(&cli.database_url, 2).await?;
+            let seeded = seed::seed(
+                store.as_ref(),
+                args.runs,
+                args.integrations as usize,
+                args.seed,
+            )
+            .await?;
+            println!(
+                "seeded {} runs ({} with an error) in {:.2} s: {:.0} runs/s",
+                seeded.runs,
+                seeded.errors,
+                seeded.elapsed.as_secs_f64(),
+                seeded.runs_per_second()
+            );
             Ok(())
         }
         Command::Clients(command) => {

@@ -24,6 +24,7 @@ use crate::domain::integrations::{Integration, IntegrationFields, NewIntegration
 use crate::domain::runs::{Action, RunFields, RunView};
 use crate::error::{Error, Result};
 use crate::query::Query;
+use crate::seed::SeedRun;
 use crate::time::Timestamp;
 
 #[async_trait]
@@ -120,6 +121,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<()>;
     /// When the next pending delivery is due, if any is.
     async fn next_due(&self) -> Result<Option<Timestamp>>;
+
+    /// Writes seeded runs and their errors in one transaction, many rows per statement.
+    async fn seed_runs(&self, runs: &[SeedRun]) -> Result<()>;
 
     async fn create_client(&self, new: NewClient) -> Result<Client>;
     /// Every client of a kind, oldest first, revoked ones included.

@@ -35,7 +35,8 @@ impl SqliteStore {
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options.clone())
+            // The writer keeps the indexes it updates in memory: 32 MiB of page cache.
+            .connect_with(options.clone().pragma("cache_size", "-32768"))
             .await
             .map_err(|e| Error::Internal(format!("cannot open {url}: {e}")))?;
         MIGRATOR.run(&writer).await?;

@@ -200,3 +200,14 @@ fn a_command_that_cannot_work_exits_non_zero_with_one_line() {
     let again = run(&database(&dir), &["clients", "create", "--name", "twice"]);
     assert!(!again.status.success(), "names are unique");
 }
+
+#[test]
+fn seed_writes_the_runs_it_was_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = stdout(&run(
+        &database(&dir),
+        &["seed", "--runs", "250", "--integrations", "2"],
+    ));
+    assert!(output.starts_with("seeded 250 runs ("), "{output}");
+    assert!(output.trim_end().ends_with("runs/s"), "{output}");
+}

@@ -16,3 +16,4 @@ mod process;
 mod query;
 mod records;
 mod runs;
+mod seed;

@@ -30,3 +30,5 @@ mod query;
 mod records;
 #[path = "../api/runs.rs"]
 mod runs;
+#[path = "../api/seed.rs"]
+mod seed;
