@@ -1,0 +1,448 @@
+//! `runledger-bench`: how fast Runledger records and answers, on this machine, against the
+//! machine's own limits. See docs/benchmarks.md.
+//!
+//! It seeds a fresh database, starts the release `runledger serve` beside this binary as a
+//! child process, drives it with a closed-loop async load generator (keep-alive
+//! connections), and measures in the same run the bare HTTP stack (a fixed answer) and the
+//! database driver's synced single-row commits. The generator and the server share the
+//! machine's cores.
+//!
+//! Usage: `cargo run --release --bin runledger-bench -- [--runs N] [--seconds S]
+//! [--database postgres://…]` (SQLite in a temporary directory by default).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// Request kinds of a lifecycle, for per-kind latencies.
+const KINDS: [&str; 5] = ["create", "run", "progress", "finish", "error"];
+
+struct Args {
+    runs: u64,
+    seconds: f64,
+    database: Option<String>,
+}
+
+fn args() -> Args {
+    let mut args = Args {
+        runs: 1_000_000,
+        seconds: 10.0,
+        database: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().unwrap_or_default();
+        match flag.as_str() {
+            "--runs" => args.runs = value.parse().unwrap_or(args.runs),
+            "--seconds" => args.seconds = value.parse().unwrap_or(args.seconds),
+            "--database" => args.database = Some(value),
+            other => {
+                eprintln!("unknown argument {other}");
+                std::process::exit(2);
+            }
+        }
+    }
+    args
+}
+
+/// The `runledger serve` child, killed when dropped.
+struct Server {
+    child: Child,
+    base: String,
+    client_id: String,
+    secret: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server(database: &str) -> Server {
+    let exe = std::env::current_exe()
+        .expect("own path")
+        .with_file_name("runledger");
+    let mut child = Command::new(exe)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--rate-limit",
+            "off",
+            "--log",
+            "warn",
+            "--database",
+            database,
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("runledger serve starts (build it with cargo build --release first)");
+    let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let (mut client_id, mut secret) = (String::new(), String::new());
+    for line in stdout.lines() {
+        let line = line.expect("stdout line");
+        if let Some(v) = line.strip_prefix("client_id=") {
+            client_id = v.to_owned();
+        } else if let Some(v) = line.strip_prefix("client_secret=") {
+            secret = v.to_owned();
+        } else if let Some(address) = line.strip_prefix("runledger listening on ") {
+            return Server {
+                child,
+                base: address.to_owned(),
+                client_id,
+                secret,
+            };
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("runledger serve ended before listening");
+}
+
+/// Peak resident memory of a process, from /proc (Linux), in MiB.
+fn peak_rss_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let index = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[index] as f64 / 1000.0
+}
+
+async fn send(
+    client: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    body: Option<Value>,
+) -> (u16, Value, u64) {
+    let started = Instant::now();
+    let mut request = client
+        .request(method, url)
+        .header("Accept", "application/json");
+    if let Some(body) = body {
+        request = request
+            .header("Content-Type", "application/json")
+            .body(body.to_string());
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    let bytes = response.bytes().await.expect("body");
+    let micros = started.elapsed().as_micros() as u64;
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        micros,
+    )
+}
+
+/// One closed-loop worker: lifecycles until `stop`; latencies per kind, in microseconds.
+async fn lifecycles(
+    client: reqwest::Client,
+    base: String,
+    worker: u64,
+    stop: Arc<AtomicBool>,
+) -> (u64, Vec<Vec<u64>>) {
+    use reqwest::Method;
+    let mut latencies = vec![Vec::new(); KINDS.len()];
+    let mut done = 0;
+    let runs = format!("{base}/api/integration_runs");
+    while !stop.load(Ordering::Relaxed) {
+        let code = format!("SEED_{:03}", (worker + done) % 50 + 1);
+        let (s, run, t) = send(
+            &client,
+            Method::POST,
+            runs.clone(),
+            Some(json!({"integration": {"code": code}})),
+        )
+        .await;
+        assert_eq!(s, 201, "create: {run}");
+        latencies[0].push(t);
+        let id = run["id"].as_i64().expect("id");
+        let (s, _, t) = send(
+            &client,
+            Method::PUT,
+            format!("{runs}/{id}/run"),
+            Some(json!({"total-records": 100})),
+        )
+        .await;
+        assert_eq!(s, 200);
+        latencies[1].push(t);
+        let (s, _, t) = send(
+            &client,
+            Method::PATCH,
+            format!("{runs}/{id}"),
+            Some(json!({"records-processed": 100})),
+        )
+        .await;
+        assert_eq!(s, 200);
+        latencies[2].push(t);
+        if (worker + done) % 10 == 0 {
+            let error = json!({"integration-run": {"id": id}, "contact-alert-type": "Technical",
+                               "document-type": "OrderHeader", "document-id": id});
+            let (s, _, t) = send(
+                &client,
+                Method::POST,
+                format!("{base}/api/integration_errors"),
+                Some(error),
+            )
+            .await;
+            assert_eq!(s, 201);
+            latencies[4].push(t);
+            let (s, _, t) = send(&client, Method::PUT, format!("{runs}/{id}/fail"), None).await;
+            assert_eq!(s, 200);
+            latencies[3].push(t);
+        } else {
+            let (s, _, t) = send(&client, Method::PUT, format!("{runs}/{id}/success"), None).await;
+            assert_eq!(s, 200);
+            latencies[3].push(t);
+        }
+        done += 1;
+    }
+    (done, latencies)
+}
+
+/// Requests per second of GET `url` from `concurrency` closed-loop clients for `seconds`.
+async fn rate(client: &reqwest::Client, url: &str, concurrency: usize, seconds: f64) -> f64 {
+    let stop = Arc::new(AtomicBool::new(false));
+    let tasks: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (client, url, stop) = (client.clone(), url.to_owned(), stop.clone());
+            tokio::spawn(async move {
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let response = client.get(&url).send().await.expect("request");
+                    response.bytes().await.expect("body");
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut total = 0;
+    for task in tasks {
+        total += task.await.expect("task");
+    }
+    total as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Synced single-row commits per second through sqlx's SQLite driver, one transaction each.
+async fn commit_rate(dir: &std::path::Path, seconds: f64) -> f64 {
+    use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+    use sqlx::{ConnectOptions, Connection};
+    let mut conn = SqliteConnectOptions::new()
+        .filename(dir.join("commits.db"))
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .connect()
+        .await
+        .expect("scratch database");
+    sqlx::query("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+        .execute(&mut conn)
+        .await
+        .expect("table");
+    let started = Instant::now();
+    let mut n = 0u64;
+    while started.elapsed().as_secs_f64() < seconds {
+        let mut tx = conn.begin().await.expect("begin");
+        sqlx::query("INSERT INTO t (v) VALUES ($1)")
+            .bind("row")
+            .execute(&mut *tx)
+            .await
+            .expect("insert");
+        tx.commit().await.expect("commit");
+        n += 1;
+    }
+    n as f64 / started.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let args = args();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(run(args));
+}
+
+async fn run(args: Args) {
+    let dir = std::env::temp_dir().join(format!("runledger-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temporary directory");
+    let database = args
+        .database
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", dir.join("bench.db").display()));
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!(
+        "runledger-bench: {} runs, {} s per load phase, {cores} cores shared by the load generator and the server",
+        args.runs, args.seconds
+    );
+    println!("database: {}", runledger::store::redact(&database));
+
+    // 1. Seed.
+    let store = runledger::store::open(&database, 4)
+        .await
+        .expect("database opens");
+    let seeded = runledger::seed::seed(store.as_ref(), args.runs, 50, 1)
+        .await
+        .expect("seeding");
+    println!(
+        "\n1. seed: {} runs ({} with errors) in {:.1} s = {:.0} runs/s",
+        seeded.runs,
+        seeded.errors,
+        seeded.elapsed.as_secs_f64(),
+        seeded.runs_per_second()
+    );
+    drop(store);
+
+    let server = start_server(&database);
+    let http = reqwest::Client::new();
+    let response = http
+        .post(format!("{}/oauth2/token", server.base))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "grant_type=client_credentials&client_id={}&client_secret={}",
+            server.client_id, server.secret
+        ))
+        .send()
+        .await
+        .expect("token");
+    let token: Value =
+        serde_json::from_slice(&response.bytes().await.expect("token")).expect("token JSON");
+    let mut headers = reqwest::header::HeaderMap::new();
+    let bearer = format!(
+        "Bearer {}",
+        token["access_token"]
+            .as_str()
+            .expect("a first-start client (use a fresh database)")
+    );
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        bearer.parse().expect("header"),
+    );
+    let client = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("client");
+
+    // 2. Lifecycles.
+    println!(
+        "\n2. lifecycle load (create, run, records-processed, success | error + fail on 10 %)"
+    );
+    let mut best = 0.0f64;
+    for concurrency in [1u64, 8, 32] {
+        let stop = Arc::new(AtomicBool::new(false));
+        let workers: Vec<_> = (0..concurrency)
+            .map(|w| {
+                tokio::spawn(lifecycles(
+                    client.clone(),
+                    server.base.clone(),
+                    w,
+                    stop.clone(),
+                ))
+            })
+            .collect();
+        let started = Instant::now();
+        tokio::time::sleep(Duration::from_secs_f64(args.seconds)).await;
+        stop.store(true, Ordering::Relaxed);
+        let mut total = 0;
+        let mut latencies = vec![Vec::new(); KINDS.len()];
+        for worker in workers {
+            let (done, lat) = worker.await.expect("worker");
+            total += done;
+            for (all, more) in latencies.iter_mut().zip(lat) {
+                all.extend(more);
+            }
+        }
+        let per_second = total as f64 / started.elapsed().as_secs_f64();
+        best = best.max(per_second);
+        print!("   concurrency {concurrency:>2}: {per_second:>7.0} lifecycles/s  ");
+        for (kind, lat) in KINDS.iter().zip(latencies.iter_mut()) {
+            lat.sort_unstable();
+            print!(
+                " {kind} p50 {:.1}/p99 {:.1} ms",
+                percentile(lat, 0.5),
+                percentile(lat, 0.99)
+            );
+        }
+        println!();
+    }
+
+    // 3. Queries.
+    println!(
+        "\n3. query load at {} runs (limit=50, 200 requests each, one at a time)",
+        args.runs
+    );
+    let month_ago = runledger::time::format(&(runledger::time::now() - chrono::Duration::days(30)));
+    let middle = args.runs / 2;
+    let queries = [
+        format!("status=failed&created_at[gt]={month_ago}"),
+        "integration[code]=SEED_007&order_by=created_at&dir=desc".to_owned(),
+        "integration_errors[resolved]=false".to_owned(),
+        "offset=1000".to_owned(),
+        "offset=10000".to_owned(),
+        format!("offset={}", middle.min(100_000)),
+        format!("id[gt]={middle}"),
+    ];
+    for query in &queries {
+        let url = format!("{}/api/integration_runs?{query}&limit=50", server.base);
+        let mut lat = Vec::new();
+        for _ in 0..200 {
+            let (status, _, micros) =
+                send(&client, reqwest::Method::GET, url.replace('+', "%2B"), None).await;
+            assert_eq!(status, 200, "{query}");
+            lat.push(micros);
+        }
+        lat.sort_unstable();
+        println!(
+            "   {query:<62} p50 {:>6.1} ms  p99 {:>6.1} ms",
+            percentile(&lat, 0.5),
+            percentile(&lat, 0.99)
+        );
+    }
+    let rss = peak_rss_mib(server.child.id());
+    drop(server);
+
+    // 4. The machine's limits.
+    let fixed = axum::Router::new().route("/", axum::routing::get(|| async { "{\"ok\":true}" }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/", listener.local_addr().expect("address"));
+    tokio::spawn(async move { axum::serve(listener, fixed).await });
+    let http_limit = rate(&reqwest::Client::new(), &url, 32, args.seconds).await;
+    let commit_limit = commit_rate(&dir, args.seconds.min(5.0)).await;
+    let requests = 4.1; // create, run, progress, finish, and an error on 10 % of lifecycles
+    println!(
+        "\n4. limits: the same HTTP stack answering a fixed body: {http_limit:.0} requests/s; sqlx SQLite synced single-row commits: {commit_limit:.0}/s"
+    );
+    println!(
+        "   best lifecycle rate {best:.0}/s = {:.1} % of the HTTP limit per lifecycle ({:.0}/s), {:.1} % of the commit limit per lifecycle ({:.0}/s)",
+        best / (http_limit / requests) * 100.0,
+        http_limit / requests,
+        best / (commit_limit / requests) * 100.0,
+        commit_limit / requests
+    );
+
+    // 5. Memory.
+    match rss {
+        Some(mib) => println!("\n5. server peak RSS: {mib:.1} MiB"),
+        None => println!("\n5. server peak RSS: not available (no /proc)"),
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
