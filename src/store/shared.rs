@@ -128,10 +128,7 @@ impl Store for $store {
     }
 
     async fn integrations(&self, query: &Query) -> Result<Vec<Integration>> {
-        let sql = page(q::SELECT_INTEGRATIONS, query);
-        let rows = bind_all(sqlx::query(&sql.text), &sql.binds)
-            .fetch_all(&self.reader)
-            .await?;
+        let rows = page_rows(&mut *self.reader.acquire().await?, q::SELECT_INTEGRATIONS, query).await?;
         rows.iter().map(integration_row).collect()
     }
 
@@ -241,10 +238,7 @@ impl Store for $store {
 
     async fn runs(&self, query: &Query) -> Result<Vec<RunView>> {
         let mut conn = self.reader.acquire().await?;
-        let sql = page(q::SELECT_RUNS, query);
-        let rows = bind_all(sqlx::query(&sql.text), &sql.binds)
-            .fetch_all(&mut *conn)
-            .await?;
+        let rows = page_rows(&mut conn, q::SELECT_RUNS, query).await?;
         let mut runs = rows.iter().map(run_row).collect::<Result<Vec<_>>>()?;
         attach_errors(&mut conn, &mut runs).await?;
         Ok(runs)
@@ -386,10 +380,7 @@ impl Store for $store {
 
     async fn records(&self, kind: RecordKind, query: &Query) -> Result<Vec<IntegrationError>> {
         let mut conn = self.reader.acquire().await?;
-        let sql = page(&q::select_records(kind.table()), query);
-        let rows = bind_all(sqlx::query(&sql.text), &sql.binds)
-            .fetch_all(&mut *conn)
-            .await?;
+        let rows = page_rows(&mut conn, &q::select_records(kind.table()), query).await?;
         let mut records = rows.iter().map(error_row).collect::<Result<Vec<_>>>()?;
         attach_responses(&mut conn, kind, &mut records).await?;
         Ok(records)
@@ -481,10 +472,7 @@ impl Store for $store {
     }
 
     async fn contacts(&self, query: &Query) -> Result<Vec<Contact>> {
-        let sql = page(q::SELECT_CONTACTS, query);
-        let rows = bind_all(sqlx::query(&sql.text), &sql.binds)
-            .fetch_all(&self.reader)
-            .await?;
+        let rows = page_rows(&mut *self.reader.acquire().await?, q::SELECT_CONTACTS, query).await?;
         rows.iter().map(contact_row).collect()
     }
 
@@ -501,10 +489,7 @@ impl Store for $store {
     }
 
     async fn deliveries(&self, query: &Query) -> Result<Vec<Delivery>> {
-        let sql = page(&q::select_deliveries(), query);
-        let rows = bind_all(sqlx::query(&sql.text), &sql.binds)
-            .fetch_all(&self.reader)
-            .await?;
+        let rows = page_rows(&mut *self.reader.acquire().await?, &q::select_deliveries(), query).await?;
         rows.iter().map(delivery_row).collect()
     }
 
@@ -697,6 +682,12 @@ impl Store for $store {
             .fetch_one(&self.writer)
             .await?)
     }
+}
+
+/// The rows of one page of an index query on `select` (which aliases its table `t0`).
+async fn page_rows(conn: &mut Conn, select: &str, query: &Query) -> Result<Vec<DbRow>> {
+    let sql = page(select, query);
+    Ok(bind_all(sqlx::query(&sql.text), &sql.binds).fetch_all(conn).await?)
 }
 
 fn bind_all<'q>(
