@@ -127,11 +127,16 @@ pub fn select_deliveries() -> String {
 }
 
 /// Leases up to `$3` due deliveries until `$1` (now is `$2`), so that no other worker takes them.
+///
+/// The lease condition stands in the outer `WHERE` too: on PostgreSQL, a second node whose
+/// subquery picked the same rows waits for the first node's commit and then re-checks only
+/// the outer condition, which the fresh lease now fails, so no row is claimed twice.
 pub fn claim_deliveries() -> String {
     format!(
         "UPDATE alert_deliveries SET lease_until = $1 WHERE id IN (SELECT id FROM alert_deliveries \
          WHERE status = 'pending' AND next_attempt_at <= $2 \
          AND (lease_until IS NULL OR lease_until < $2) ORDER BY next_attempt_at, id LIMIT $3) \
+         AND status = 'pending' AND (lease_until IS NULL OR lease_until < $2) \
          RETURNING {DELIVERY_COLUMNS}"
     )
 }
