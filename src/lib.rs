@@ -9,7 +9,7 @@
 //! - [`query`]: Coupa's query language, parsed to a typed AST and compiled to SQL with binds.
 //! - [`domain`]: the records and their rules (the run status machine), free of I/O.
 //! - [`seed`]: realistic history in bulk (`runledger seed`).
-//! - [`store`]: the storage trait and its SQLite implementation.
+//! - [`store`]: the storage trait, implemented once for SQLite and PostgreSQL.
 //! - [`error`]: the one error type and its Coupa-shaped rendering.
 //! - [`time`]: datetimes as Coupa reads and writes them.
 

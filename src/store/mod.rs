@@ -1,9 +1,10 @@
-//! Storage: one narrow trait, one implementation per backend (SQLite, PostgreSQL), chosen by
-//! the URL's scheme.
+//! Storage: one narrow trait and its implementation for each backend (SQLite, PostgreSQL),
+//! chosen by the URL's scheme.
 //!
 //! The trait speaks in domain types and takes whole operations (create a run, move it to a
-//! status), so that each backend can make every operation one transaction. SQL that both
-//! backends can run lives once in [`sql`].
+//! status), so that every operation is one transaction. The implementation is written once
+//! (`shared.rs`) and expanded per backend with its connection types, datetime encoding and
+//! row locks; the SQL, which both backends run as written, lives once in [`sql`].
 
 pub mod postgres;
 mod shared;
