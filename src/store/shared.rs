@@ -8,7 +8,8 @@
 //!
 //! A macro rather than generic code: sqlx's traits make a store generic over the database
 //! need bounds on every function (executors for every lifetime, encodings for every type),
-//! while the expansion type-checks each backend with its concrete types.
+//! while the expansion type-checks each backend with its concrete types. rustfmt does not
+//! format the body of a `macro_rules!`: keep its lines as `cargo fmt` would, by hand.
 
 macro_rules! sql_store {
     ($store:ty) => {
@@ -128,7 +129,8 @@ impl Store for $store {
     }
 
     async fn integrations(&self, query: &Query) -> Result<Vec<Integration>> {
-        let rows = page_rows(&mut *self.reader.acquire().await?, "integrations", q::SELECT_INTEGRATIONS, query).await?;
+        let mut conn = self.reader.acquire().await?;
+        let rows = page_rows(&mut conn, "integrations", q::SELECT_INTEGRATIONS, query).await?;
         rows.iter().map(integration_row).collect()
     }
 
@@ -380,7 +382,8 @@ impl Store for $store {
 
     async fn records(&self, kind: RecordKind, query: &Query) -> Result<Vec<IntegrationError>> {
         let mut conn = self.reader.acquire().await?;
-        let rows = page_rows(&mut conn, kind.table(), &q::select_records(kind.table()), query).await?;
+        let select = q::select_records(kind.table());
+        let rows = page_rows(&mut conn, kind.table(), &select, query).await?;
         let mut records = rows.iter().map(error_row).collect::<Result<Vec<_>>>()?;
         attach_responses(&mut conn, kind, &mut records).await?;
         Ok(records)
@@ -472,7 +475,8 @@ impl Store for $store {
     }
 
     async fn contacts(&self, query: &Query) -> Result<Vec<Contact>> {
-        let rows = page_rows(&mut *self.reader.acquire().await?, "integration_contacts", q::SELECT_CONTACTS, query).await?;
+        let mut conn = self.reader.acquire().await?;
+        let rows = page_rows(&mut conn, "integration_contacts", q::SELECT_CONTACTS, query).await?;
         rows.iter().map(contact_row).collect()
     }
 
@@ -489,7 +493,9 @@ impl Store for $store {
     }
 
     async fn deliveries(&self, query: &Query) -> Result<Vec<Delivery>> {
-        let rows = page_rows(&mut *self.reader.acquire().await?, "alert_deliveries", &q::select_deliveries(), query).await?;
+        let mut conn = self.reader.acquire().await?;
+        let select = q::select_deliveries();
+        let rows = page_rows(&mut conn, "alert_deliveries", &select, query).await?;
         rows.iter().map(delivery_row).collect()
     }
 
@@ -690,7 +696,12 @@ impl Store for $store {
 /// The page's ids come first, from a query that touches only `t0` and, mostly, its indexes;
 /// then the rows of those ids, with their joins. Filtering, sorting and skipping whole joined
 /// rows instead cost up to a hundred times more at a million runs (see docs/benchmarks.md).
-async fn page_rows(conn: &mut Conn, table: &str, select: &str, query: &Query) -> Result<Vec<DbRow>> {
+async fn page_rows(
+    conn: &mut Conn,
+    table: &str,
+    select: &str,
+    query: &Query,
+) -> Result<Vec<DbRow>> {
     let sql = page(&format!("SELECT t0.id FROM {table} t0"), query);
     let ids = bind_all(sqlx::query(&sql.text), &sql.binds).fetch_all(&mut *conn).await?;
     let ids: Vec<i64> = ids.iter().map(|row| row.try_get(0)).collect::<Result<_, _>>()?;
@@ -1042,7 +1053,12 @@ async fn queue_alerts(
     Ok(())
 }
 
-async fn fetch_record(conn: &mut Conn, kind: RecordKind, id: i64, lock: bool) -> Result<IntegrationError> {
+async fn fetch_record(
+    conn: &mut Conn,
+    kind: RecordKind,
+    id: i64,
+    lock: bool,
+) -> Result<IntegrationError> {
     let sql = format!("{} WHERE t0.id = $1{}", q::select_records(kind.table()), lock_clause(lock));
     let row = sqlx::query(&sql)
         .bind(id)
