@@ -13,6 +13,7 @@ mod formats;
 mod helpers;
 mod integrations;
 mod process;
+mod properties;
 mod query;
 mod records;
 mod runs;

@@ -24,6 +24,8 @@ mod multinode;
 #[allow(dead_code)]
 #[path = "../api/process.rs"]
 mod process;
+#[path = "../api/properties.rs"]
+mod properties;
 #[path = "../api/query.rs"]
 mod query;
 #[path = "../api/records.rs"]
