@@ -1,7 +1,11 @@
-//! The real binary as a child process: killed mid-stream it loses no acknowledged write and
-//! half-applies none; asked to stop with SIGTERM or SIGINT it exits cleanly.
+//! The real binary as a child process, on the backend of the test binary
+//! ([`crate::BACKEND`]): killed mid-stream it loses no acknowledged write and half-applies
+//! none; asked to stop with SIGTERM or SIGINT it answers the requests in flight in full,
+//! then exits cleanly.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -9,16 +13,16 @@ use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use sqlx::Connection;
 
-use crate::helpers::integration_body;
-use crate::process::Server;
+use crate::helpers::{Backend, TestDatabase, integration_body};
+use crate::process::{PATIENCE, Server};
 
-/// Starts the binary on the file `database`, unthrottled (the workload outruns 25 requests a
+/// Starts the binary on `database` (a URL), unthrottled (the workload outruns 25 requests a
 /// second), logging to `log` in `dir`.
-fn start(dir: &Path, database: &Path, log: &str) -> Server {
-    let url = format!("sqlite://{}", database.display());
+fn start(dir: &Path, database: &str, log: &str) -> Server {
     Server::start(
-        &url,
+        database,
         &dir.join(log),
         &["--rate-limit", "off", "--log", "warn"],
     )
@@ -296,7 +300,7 @@ async fn all_runs(client: &reqwest::Client, server: &Server) -> BTreeMap<i64, Va
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_killed_server_keeps_every_acknowledged_write_and_half_applies_none() {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let database = dir.path().join("crash.db");
+    let (_database, database) = TestDatabase::create(crate::BACKEND).await;
     let mut server = start(dir.path(), &database, "first.log");
     let (client_id, secret) = server.first_client();
     let client = server.client_for(&client_id, &secret).await;
@@ -474,15 +478,126 @@ async fn a_killed_server_keeps_every_acknowledged_write_and_half_applies_none() 
     assert!(run["end-time"].is_string(), "{run}");
 }
 
-/// Starts a server, writes through a kept-alive connection, stops it with `signal` and
-/// checks that it exits with status 0 and that the write survives a restart.
-async fn stops_gracefully_on(signal: &str) {
+/// Holds a lock on the database from a connection of the test's own, so that the server's
+/// next write to run `id` waits inside its transaction for as long as the test likes.
+/// PostgreSQL only: see [`drains_and_stops_on`].
+struct RowLock(sqlx::PgConnection);
+
+impl RowLock {
+    async fn take(database: &str, id: i64) -> RowLock {
+        let mut connection = sqlx::PgConnection::connect(database)
+            .await
+            .expect("a connection of the test's own");
+        sqlx::query("BEGIN")
+            .execute(&mut connection)
+            .await
+            .expect("a transaction");
+        // The server reads the run FOR UPDATE before it moves it.
+        sqlx::query("SELECT id FROM integration_runs WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .execute(&mut connection)
+            .await
+            .expect("the run's row lock");
+        RowLock(connection)
+    }
+
+    async fn release(mut self) {
+        sqlx::query("ROLLBACK")
+            .execute(&mut self.0)
+            .await
+            .expect("lock released");
+    }
+}
+
+/// A request written by hand on a connection of its own: its head and half of its body now,
+/// the rest when the test says.
+struct HalfSent {
+    stream: TcpStream,
+    rest: Vec<u8>,
+}
+
+impl HalfSent {
+    fn post(server: &Server, token: &str, path: &str, body: &Value) -> HalfSent {
+        let host = server.address.trim_start_matches("http://");
+        let mut stream = TcpStream::connect(host).expect("connected");
+        let body = body.to_string().into_bytes();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n\
+             Accept: application/json\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\n\r\n",
+            body.len()
+        );
+        let (first, rest) = body.split_at(body.len() / 2);
+        stream.write_all(head.as_bytes()).expect("head sent");
+        stream.write_all(first).expect("half the body sent");
+        HalfSent {
+            stream,
+            rest: rest.to_vec(),
+        }
+    }
+
+    /// Sends the rest of the body and reads the answer: its status and its body, which must
+    /// be as long as its `Content-Length` says.
+    async fn finish(self) -> (u16, Value) {
+        let HalfSent { mut stream, rest } = self;
+        tokio::task::spawn_blocking(move || {
+            stream.write_all(&rest).expect("the rest of the body sent");
+            stream.set_read_timeout(Some(PATIENCE)).expect("timeout");
+            let mut answer = Vec::new();
+            let mut buffer = [0; 4096];
+            loop {
+                let n = stream.read(&mut buffer).expect("the answer");
+                answer.extend_from_slice(&buffer[..n]);
+                if let Some(end) = answer.windows(4).position(|w| w == b"\r\n\r\n") {
+                    let head = String::from_utf8_lossy(&answer[..end]).into_owned();
+                    let body = &answer[end + 4..];
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            let (name, value) = l.split_once(':')?;
+                            let named = name.eq_ignore_ascii_case("content-length");
+                            named.then(|| value.trim().parse().ok())?
+                        })
+                        .unwrap_or_else(|| panic!("no Content-Length: {head}"));
+                    if body.len() >= length || n == 0 {
+                        assert_eq!(body.len(), length, "a truncated answer: {head}");
+                        let status = head
+                            .split(' ')
+                            .nth(1)
+                            .and_then(|s| s.parse().ok())
+                            .unwrap_or_else(|| panic!("no status: {head}"));
+                        return (status, serde_json::from_slice(body).expect("a JSON body"));
+                    }
+                }
+                assert!(
+                    n > 0,
+                    "the connection closed before the answer was complete: {:?}",
+                    String::from_utf8_lossy(&answer)
+                );
+            }
+        })
+        .await
+        .expect("reader thread")
+    }
+}
+
+/// Starts a server, puts requests in flight, sends `signal` while they are, and checks that
+/// the server keeps running until each is answered in full, then exits with status 0, and
+/// that their writes survive a restart. Idle kept-alive connections (the client's, from the
+/// setup) must not hold up the stop.
+///
+/// In flight are a create whose body is still arriving and, on PostgreSQL, a `success`
+/// waiting for a row lock inside its transaction. SQLite is left out of the second: there,
+/// while another process holds the write lock, a write transaction that has already read
+/// fails at once with "database is locked" (SQLite does not wait for a reader to become a
+/// writer) — until the store begins its write transactions with `BEGIN IMMEDIATE`.
+async fn drains_and_stops_on(signal: &str) {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let database = dir.path().join("signal.db");
+    let (_database, database) = TestDatabase::create(crate::BACKEND).await;
     let mut server = start(dir.path(), &database, "first.log");
     let (client_id, secret) = server.first_client();
     let client = server.client_for(&client_id, &secret).await;
-    let integration = expect(
+    expect(
         &client,
         Method::POST,
         &server.url("/api/integrations"),
@@ -490,32 +605,91 @@ async fn stops_gracefully_on(signal: &str) {
         StatusCode::CREATED,
     )
     .await;
-    // The client keeps that connection open and idle: it must not hold up the shutdown.
-    let status = server.stop_with(signal).await;
+    let run = expect(
+        &client,
+        Method::POST,
+        &server.url("/api/integration_runs"),
+        Some(json!({"integration": {"code": "STOP"}, "total-records": 7})),
+        StatusCode::CREATED,
+    )
+    .await;
+    let id = run["id"].as_i64().expect("run id");
+
+    let token = server.token(&client_id, &secret).await;
+    let create = HalfSent::post(
+        &server,
+        &token,
+        "/api/integrations",
+        &integration_body("DRAINED"),
+    );
+    let locked = match crate::BACKEND {
+        Backend::Postgres => {
+            let lock = RowLock::take(&database, id).await;
+            let url = server.url(&format!("/api/integration_runs/{id}/success"));
+            let client = client.clone();
+            let body = json!({"records-processed": 7});
+            let request =
+                tokio::spawn(async move { send(&client, Method::PUT, &url, Some(body)).await });
+            Some((lock, request))
+        }
+        Backend::Sqlite => None,
+    };
+    // Long enough for both requests to reach the server, and the second to wait in the store.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    if let Some((_, request)) = &locked {
+        assert!(!request.is_finished(), "the write should wait for the lock");
+    }
+    server.signal(signal);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        server.child.try_wait().expect("child status").is_none(),
+        "SIG{signal} ended runledger with requests in flight:\n{}",
+        server.log_text()
+    );
+
+    let moved = match locked {
+        Some((lock, request)) => {
+            lock.release().await;
+            let (status, answer) = request
+                .await
+                .expect("request task")
+                .unwrap_or_else(|e| panic!("the write in flight got no full answer: {e}"));
+            assert_eq!(status, StatusCode::OK, "{answer}");
+            assert_eq!(answer["status"], "successful", "{answer}");
+            assert_eq!(answer["records-processed"], 7, "{answer}");
+            Some(answer)
+        }
+        None => None,
+    };
+    let (status, created) = create.finish().await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["code"], "DRAINED", "{created}");
+    let status = server.wait_for_exit(signal).await;
     assert!(
         status.success(),
-        "SIG{signal} ended runledger with {status}"
+        "SIG{signal} ended runledger with {status}:\n{}",
+        server.log_text()
     );
 
     let server = start(dir.path(), &database, "restart.log");
-    let id = integration["id"].as_i64().expect("integration id");
-    let shown = expect(
-        &server.client_for(&client_id, &secret).await,
-        Method::GET,
-        &server.url(&format!("/api/integrations/{id}")),
-        None,
-        StatusCode::OK,
-    )
-    .await;
-    assert_eq!(shown["code"], "STOP");
+    let client = server.client_for(&client_id, &secret).await;
+    let url = server.url(&format!("/api/integrations/{}", created["id"]));
+    let shown = expect(&client, Method::GET, &url, None, StatusCode::OK).await;
+    assert_eq!(shown["code"], "DRAINED");
+    if let Some(moved) = moved {
+        let url = server.url(&format!("/api/integration_runs/{id}"));
+        let shown = expect(&client, Method::GET, &url, None, StatusCode::OK).await;
+        assert_eq!(State::of(&shown), State::of(&moved), "{shown}");
+        assert_eq!(shown["end-time"], moved["end-time"]);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_stops_the_server_with_exit_status_zero() {
-    stops_gracefully_on("TERM").await;
+async fn sigterm_answers_the_requests_in_flight_then_exits_with_status_zero() {
+    drains_and_stops_on("TERM").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigint_stops_the_server_with_exit_status_zero() {
-    stops_gracefully_on("INT").await;
+async fn sigint_answers_the_requests_in_flight_then_exits_with_status_zero() {
+    drains_and_stops_on("INT").await;
 }

@@ -138,6 +138,12 @@ impl Server {
 
     /// Sends `signal` (`TERM`, `INT`) with kill(1) and waits for the process to exit.
     pub async fn stop_with(&mut self, signal: &str) -> ExitStatus {
+        self.signal(signal);
+        self.wait_for_exit(signal).await
+    }
+
+    /// Sends `signal` (`TERM`, `INT`) with kill(1), without waiting.
+    pub fn signal(&self, signal: &str) {
         let pid = self.child.id().to_string();
         let sent = Command::new("kill")
             .arg(format!("-{signal}"))
@@ -145,6 +151,10 @@ impl Server {
             .status()
             .expect("kill(1) runs");
         assert!(sent.success(), "kill -{signal} failed: {sent}");
+    }
+
+    /// Waits (at most [`PATIENCE`]) for the process to exit after `signal`.
+    pub async fn wait_for_exit(&mut self, signal: &str) -> ExitStatus {
         let deadline = Instant::now() + PATIENCE;
         loop {
             if let Some(status) = self.child.try_wait().expect("child status") {

@@ -1,6 +1,6 @@
-//! The API test suite on PostgreSQL: the modules of `tests/api` that drive an in-process
-//! server, each test on a fresh schema of the server that `RUNLEDGER_TEST_POSTGRES_URL` names,
-//! plus what only a shared database can show: several nodes on one database.
+//! The API test suite on PostgreSQL: the modules of `tests/api` but the command line's, each
+//! test on a fresh schema of the server that `RUNLEDGER_TEST_POSTGRES_URL` names, plus what
+//! only a shared database can show: several nodes on one database.
 //!
 //! Without `RUNLEDGER_TEST_POSTGRES_URL` the binary says that it skipped and succeeds.
 
@@ -13,6 +13,8 @@ mod alerts;
 mod auth;
 #[path = "../api/concurrency.rs"]
 mod concurrency;
+#[path = "../api/crash.rs"]
+mod crash;
 #[path = "../api/formats.rs"]
 mod formats;
 #[path = "../api/helpers.rs"]
@@ -20,7 +22,7 @@ mod helpers;
 #[path = "../api/integrations.rs"]
 mod integrations;
 mod multinode;
-// Shared with the SQLite binary, whose command-line and crash tests use the rest of it.
+// Shared with the SQLite binary, whose command-line tests use the rest of it.
 #[allow(dead_code)]
 #[path = "../api/process.rs"]
 mod process;
