@@ -62,7 +62,7 @@ pub async fn seed(store: &dyn Store, runs: u64, integrations: usize, seed: u64) 
         let count = (runs - written).min(BATCH as u64) as usize;
         let batch: Vec<SeedRun> = (0..count).map(|_| run(&mut rng, &ids, now)).collect();
         errors += batch.iter().filter(|r| r.error.is_some()).count() as u64;
-        store.seed_runs(&batch).await?;
+        store.seed_runs(batch).await?;
         written += count as u64;
     }
     Ok(Seeded {

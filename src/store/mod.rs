@@ -6,6 +6,7 @@
 //! (`shared.rs`) and expanded per backend with its connection types, datetime encoding and
 //! row locks; the SQL, which both backends run as written, lives once in [`sql`].
 
+mod group_commit;
 pub mod postgres;
 mod shared;
 pub mod sql;
@@ -124,7 +125,7 @@ pub trait Store: Send + Sync + 'static {
     async fn next_due(&self) -> Result<Option<Timestamp>>;
 
     /// Writes seeded runs and their errors in one transaction, many rows per statement.
-    async fn seed_runs(&self, runs: &[SeedRun]) -> Result<()>;
+    async fn seed_runs(&self, runs: Vec<SeedRun>) -> Result<()>;
 
     async fn create_client(&self, new: NewClient) -> Result<Client>;
     /// Every client of a kind, oldest first, revoked ones included.

@@ -13,6 +13,8 @@ use sqlx::Postgres;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 
+use super::group_commit::BoxFuture;
+
 pub static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
 
 pub struct PostgresStore {
@@ -36,6 +38,20 @@ impl PostgresStore {
             writer: pool.clone(),
             reader: pool,
         })
+    }
+}
+
+impl PostgresStore {
+    /// Runs `work` in a transaction of its own, committed if it succeeds. PostgreSQL groups
+    /// concurrent commits into shared WAL flushes itself.
+    async fn write<T, F>(&self, work: F) -> Result<T>
+    where
+        F: for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, Result<T>>,
+    {
+        let mut tx = self.writer.begin().await?;
+        let value = work(&mut tx).await?;
+        tx.commit().await?;
+        Ok(value)
     }
 }
 

@@ -59,38 +59,43 @@ impl Store for $store {
     ) -> Result<Integration> {
         let now = time::now();
         let actor_id = actor.map(|a| a.id);
-        let mut tx = self.writer.begin().await?;
-        check_unique(&mut tx, 0, &new.code, &new.name).await?;
-        let id: i64 = sqlx::query_scalar(q::INSERT_INTEGRATION)
-            .bind(&new.code)
-            .bind(&new.name)
-            .bind(&new.business_object)
-            .bind(&new.direction)
-            .bind(&new.end_system)
-            .bind(&new.end_system_type)
-            .bind(&new.integration_type)
-            .bind(false)
-            .bind(time_param(now))
-            .bind(actor_id)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(|e| on_unique(e, INTEGRATION_KEYS))?;
-        tx.commit().await?;
-        Ok(Integration {
-            id,
-            code: new.code,
-            name: new.name,
-            business_object: new.business_object,
-            direction: new.direction,
-            end_system: new.end_system,
-            end_system_type: new.end_system_type,
-            integration_type: new.integration_type,
-            standard: false,
-            created_at: now,
-            updated_at: now,
-            created_by: actor.cloned(),
-            updated_by: actor.cloned(),
+        let actor = actor.cloned();
+        self.write(move |tx| {
+            Box::pin(async move {
+                let actor = actor.as_ref();
+                check_unique(tx, 0, &new.code, &new.name).await?;
+                let id: i64 = sqlx::query_scalar(q::INSERT_INTEGRATION)
+                    .bind(&new.code)
+                    .bind(&new.name)
+                    .bind(&new.business_object)
+                    .bind(&new.direction)
+                    .bind(&new.end_system)
+                    .bind(&new.end_system_type)
+                    .bind(&new.integration_type)
+                    .bind(false)
+                    .bind(time_param(now))
+                    .bind(actor_id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(|e| on_unique(e, INTEGRATION_KEYS))?;
+                Ok(Integration {
+                    id,
+                    code: new.code,
+                    name: new.name,
+                    business_object: new.business_object,
+                    direction: new.direction,
+                    end_system: new.end_system,
+                    end_system_type: new.end_system_type,
+                    integration_type: new.integration_type,
+                    standard: false,
+                    created_at: now,
+                    updated_at: now,
+                    created_by: actor.cloned(),
+                    updated_by: actor.cloned(),
+                })
+            })
         })
+        .await
     }
 
     async fn update_integration(
@@ -99,29 +104,34 @@ impl Store for $store {
         fields: IntegrationFields,
         actor: Option<&Actor>,
     ) -> Result<Integration> {
-        let mut tx = self.writer.begin().await?;
-        let mut integration = fetch_integration(&mut tx, id, true).await?;
-        integration.apply(fields);
-        check_unique(&mut tx, id, &integration.code, &integration.name).await?;
-        integration.updated_at = time::now();
-        integration.updated_by = actor.cloned();
-        let i = &integration;
-        sqlx::query(q::UPDATE_INTEGRATION)
-            .bind(i.id)
-            .bind(&i.code)
-            .bind(&i.name)
-            .bind(&i.business_object)
-            .bind(&i.direction)
-            .bind(&i.end_system)
-            .bind(&i.end_system_type)
-            .bind(&i.integration_type)
-            .bind(time_param(i.updated_at))
-            .bind(actor.map(|a| a.id))
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| on_unique(e, INTEGRATION_KEYS))?;
-        tx.commit().await?;
-        Ok(integration)
+        let actor = actor.cloned();
+        self.write(move |tx| {
+            Box::pin(async move {
+                let actor = actor.as_ref();
+                let mut integration = fetch_integration(tx, id, true).await?;
+                integration.apply(fields);
+                check_unique(tx, id, &integration.code, &integration.name).await?;
+                integration.updated_at = time::now();
+                integration.updated_by = actor.cloned();
+                let i = &integration;
+                sqlx::query(q::UPDATE_INTEGRATION)
+                    .bind(i.id)
+                    .bind(&i.code)
+                    .bind(&i.name)
+                    .bind(&i.business_object)
+                    .bind(&i.direction)
+                    .bind(&i.end_system)
+                    .bind(&i.end_system_type)
+                    .bind(&i.integration_type)
+                    .bind(time_param(i.updated_at))
+                    .bind(actor.map(|a| a.id))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| on_unique(e, INTEGRATION_KEYS))?;
+                Ok(integration)
+            })
+        })
+        .await
     }
 
     async fn integration(&self, id: i64) -> Result<Integration> {
@@ -135,46 +145,51 @@ impl Store for $store {
     }
 
     async fn create_run(&self, fields: RunFields, actor: Option<&Actor>) -> Result<RunView> {
-        let reference = fields
-            .integration
-            .as_ref()
-            .ok_or_else(|| Error::invalid("Integration can't be blank"))?;
         let now = time::now();
-        let mut tx = self.writer.begin().await?;
-        let integration = find_integration(&mut tx, reference).await?;
-        let mut run = Run {
-            id: 0,
-            integration_id: integration.id,
-            status: Status::Pending,
-            start_time: None,
-            end_time: None,
-            total_records: None,
-            records_processed: None,
-            flow: None,
-            created_at: now,
-            updated_at: now,
-            created_by: actor.cloned(),
-            updated_by: actor.cloned(),
-        };
-        run.apply(&fields, None, now)?;
-        run.id = sqlx::query_scalar(q::INSERT_RUN)
-            .bind(run.integration_id)
-            .bind(run.status.as_str())
-            .bind(run.start_time.map(time_param))
-            .bind(run.end_time.map(time_param))
-            .bind(run.total_records)
-            .bind(run.records_processed)
-            .bind(run.flow.as_ref().map(Json))
-            .bind(time_param(now))
-            .bind(actor.map(|a| a.id))
-            .fetch_one(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(RunView {
-            run,
-            integration,
-            errors: Vec::new(),
+        let actor = actor.cloned();
+        self.write(move |tx| {
+            Box::pin(async move {
+                let actor = actor.as_ref();
+                let reference = fields
+                    .integration
+                    .as_ref()
+                    .ok_or_else(|| Error::invalid("Integration can't be blank"))?;
+                let integration = find_integration(tx, reference).await?;
+                let mut run = Run {
+                    id: 0,
+                    integration_id: integration.id,
+                    status: Status::Pending,
+                    start_time: None,
+                    end_time: None,
+                    total_records: None,
+                    records_processed: None,
+                    flow: None,
+                    created_at: now,
+                    updated_at: now,
+                    created_by: actor.cloned(),
+                    updated_by: actor.cloned(),
+                };
+                run.apply(&fields, None, now)?;
+                run.id = sqlx::query_scalar(q::INSERT_RUN)
+                    .bind(run.integration_id)
+                    .bind(run.status.as_str())
+                    .bind(run.start_time.map(time_param))
+                    .bind(run.end_time.map(time_param))
+                    .bind(run.total_records)
+                    .bind(run.records_processed)
+                    .bind(run.flow.as_ref().map(Json))
+                    .bind(time_param(now))
+                    .bind(actor.map(|a| a.id))
+                    .fetch_one(&mut *tx)
+                    .await?;
+                Ok(RunView {
+                    run,
+                    integration,
+                    errors: Vec::new(),
+                })
+            })
         })
+        .await
     }
 
     async fn update_run(
@@ -184,54 +199,60 @@ impl Store for $store {
         action: Option<Action>,
         actor: Option<&Actor>,
     ) -> Result<RunView> {
-        let mut tx = self.writer.begin().await?;
-        let mut view = fetch_run(&mut tx, id, true).await?;
-        let moved_to = match &fields.integration {
-            Some(reference) => Some(find_integration(&mut tx, reference).await?),
-            None => None,
-        };
-        let target = match action {
-            Some(Action::Finish) => {
-                let unresolved: bool = sqlx::query_scalar(q::HAS_UNRESOLVED_ERRORS)
-                    .bind(id)
-                    .bind(false)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                Some(Action::Finish.target(unresolved))
-            }
-            Some(action) => Some(action.target(false)),
-            None => None,
-        };
-        let read_status = view.run.status;
-        if view.run.apply(&fields, target, time::now())? {
-            if let Some(integration) = moved_to {
-                view.run.integration_id = integration.id;
-                view.integration = integration;
-            }
-            view.run.updated_by = actor.cloned();
-            let run = &view.run;
-            let written = sqlx::query(q::UPDATE_RUN)
-                .bind(run.id)
-                .bind(run.integration_id)
-                .bind(run.status.as_str())
-                .bind(run.start_time.map(time_param))
-                .bind(run.end_time.map(time_param))
-                .bind(run.total_records)
-                .bind(run.records_processed)
-                .bind(run.flow.as_ref().map(Json))
-                .bind(read_status.as_str())
-                .bind(time_param(run.updated_at))
-                .bind(actor.map(|a| a.id))
-                .execute(&mut *tx)
-                .await?;
-            if written.rows_affected() != 1 {
-                return Err(Error::Conflict(format!(
-                    "Integration run {id} changed while it was being updated; retry the request"
-                )));
-            }
-            tx.commit().await?;
-        }
-        Ok(view)
+        let actor = actor.cloned();
+        self.write(move |tx| {
+            Box::pin(async move {
+                let actor = actor.as_ref();
+                let mut view = fetch_run(tx, id, true).await?;
+                let moved_to = match &fields.integration {
+                    Some(reference) => Some(find_integration(tx, reference).await?),
+                    None => None,
+                };
+                let target = match action {
+                    Some(Action::Finish) => {
+                        let unresolved: bool = sqlx::query_scalar(q::HAS_UNRESOLVED_ERRORS)
+                            .bind(id)
+                            .bind(false)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                        Some(Action::Finish.target(unresolved))
+                    }
+                    Some(action) => Some(action.target(false)),
+                    None => None,
+                };
+                let read_status = view.run.status;
+                if view.run.apply(&fields, target, time::now())? {
+                    if let Some(integration) = moved_to {
+                        view.run.integration_id = integration.id;
+                        view.integration = integration;
+                    }
+                    view.run.updated_by = actor.cloned();
+                    let run = &view.run;
+                    let written = sqlx::query(q::UPDATE_RUN)
+                        .bind(run.id)
+                        .bind(run.integration_id)
+                        .bind(run.status.as_str())
+                        .bind(run.start_time.map(time_param))
+                        .bind(run.end_time.map(time_param))
+                        .bind(run.total_records)
+                        .bind(run.records_processed)
+                        .bind(run.flow.as_ref().map(Json))
+                        .bind(read_status.as_str())
+                        .bind(time_param(run.updated_at))
+                        .bind(actor.map(|a| a.id))
+                        .execute(&mut *tx)
+                        .await?;
+                    if written.rows_affected() != 1 {
+                        return Err(Error::Conflict(format!(
+                            "Integration run {id} changed while it was being updated; \
+                             retry the request"
+                        )));
+                    }
+                }
+                Ok(view)
+            })
+        })
+        .await
     }
 
     async fn run(&self, id: i64) -> Result<RunView> {
@@ -256,54 +277,59 @@ impl Store for $store {
         fields.require_for_create(kind)?;
         let now = time::now();
         let actor_id = actor.map(|a| a.id);
-        let mut tx = self.writer.begin().await?;
-        let run_id = fields.integration_run.flatten();
-        let integration_id = record_integration(&mut tx, &fields, run_id, None).await?;
-        let mut record = blank_record(now, actor);
-        record.integration_run_id = run_id;
-        record.integration_id = integration_id;
-        record.apply(&fields);
-        record.exported = effects.exported;
-        let r = &record;
-        record.id = sqlx::query_scalar(&q::insert_record(kind.table()))
-            .bind(r.integration_run_id)
-            .bind(r.integration_id)
-            .bind(&r.contact_alert_type)
-            .bind(&r.document_type)
-            .bind(r.document_id)
-            .bind(r.document_revision)
-            .bind(&r.document_status)
-            .bind(&r.external_id)
-            .bind(&r.integration_filename)
-            .bind(&r.creation_method)
-            .bind(&r.status)
-            .bind(false)
-            .bind(r.exported)
-            .bind(time_param(now))
-            .bind(actor_id)
-            .fetch_one(&mut *tx)
-            .await?;
-        insert_responses(&mut tx, kind, record.id, &fields, now).await?;
-        if effects.acknowledge
-            && let (Some(document_type), Some(document_id)) =
-                (&record.document_type, record.document_id)
-        {
-            sqlx::query(&q::resolve_document(kind.table()))
-                .bind(document_type)
-                .bind(document_id)
-                .bind(true)
-                .bind(time_param(now))
-                .bind(actor_id)
-                .bind(false)
-                .execute(&mut *tx)
-                .await?;
-        }
-        if effects.alert {
-            queue_alerts(&mut tx, kind, &record, now).await?;
-        }
-        let record = fetch_record(&mut tx, kind, record.id, false).await?;
-        tx.commit().await?;
-        Ok(record)
+        let actor = actor.cloned();
+        self.write(move |tx| {
+            Box::pin(async move {
+                let actor = actor.as_ref();
+                let run_id = fields.integration_run.flatten();
+                let integration_id = record_integration(tx, &fields, run_id, None).await?;
+                let mut record = blank_record(now, actor);
+                record.integration_run_id = run_id;
+                record.integration_id = integration_id;
+                record.apply(&fields);
+                record.exported = effects.exported;
+                let r = &record;
+                record.id = sqlx::query_scalar(&q::insert_record(kind.table()))
+                    .bind(r.integration_run_id)
+                    .bind(r.integration_id)
+                    .bind(&r.contact_alert_type)
+                    .bind(&r.document_type)
+                    .bind(r.document_id)
+                    .bind(r.document_revision)
+                    .bind(&r.document_status)
+                    .bind(&r.external_id)
+                    .bind(&r.integration_filename)
+                    .bind(&r.creation_method)
+                    .bind(&r.status)
+                    .bind(false)
+                    .bind(r.exported)
+                    .bind(time_param(now))
+                    .bind(actor_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                insert_responses(tx, kind, record.id, &fields, now).await?;
+                if effects.acknowledge
+                    && let (Some(document_type), Some(document_id)) =
+                        (&record.document_type, record.document_id)
+                {
+                    sqlx::query(&q::resolve_document(kind.table()))
+                        .bind(document_type)
+                        .bind(document_id)
+                        .bind(true)
+                        .bind(time_param(now))
+                        .bind(actor_id)
+                        .bind(false)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                if effects.alert {
+                    queue_alerts(tx, kind, &record, now).await?;
+                }
+                let record = fetch_record(tx, kind, record.id, false).await?;
+                Ok(record)
+            })
+        })
+        .await
     }
 
     async fn update_record(
@@ -314,43 +340,48 @@ impl Store for $store {
         actor: Option<&Actor>,
     ) -> Result<IntegrationError> {
         let now = time::now();
-        let mut tx = self.writer.begin().await?;
-        let mut record = fetch_record(&mut tx, kind, id, true).await?;
-        if let Some(run) = fields.integration_run {
-            record.integration_run_id = run;
-        }
-        if fields.integration_run.is_some() || fields.integration.is_some() {
-            record.integration_id = record_integration(
-                &mut tx,
-                &fields,
-                record.integration_run_id,
-                record.integration_id,
-            )
-            .await?;
-        }
-        record.apply(&fields);
-        let r = &record;
-        sqlx::query(&q::update_record(kind.table()))
-            .bind(r.id)
-            .bind(r.integration_run_id)
-            .bind(r.integration_id)
-            .bind(&r.contact_alert_type)
-            .bind(&r.document_type)
-            .bind(r.document_id)
-            .bind(r.document_revision)
-            .bind(&r.document_status)
-            .bind(&r.external_id)
-            .bind(&r.integration_filename)
-            .bind(&r.creation_method)
-            .bind(&r.status)
-            .bind(time_param(now))
-            .bind(actor.map(|a| a.id))
-            .execute(&mut *tx)
-            .await?;
-        insert_responses(&mut tx, kind, id, &fields, now).await?;
-        let record = fetch_record(&mut tx, kind, id, false).await?;
-        tx.commit().await?;
-        Ok(record)
+        let actor = actor.cloned();
+        self.write(move |tx| {
+            Box::pin(async move {
+                let actor = actor.as_ref();
+                let mut record = fetch_record(tx, kind, id, true).await?;
+                if let Some(run) = fields.integration_run {
+                    record.integration_run_id = run;
+                }
+                if fields.integration_run.is_some() || fields.integration.is_some() {
+                    record.integration_id = record_integration(
+                        tx,
+                        &fields,
+                        record.integration_run_id,
+                        record.integration_id,
+                    )
+                    .await?;
+                }
+                record.apply(&fields);
+                let r = &record;
+                sqlx::query(&q::update_record(kind.table()))
+                    .bind(r.id)
+                    .bind(r.integration_run_id)
+                    .bind(r.integration_id)
+                    .bind(&r.contact_alert_type)
+                    .bind(&r.document_type)
+                    .bind(r.document_id)
+                    .bind(r.document_revision)
+                    .bind(&r.document_status)
+                    .bind(&r.external_id)
+                    .bind(&r.integration_filename)
+                    .bind(&r.creation_method)
+                    .bind(&r.status)
+                    .bind(time_param(now))
+                    .bind(actor.map(|a| a.id))
+                    .execute(&mut *tx)
+                    .await?;
+                insert_responses(tx, kind, id, &fields, now).await?;
+                let record = fetch_record(tx, kind, id, false).await?;
+                Ok(record)
+            })
+        })
+        .await
     }
 
     async fn resolve_record(
@@ -360,20 +391,25 @@ impl Store for $store {
         resolved: bool,
         actor: Option<&Actor>,
     ) -> Result<IntegrationError> {
-        let mut tx = self.writer.begin().await?;
-        let written = sqlx::query(&q::resolve_record(kind.table()))
-            .bind(id)
-            .bind(resolved)
-            .bind(time_param(time::now()))
-            .bind(actor.map(|a| a.id))
-            .execute(&mut *tx)
-            .await?;
-        if written.rows_affected() == 0 {
-            return Err(record_not_found(kind, id));
-        }
-        let record = fetch_record(&mut tx, kind, id, false).await?;
-        tx.commit().await?;
-        Ok(record)
+        let actor = actor.cloned();
+        self.write(move |tx| {
+            Box::pin(async move {
+                let actor = actor.as_ref();
+                let written = sqlx::query(&q::resolve_record(kind.table()))
+                    .bind(id)
+                    .bind(resolved)
+                    .bind(time_param(time::now()))
+                    .bind(actor.map(|a| a.id))
+                    .execute(&mut *tx)
+                    .await?;
+                if written.rows_affected() == 0 {
+                    return Err(record_not_found(kind, id));
+                }
+                let record = fetch_record(tx, kind, id, false).await?;
+                Ok(record)
+            })
+        })
+        .await
     }
 
     async fn record(&self, kind: RecordKind, id: i64) -> Result<IntegrationError> {
@@ -397,41 +433,46 @@ impl Store for $store {
     ) -> Result<Contact> {
         fields.require_for_create()?;
         let now = time::now();
-        let mut tx = self.writer.begin().await?;
-        let integration_id = match &fields.integration {
-            Some(Some(reference)) => Some(find_integration(&mut tx, reference).await?.id),
-            _ => None,
-        };
-        let mut contact = Contact {
-            id: 0,
-            integration_id,
-            contact_alert_type: String::new(),
-            contactable_type: String::new(),
-            contactable_id: 0,
-            email: None,
-            webhook_url: None,
-            webhook_secret: Some(webhook_secret),
-            created_at: now,
-            updated_at: now,
-            created_by: actor.cloned(),
-            updated_by: actor.cloned(),
-        };
-        contact.apply(&fields);
-        let c = &contact;
-        contact.id = sqlx::query_scalar(q::INSERT_CONTACT)
-            .bind(c.integration_id)
-            .bind(&c.contact_alert_type)
-            .bind(&c.contactable_type)
-            .bind(c.contactable_id)
-            .bind(&c.email)
-            .bind(&c.webhook_url)
-            .bind(&c.webhook_secret)
-            .bind(time_param(now))
-            .bind(actor.map(|a| a.id))
-            .fetch_one(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(contact)
+        let actor = actor.cloned();
+        self.write(move |tx| {
+            Box::pin(async move {
+                let actor = actor.as_ref();
+                let integration_id = match &fields.integration {
+                    Some(Some(reference)) => Some(find_integration(tx, reference).await?.id),
+                    _ => None,
+                };
+                let mut contact = Contact {
+                    id: 0,
+                    integration_id,
+                    contact_alert_type: String::new(),
+                    contactable_type: String::new(),
+                    contactable_id: 0,
+                    email: None,
+                    webhook_url: None,
+                    webhook_secret: Some(webhook_secret),
+                    created_at: now,
+                    updated_at: now,
+                    created_by: actor.cloned(),
+                    updated_by: actor.cloned(),
+                };
+                contact.apply(&fields);
+                let c = &contact;
+                contact.id = sqlx::query_scalar(q::INSERT_CONTACT)
+                    .bind(c.integration_id)
+                    .bind(&c.contact_alert_type)
+                    .bind(&c.contactable_type)
+                    .bind(c.contactable_id)
+                    .bind(&c.email)
+                    .bind(&c.webhook_url)
+                    .bind(&c.webhook_secret)
+                    .bind(time_param(now))
+                    .bind(actor.map(|a| a.id))
+                    .fetch_one(&mut *tx)
+                    .await?;
+                Ok(contact)
+            })
+        })
+        .await
     }
 
     async fn update_contact(
@@ -441,33 +482,38 @@ impl Store for $store {
         actor: Option<&Actor>,
     ) -> Result<Contact> {
         let now = time::now();
-        let mut tx = self.writer.begin().await?;
-        let mut contact = fetch_contact(&mut tx, id, true).await?;
-        match &fields.integration {
-            Some(Some(reference)) => {
-                contact.integration_id = Some(find_integration(&mut tx, reference).await?.id)
-            }
-            Some(None) => contact.integration_id = None,
-            None => {}
-        }
-        contact.apply(&fields);
-        contact.updated_at = now;
-        contact.updated_by = actor.cloned();
-        let c = &contact;
-        sqlx::query(q::UPDATE_CONTACT)
-            .bind(c.id)
-            .bind(c.integration_id)
-            .bind(&c.contact_alert_type)
-            .bind(&c.contactable_type)
-            .bind(c.contactable_id)
-            .bind(&c.email)
-            .bind(&c.webhook_url)
-            .bind(time_param(now))
-            .bind(actor.map(|a| a.id))
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(contact)
+        let actor = actor.cloned();
+        self.write(move |tx| {
+            Box::pin(async move {
+                let actor = actor.as_ref();
+                let mut contact = fetch_contact(tx, id, true).await?;
+                match &fields.integration {
+                    Some(Some(reference)) => {
+                        contact.integration_id = Some(find_integration(tx, reference).await?.id)
+                    }
+                    Some(None) => contact.integration_id = None,
+                    None => {}
+                }
+                contact.apply(&fields);
+                contact.updated_at = now;
+                contact.updated_by = actor.cloned();
+                let c = &contact;
+                sqlx::query(q::UPDATE_CONTACT)
+                    .bind(c.id)
+                    .bind(c.integration_id)
+                    .bind(&c.contact_alert_type)
+                    .bind(&c.contactable_type)
+                    .bind(c.contactable_id)
+                    .bind(&c.email)
+                    .bind(&c.webhook_url)
+                    .bind(time_param(now))
+                    .bind(actor.map(|a| a.id))
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(contact)
+            })
+        })
+        .await
     }
 
     async fn contact(&self, id: i64) -> Result<Contact> {
@@ -506,13 +552,18 @@ impl Store for $store {
         limit: i64,
     ) -> Result<Vec<Delivery>> {
         let until = now + chrono::Duration::from_std(lease).unwrap_or_default();
-        let rows = sqlx::query(&q::claim_deliveries())
-            .bind(until)
-            .bind(time_param(now))
-            .bind(limit)
-            .fetch_all(&self.writer)
-            .await?;
-        rows.iter().map(delivery_row).collect()
+        self.write(move |tx| {
+            Box::pin(async move {
+                let rows = sqlx::query(&q::claim_deliveries())
+                    .bind(until)
+                    .bind(time_param(now))
+                    .bind(limit)
+                    .fetch_all(tx)
+                    .await?;
+                rows.iter().map(delivery_row).collect()
+            })
+        })
+        .await
     }
 
     async fn record_attempt(
@@ -528,20 +579,26 @@ impl Store for $store {
             Attempt::Failed {
                 error,
                 response_code,
-            } => (Some(error.as_str()), *response_code, None),
-            Attempt::Undeliverable { error } => (Some(error.as_str()), None, None),
+            } => (Some(error.clone()), *response_code, None),
+            Attempt::Undeliverable { error } => (Some(error.clone()), None, None),
         };
-        sqlx::query(q::RECORD_ATTEMPT)
-            .bind(id)
-            .bind(status)
-            .bind(next_attempt_at.map(time_param))
-            .bind(error)
-            .bind(code)
-            .bind(delivered)
-            .bind(now)
-            .execute(&self.writer)
-            .await?;
-        Ok(())
+        let status = status.to_owned();
+        self.write(move |tx| {
+            Box::pin(async move {
+                sqlx::query(q::RECORD_ATTEMPT)
+                    .bind(id)
+                    .bind(status)
+                    .bind(next_attempt_at.map(time_param))
+                    .bind(error)
+                    .bind(code)
+                    .bind(delivered)
+                    .bind(now)
+                    .execute(tx)
+                    .await?;
+                Ok(())
+            })
+        })
+        .await
     }
 
     async fn next_due(&self) -> Result<Option<Timestamp>> {
@@ -551,77 +608,90 @@ impl Store for $store {
         Ok(next.and_then(time::from_unix))
     }
 
-    async fn seed_runs(&self, runs: &[SeedRun]) -> Result<()> {
+    async fn seed_runs(&self, runs: Vec<SeedRun>) -> Result<()> {
         /// Rows per statement. More rows save round trips, but SQLite looks parameters up by
         /// name in a list (sqlx binds by name), so the cost of binding grows with the square
         /// of a statement's parameters: 500 rows spent 72 % of seeding time there, 16 rows
         /// almost none.
         const ROWS: usize = 16;
-        let mut tx = self.writer.begin().await?;
-        for chunk in runs.chunks(ROWS) {
-            let sql = q::seed_runs(chunk.len());
-            let mut insert = sqlx::query_scalar::<_, i64>(&sql);
-            for r in chunk {
-                insert = insert
-                    .bind(r.integration_id)
-                    .bind(r.status.as_str())
-                    .bind(r.start_time.map(time_param))
-                    .bind(r.end_time.map(time_param))
-                    .bind(r.total_records)
-                    .bind(r.records_processed)
-                    .bind(time_param(r.created_at))
-                    .bind(time_param(r.end_time.unwrap_or(r.created_at)));
-            }
-            let mut ids = insert.fetch_all(&mut *tx).await?;
-            // Ids are assigned in the order of the VALUES rows; RETURNING's order is not
-            // promised, so sort them back into it.
-            ids.sort_unstable();
-            let errors: Vec<(i64, &SeedRun)> =
-                ids.into_iter().zip(chunk).filter(|(_, r)| r.error.is_some()).collect();
-            if errors.is_empty() {
-                continue;
-            }
-            let sql = q::seed_errors(errors.len());
-            let mut insert = sqlx::query(&sql);
-            for (id, r) in &errors {
-                let Some((document_type, document_id, resolved)) = r.error else { continue };
-                let at = time_param(r.end_time.unwrap_or(r.created_at));
-                insert = insert
-                    .bind(*id)
-                    .bind(r.integration_id)
-                    .bind(document_type)
-                    .bind(document_id)
-                    .bind(resolved)
-                    .bind(at)
-                    .bind(at);
-            }
-            insert.execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        self.write(move |tx| {
+            Box::pin(async move {
+                for chunk in runs.chunks(ROWS) {
+                    let sql = q::seed_runs(chunk.len());
+                    let mut insert = sqlx::query_scalar::<_, i64>(&sql);
+                    for r in chunk {
+                        insert = insert
+                            .bind(r.integration_id)
+                            .bind(r.status.as_str())
+                            .bind(r.start_time.map(time_param))
+                            .bind(r.end_time.map(time_param))
+                            .bind(r.total_records)
+                            .bind(r.records_processed)
+                            .bind(time_param(r.created_at))
+                            .bind(time_param(r.end_time.unwrap_or(r.created_at)));
+                    }
+                    let mut ids = insert.fetch_all(&mut *tx).await?;
+                    // Ids are assigned in the order of the VALUES rows; RETURNING's order is not
+                    // promised, so sort them back into it.
+                    ids.sort_unstable();
+                    let errors: Vec<(i64, &SeedRun)> = ids
+                        .into_iter()
+                        .zip(chunk)
+                        .filter(|(_, r)| r.error.is_some())
+                        .collect();
+                    if errors.is_empty() {
+                        continue;
+                    }
+                    let sql = q::seed_errors(errors.len());
+                    let mut insert = sqlx::query(&sql);
+                    for (id, r) in &errors {
+                        let Some((document_type, document_id, resolved)) = r.error else {
+                            continue;
+                        };
+                        let at = time_param(r.end_time.unwrap_or(r.created_at));
+                        insert = insert
+                            .bind(*id)
+                            .bind(r.integration_id)
+                            .bind(document_type)
+                            .bind(document_id)
+                            .bind(resolved)
+                            .bind(at)
+                            .bind(at);
+                    }
+                    insert.execute(&mut *tx).await?;
+                }
+                Ok(())
+            })
+        })
+        .await
     }
 
     async fn create_client(&self, new: NewClient) -> Result<Client> {
         let now = time::now();
-        let id: i64 = sqlx::query_scalar(q::INSERT_CLIENT)
-            .bind(&new.login)
-            .bind(new.kind.as_str())
-            .bind(&new.client_id)
-            .bind(&new.secret_hash)
-            .bind(new.scopes.to_string())
-            .bind(time_param(now))
-            .fetch_one(&self.writer)
-            .await
-            .map_err(|e| on_unique(e, CLIENT_KEYS))?;
-        Ok(Client {
-            id,
-            login: new.login,
-            kind: new.kind,
-            client_id: new.client_id,
-            scopes: new.scopes,
-            created_at: now,
-            revoked_at: None,
+        self.write(move |tx| {
+            Box::pin(async move {
+                let id: i64 = sqlx::query_scalar(q::INSERT_CLIENT)
+                    .bind(&new.login)
+                    .bind(new.kind.as_str())
+                    .bind(&new.client_id)
+                    .bind(&new.secret_hash)
+                    .bind(new.scopes.to_string())
+                    .bind(time_param(now))
+                    .fetch_one(tx)
+                    .await
+                    .map_err(|e| on_unique(e, CLIENT_KEYS))?;
+                Ok(Client {
+                    id,
+                    login: new.login,
+                    kind: new.kind,
+                    client_id: new.client_id,
+                    scopes: new.scopes,
+                    created_at: now,
+                    revoked_at: None,
+                })
+            })
         })
+        .await
     }
 
     async fn clients(&self, kind: ClientKind) -> Result<Vec<Client>> {
@@ -634,12 +704,19 @@ impl Store for $store {
     }
 
     async fn revoke_client(&self, kind: ClientKind, key: &str) -> Result<Client> {
-        let id: Option<i64> = sqlx::query_scalar(q::REVOKE_CLIENT)
-            .bind(kind.as_str())
-            .bind(key)
-            .bind(time_param(time::now()))
-            .fetch_optional(&self.writer)
-            .await?;
+        let key = key.to_owned();
+        let revoked = self.write(move |tx| {
+            Box::pin(async move {
+                let id: Option<i64> = sqlx::query_scalar(q::REVOKE_CLIENT)
+                    .bind(kind.as_str())
+                    .bind(&key)
+                    .bind(time_param(time::now()))
+                    .fetch_optional(tx)
+                    .await?;
+                Ok((id, key))
+            })
+        });
+        let (id, key) = revoked.await?;
         let id =
             id.ok_or_else(|| Error::NotFound(format!("No {} with id {key}", kind.as_str())))?;
         self.client(id)
@@ -679,14 +756,19 @@ impl Store for $store {
     }
 
     async fn signing_key(&self, fresh: Vec<u8>) -> Result<Vec<u8>> {
-        sqlx::query(q::INSERT_SIGNING_KEY)
-            .bind(fresh)
-            .bind(time_param(time::now()))
-            .execute(&self.writer)
-            .await?;
-        Ok(sqlx::query_scalar(q::SELECT_SIGNING_KEY)
-            .fetch_one(&self.writer)
-            .await?)
+        self.write(move |tx| {
+            Box::pin(async move {
+                sqlx::query(q::INSERT_SIGNING_KEY)
+                    .bind(fresh)
+                    .bind(time_param(time::now()))
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(sqlx::query_scalar(q::SELECT_SIGNING_KEY)
+                    .fetch_one(tx)
+                    .await?)
+            })
+        })
+        .await
     }
 }
 

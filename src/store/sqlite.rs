@@ -1,23 +1,26 @@
 //! The embedded backend: one SQLite file in WAL mode.
 //!
-//! Writes go through a pool of exactly one connection, so they are serialised in the process
-//! instead of failing with "database is locked", and `synchronous=FULL` makes every commit
-//! durable before the request that made it is answered. Reads use their own small pool and
-//! never wait for writers (WAL readers see the last committed state).
+//! Writes go through one connection, owned by a task that commits them in groups (see
+//! [`super::group_commit`]): they are serialised in the process instead of failing with
+//! "database is locked", and `synchronous=FULL` makes every commit durable before any write
+//! in it is answered. Reads use their own small pool and never wait for writers (WAL readers
+//! see the last committed state).
 
 use std::str::FromStr;
 
-use sqlx::Sqlite;
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteRow, SqliteSynchronous,
 };
+use sqlx::{ConnectOptions, Sqlite};
+
+use super::group_commit::{BoxFuture, GroupCommit};
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 
 pub struct SqliteStore {
-    writer: SqlitePool,
+    writer: GroupCommit,
     reader: SqlitePool,
 }
 
@@ -32,19 +35,31 @@ impl SqliteStore {
             .foreign_keys(true)
             // LIKE is case-sensitive, as it is on PostgreSQL (and it can then use indexes).
             .pragma("case_sensitive_like", "ON");
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(Duration::from_secs(30))
-            // The writer keeps the indexes it updates in memory: 32 MiB of page cache.
-            .connect_with(options.clone().pragma("cache_size", "-32768"))
+        // The writer keeps the indexes it updates in memory: 32 MiB of page cache.
+        let mut writer = options
+            .clone()
+            .pragma("cache_size", "-32768")
+            .connect()
             .await
             .map_err(|e| Error::Internal(format!("cannot open {url}: {e}")))?;
-        MIGRATOR.run(&writer).await?;
+        MIGRATOR.run(&mut writer).await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.read_only(true))
             .await?;
-        Ok(SqliteStore { writer, reader })
+        Ok(SqliteStore {
+            writer: GroupCommit::start(writer),
+            reader,
+        })
+    }
+
+    /// Queues `work` for the writer and answers once the group it joined is durable.
+    async fn write<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T>> + Send + 'static,
+    {
+        self.writer.write(work).await
     }
 }
 

@@ -91,6 +91,18 @@ impl Drop for TestDatabase {
                     .expect("runtime");
                 runtime.block_on(async {
                     let pool = sqlx::PgPool::connect(&server).await?;
+                    // The test is over, but its server's tasks (the alert dispatcher) may
+                    // have been stopped inside a transaction on a runtime that this drop now
+                    // blocks: end every session still holding a lock in the schema.
+                    sqlx::query(
+                        "SELECT pg_terminate_backend(l.pid) FROM pg_locks l \
+                         JOIN pg_class c ON c.oid = l.relation \
+                         JOIN pg_namespace n ON n.oid = c.relnamespace \
+                         WHERE n.nspname = $1 AND l.pid <> pg_backend_pid()",
+                    )
+                    .bind(&name)
+                    .execute(&pool)
+                    .await?;
                     sqlx::query(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
                         .execute(&pool)
                         .await?;
