@@ -479,33 +479,51 @@ async fn a_killed_server_keeps_every_acknowledged_write_and_half_applies_none() 
 }
 
 /// Holds a lock on the database from a connection of the test's own, so that the server's
-/// next write to run `id` waits inside its transaction for as long as the test likes.
-/// PostgreSQL only: see [`drains_and_stops_on`].
-struct RowLock(sqlx::PgConnection);
+/// next write to run `id` waits inside the store for as long as the test likes.
+enum WriteLock {
+    /// SQLite's one write lock: the server's writer waits for it (`busy_timeout`).
+    Sqlite(sqlx::SqliteConnection),
+    /// The run's row: the server reads it `FOR UPDATE` before it moves it.
+    Postgres(sqlx::PgConnection),
+}
 
-impl RowLock {
-    async fn take(database: &str, id: i64) -> RowLock {
-        let mut connection = sqlx::PgConnection::connect(database)
-            .await
-            .expect("a connection of the test's own");
-        sqlx::query("BEGIN")
-            .execute(&mut connection)
-            .await
-            .expect("a transaction");
-        // The server reads the run FOR UPDATE before it moves it.
-        sqlx::query("SELECT id FROM integration_runs WHERE id = $1 FOR UPDATE")
-            .bind(id)
-            .execute(&mut connection)
-            .await
-            .expect("the run's row lock");
-        RowLock(connection)
+impl WriteLock {
+    async fn take(database: &str, id: i64) -> WriteLock {
+        match crate::BACKEND {
+            Backend::Sqlite => {
+                let mut connection = sqlx::SqliteConnection::connect(database)
+                    .await
+                    .expect("a connection of the test's own");
+                sqlx::query("BEGIN IMMEDIATE")
+                    .execute(&mut connection)
+                    .await
+                    .expect("the write lock");
+                WriteLock::Sqlite(connection)
+            }
+            Backend::Postgres => {
+                let mut connection = sqlx::PgConnection::connect(database)
+                    .await
+                    .expect("a connection of the test's own");
+                sqlx::query("BEGIN")
+                    .execute(&mut connection)
+                    .await
+                    .expect("a transaction");
+                sqlx::query("SELECT id FROM integration_runs WHERE id = $1 FOR UPDATE")
+                    .bind(id)
+                    .execute(&mut connection)
+                    .await
+                    .expect("the run's row lock");
+                WriteLock::Postgres(connection)
+            }
+        }
     }
 
-    async fn release(mut self) {
-        sqlx::query("ROLLBACK")
-            .execute(&mut self.0)
-            .await
-            .expect("lock released");
+    async fn release(self) {
+        let released = match self {
+            WriteLock::Sqlite(mut c) => sqlx::query("ROLLBACK").execute(&mut c).await.map(drop),
+            WriteLock::Postgres(mut c) => sqlx::query("ROLLBACK").execute(&mut c).await.map(drop),
+        };
+        released.expect("lock released");
     }
 }
 
@@ -586,11 +604,8 @@ impl HalfSent {
 /// that their writes survive a restart. Idle kept-alive connections (the client's, from the
 /// setup) must not hold up the stop.
 ///
-/// In flight are a create whose body is still arriving and, on PostgreSQL, a `success`
-/// waiting for a row lock inside its transaction. SQLite is left out of the second: there,
-/// while another process holds the write lock, a write transaction that has already read
-/// fails at once with "database is locked" (SQLite does not wait for a reader to become a
-/// writer) — until the store begins its write transactions with `BEGIN IMMEDIATE`.
+/// In flight are a create whose body is still arriving and a `success` waiting for a lock
+/// that the test holds on the database.
 async fn drains_and_stops_on(signal: &str) {
     let dir = tempfile::tempdir().expect("temporary directory");
     let (_database, database) = TestDatabase::create(crate::BACKEND).await;
@@ -622,23 +637,16 @@ async fn drains_and_stops_on(signal: &str) {
         "/api/integrations",
         &integration_body("DRAINED"),
     );
-    let locked = match crate::BACKEND {
-        Backend::Postgres => {
-            let lock = RowLock::take(&database, id).await;
-            let url = server.url(&format!("/api/integration_runs/{id}/success"));
-            let client = client.clone();
-            let body = json!({"records-processed": 7});
-            let request =
-                tokio::spawn(async move { send(&client, Method::PUT, &url, Some(body)).await });
-            Some((lock, request))
-        }
-        Backend::Sqlite => None,
+    let lock = WriteLock::take(&database, id).await;
+    let url = server.url(&format!("/api/integration_runs/{id}/success"));
+    let success = {
+        let client = client.clone();
+        let body = json!({"records-processed": 7});
+        tokio::spawn(async move { send(&client, Method::PUT, &url, Some(body)).await })
     };
     // Long enough for both requests to reach the server, and the second to wait in the store.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    if let Some((_, request)) = &locked {
-        assert!(!request.is_finished(), "the write should wait for the lock");
-    }
+    assert!(!success.is_finished(), "the write should wait for the lock");
     server.signal(signal);
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(
@@ -647,20 +655,14 @@ async fn drains_and_stops_on(signal: &str) {
         server.log_text()
     );
 
-    let moved = match locked {
-        Some((lock, request)) => {
-            lock.release().await;
-            let (status, answer) = request
-                .await
-                .expect("request task")
-                .unwrap_or_else(|e| panic!("the write in flight got no full answer: {e}"));
-            assert_eq!(status, StatusCode::OK, "{answer}");
-            assert_eq!(answer["status"], "successful", "{answer}");
-            assert_eq!(answer["records-processed"], 7, "{answer}");
-            Some(answer)
-        }
-        None => None,
-    };
+    lock.release().await;
+    let (status, moved) = success
+        .await
+        .expect("request task")
+        .unwrap_or_else(|e| panic!("the write in flight got no full answer: {e}"));
+    assert_eq!(status, StatusCode::OK, "{moved}");
+    assert_eq!(moved["status"], "successful", "{moved}");
+    assert_eq!(moved["records-processed"], 7, "{moved}");
     let (status, created) = create.finish().await;
     assert_eq!(status, 201, "{created}");
     assert_eq!(created["code"], "DRAINED", "{created}");
@@ -676,12 +678,10 @@ async fn drains_and_stops_on(signal: &str) {
     let url = server.url(&format!("/api/integrations/{}", created["id"]));
     let shown = expect(&client, Method::GET, &url, None, StatusCode::OK).await;
     assert_eq!(shown["code"], "DRAINED");
-    if let Some(moved) = moved {
-        let url = server.url(&format!("/api/integration_runs/{id}"));
-        let shown = expect(&client, Method::GET, &url, None, StatusCode::OK).await;
-        assert_eq!(State::of(&shown), State::of(&moved), "{shown}");
-        assert_eq!(shown["end-time"], moved["end-time"]);
-    }
+    let url = server.url(&format!("/api/integration_runs/{id}"));
+    let shown = expect(&client, Method::GET, &url, None, StatusCode::OK).await;
+    assert_eq!(State::of(&shown), State::of(&moved), "{shown}");
+    assert_eq!(shown["end-time"], moved["end-time"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
