@@ -20,6 +20,9 @@ pub const MAX_LIMIT: i64 = 50;
 pub const MAX_LIST: usize = 500;
 /// How deep association paths may nest (`integration_errors[integration][code]` is 2).
 pub const MAX_DEPTH: usize = 3;
+/// The most conditions one query may hold: each is a clause, or a subquery through an
+/// association, of the SQL it compiles to.
+pub const MAX_CONDITIONS: usize = 20;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {
@@ -151,6 +154,11 @@ impl Query {
                 "order_by" => order_by = Some(value.into_owned()),
                 "dir" => dir = Some(value.into_owned()),
                 _ if q.shape.take(resource, &key, &value)? => {}
+                _ if q.conditions.len() == MAX_CONDITIONS => {
+                    return Err(Error::invalid(format!(
+                        "A query may hold at most {MAX_CONDITIONS} conditions"
+                    )));
+                }
                 _ => q.conditions.push(condition(resource, &key, &value)?),
             }
         }
@@ -224,7 +232,9 @@ fn condition(resource: &'static Resource, key: &str, value: &str) -> Result<Cond
             Error::invalid(format!("Unknown field '{part}' in query key '{key}'"))
         })?;
         if path.len() == MAX_DEPTH {
-            return Err(Error::invalid(format!("Query key '{key}' nests too deep")));
+            return Err(Error::invalid(format!(
+                "Query key '{key}' nests more than {MAX_DEPTH} associations deep"
+            )));
         }
         path.push(assoc);
         current = assoc.target;
@@ -276,12 +286,11 @@ fn operand(field: &Field, op: Op, value: &str) -> Result<Operand, String> {
             _ => Err(format!("blank takes true or false, not '{value}'")),
         },
         Op::In | Op::NotIn => {
-            let items: Vec<&str> = value.split(',').collect();
-            if items.len() > MAX_LIST {
+            if value.split(',').nth(MAX_LIST).is_some() {
                 return Err(format!("A list may hold at most {MAX_LIST} values"));
             }
-            items
-                .into_iter()
+            value
+                .split(',')
                 .map(|v| bind(field, v))
                 .collect::<Result<_, _>>()
                 .map(Operand::List)
@@ -375,7 +384,27 @@ mod tests {
         assert!(message("created_at[gt]=yesterday").contains("not a datetime"));
         assert!(message("flow=x").contains("cannot be queried"));
         assert!(message("status[blank]=maybe").contains("true or false"));
-        let long = vec!["1"; MAX_LIST + 1].join(",");
-        assert!(message(&format!("id[in]={long}")).contains("at most"));
+    }
+
+    #[test]
+    fn bounds_lists_conditions_and_paths_and_names_each_bound() {
+        let list = |n| vec!["1"; n].join(",");
+        assert!(parse(&format!("id[in]={}", list(MAX_LIST))).is_ok());
+        assert!(
+            message(&format!("id[not_in]={}", list(MAX_LIST + 1))).contains("at most 500 values")
+        );
+        let conditions = |n| vec!["id[gt]=1"; n].join("&");
+        assert!(parse(&conditions(MAX_CONDITIONS)).is_ok());
+        // Shaping and paging keys are not conditions.
+        assert!(
+            parse(&format!(
+                "{}&limit=5&order_by=id&fields=[\"id\"]",
+                conditions(MAX_CONDITIONS)
+            ))
+            .is_ok()
+        );
+        assert!(message(&conditions(MAX_CONDITIONS + 1)).contains("at most 20 conditions"));
+        let deep = "integration_errors[integration_run][integration_errors][integration_run][id]=1";
+        assert!(message(deep).contains("more than 3 associations deep"));
     }
 }

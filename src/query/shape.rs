@@ -129,7 +129,11 @@ fn picks(
                     ));
                 }
             }
-            Value::Object(_) => return Err(Error::invalid("fields nests too deep")),
+            Value::Object(_) => {
+                return Err(Error::invalid(format!(
+                    "fields may nest at most {MAX_DEPTH} associations deep"
+                )));
+            }
             other => return Err(Error::invalid(format!("Unexpected {other} in fields"))),
         }
     }
@@ -189,9 +193,12 @@ mod tests {
 
     #[test]
     fn bounds_the_size_of_fields() {
-        let many = vec!["\"id\""; MAX_PICKS + 1].join(",");
-        assert!(Shape::parse(&RUNS, &format!("fields=[{many}]")).is_err());
+        let many = |n| vec!["\"id\""; n].join(",");
+        assert!(Shape::parse(&RUNS, &format!("fields=[{}]", many(MAX_PICKS))).is_ok());
+        let over = Shape::parse(&RUNS, &format!("fields=[{}]", many(MAX_PICKS + 1))).unwrap_err();
+        assert!(over.to_string().contains("at most 200 elements"));
         let deep = r#"fields=[{"integration_errors":[{"integration_run":[{"integration_errors":[{"integration_run":["id"]}]}]}]}]"#;
-        assert!(Shape::parse(&RUNS, deep).is_err());
+        let deep = Shape::parse(&RUNS, deep).unwrap_err();
+        assert!(deep.to_string().contains("at most 3 associations deep"));
     }
 }
