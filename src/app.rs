@@ -29,10 +29,8 @@ use crate::domain::clients::Scope;
 use crate::error::{Error, Result};
 use crate::http::records;
 use crate::http::{auth, contacts, deliveries, errors, integrations, oauth, runs};
+use crate::server::{self, Limits};
 use crate::store::{self, Store};
-
-/// The largest request body accepted (spec §2.1).
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 pub struct App {
     pub store: Arc<dyn Store>,
@@ -118,8 +116,9 @@ pub fn routes() -> Vec<Route> {
     ]
 }
 
-/// The application's router: the API behind its gate, the token endpoints open.
-pub fn router(app: App) -> Router {
+/// The application's router: the API behind its gate, the token endpoints open, every
+/// request within `limits`.
+pub fn router(app: App, limits: &Limits) -> Router {
     let state = AppState(Arc::new(app));
     let mut router = Router::new()
         .route("/oauth2/token", post(oauth::token))
@@ -130,9 +129,10 @@ pub fn router(app: App) -> Router {
     }
     router
         .with_state(state)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         // A bug must still answer (500, in Coupa's format) rather than drop the connection.
         .layer(CatchPanicLayer::new())
+        .layer(middleware::from_fn_with_state(*limits, crate::http::limits::enforce))
         .layer(middleware::from_fn(errors::render))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
@@ -159,6 +159,7 @@ impl MakeRequestId for RequestCounter {
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    limits: Limits,
     store: Arc<dyn Store>,
     alerts: Arc<Dispatcher>,
 }
@@ -181,7 +182,8 @@ impl Application {
             .map_err(|e| Error::Internal(format!("cannot listen on {}: {e}", settings.listen)))?;
         Ok(Application {
             listener,
-            router: router(app),
+            router: router(app, &settings.limits),
+            limits: settings.limits,
             store,
             alerts,
         })
@@ -206,13 +208,10 @@ impl Application {
     ) -> Result<()> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let dispatcher = tokio::spawn(self.alerts.clone().run(stopped));
-        let served = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(|e| Error::Internal(format!("server error: {e}")));
+        server::serve(self.listener, self.router, self.limits, shutdown).await;
         let _ = stop.send(true);
         let _ = dispatcher.await;
-        served
+        Ok(())
     }
 }
 

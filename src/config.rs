@@ -3,12 +3,14 @@
 
 use std::time::Duration;
 
+use clap::builder::RangedU64ValueParser;
 use clap::{Args, Parser, Subcommand};
 
 use crate::alerts::AlertSettings;
 use crate::auth::DEFAULT_TOKEN_TTL;
 use crate::auth::throttle::RateLimit;
 use crate::domain::clients::Scopes;
+use crate::server::Limits;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -84,6 +86,44 @@ pub struct ServeArgs {
         default_value = "runledger@localhost"
     )]
     pub smtp_from: String,
+
+    /// The most bytes a request line and its headers may hold (8192 at least); more is a 431.
+    #[arg(long, env = "RUNLEDGER_MAX_HEADER_BYTES", default_value_t = Limits::DEFAULT.max_header_bytes,
+          value_parser = RangedU64ValueParser::<usize>::new().range(Limits::MIN_HEADER_BYTES as u64..=1_048_576))]
+    pub max_header_bytes: usize,
+
+    /// The most bytes a request body may hold; more is a 413.
+    #[arg(long, env = "RUNLEDGER_MAX_BODY_BYTES", default_value_t = Limits::DEFAULT.max_body_bytes,
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..=1_073_741_824))]
+    pub max_body_bytes: usize,
+
+    /// Seconds a request may take, its body's upload included; then 408 or 503.
+    #[arg(long, env = "RUNLEDGER_REQUEST_TIMEOUT", default_value_t = Limits::DEFAULT.request_timeout.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub request_timeout: u64,
+
+    /// Seconds a client may take to send a request's headers, and an idle connection may stay
+    /// open; then the connection is closed.
+    #[arg(long, env = "RUNLEDGER_HEADER_READ_TIMEOUT", default_value_t = Limits::DEFAULT.header_read_timeout.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_read_timeout: u64,
+
+    /// Connections served at once; more wait until one closes.
+    #[arg(long, env = "RUNLEDGER_MAX_CONNECTIONS", default_value_t = Limits::DEFAULT.max_connections,
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..=65_536))]
+    pub max_connections: usize,
+}
+
+impl ServeArgs {
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_header_bytes: self.max_header_bytes,
+            max_body_bytes: self.max_body_bytes,
+            request_timeout: Duration::from_secs(self.request_timeout),
+            header_read_timeout: Duration::from_secs(self.header_read_timeout),
+            max_connections: self.max_connections,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -141,6 +181,8 @@ pub struct Settings {
     /// Whether `/api` requires credentials. Only code (the benchmark) turns it off.
     pub require_auth: bool,
     pub alerts: AlertSettings,
+    /// Sizes, timeouts and connections (`docs/security.md`).
+    pub limits: Limits,
 }
 
 impl Settings {
@@ -154,6 +196,7 @@ impl Settings {
             db_pool_size: DEFAULT_POOL_SIZE,
             require_auth: true,
             alerts: AlertSettings::default(),
+            limits: Limits::DEFAULT,
         }
     }
 }
@@ -213,5 +256,66 @@ mod tests {
             .is_err()
         );
         assert!(Cli::try_parse_from(["runledger", "serve", "--rate-limit", "fast"]).is_err());
+    }
+
+    fn serve(args: &[&str]) -> Result<ServeArgs, clap::Error> {
+        let cli = Cli::try_parse_from(["runledger", "serve"].iter().chain(args))?;
+        match cli.command {
+            Command::Serve(serve) => Ok(serve),
+            _ => panic!("expected serve"),
+        }
+    }
+
+    #[test]
+    fn limits_default_to_the_documented_values_and_take_flags() {
+        assert_eq!(serve(&[]).unwrap().limits(), Limits::DEFAULT);
+        let limits = serve(&[
+            "--max-header-bytes",
+            "8192",
+            "--max-body-bytes",
+            "1000",
+            "--request-timeout",
+            "5",
+            "--header-read-timeout",
+            "2",
+            "--max-connections",
+            "10",
+        ])
+        .unwrap()
+        .limits();
+        assert_eq!(
+            limits,
+            Limits {
+                max_header_bytes: 8192,
+                max_body_bytes: 1000,
+                request_timeout: Duration::from_secs(5),
+                header_read_timeout: Duration::from_secs(2),
+                max_connections: 10,
+            }
+        );
+        // hyper cannot hold a head to less than 8 KiB; zero would switch a limit off.
+        assert!(serve(&["--max-header-bytes", "4096"]).is_err());
+        assert!(serve(&["--request-timeout", "0"]).is_err());
+        assert!(serve(&["--max-connections", "0"]).is_err());
+    }
+
+    #[test]
+    fn every_limit_has_its_environment_variable() {
+        use clap::CommandFactory;
+        let cli = Cli::command();
+        let serve = cli.find_subcommand("serve").unwrap();
+        for (flag, variable) in [
+            ("max-header-bytes", "RUNLEDGER_MAX_HEADER_BYTES"),
+            ("max-body-bytes", "RUNLEDGER_MAX_BODY_BYTES"),
+            ("request-timeout", "RUNLEDGER_REQUEST_TIMEOUT"),
+            ("header-read-timeout", "RUNLEDGER_HEADER_READ_TIMEOUT"),
+            ("max-connections", "RUNLEDGER_MAX_CONNECTIONS"),
+        ] {
+            let arg = serve
+                .get_arguments()
+                .find(|a| a.get_long() == Some(flag))
+                .unwrap_or_else(|| panic!("--{flag}"));
+            assert_eq!(arg.get_env().and_then(|e| e.to_str()), Some(variable));
+        }
     }
 }

@@ -3,6 +3,7 @@
 //! The crate map, from the outside in:
 //! - [`config`]: the command line and environment (spec `cli.md`).
 //! - [`app`]: application state, the route table and the server's lifecycle.
+//! - [`server`]: the accept loop and the limits a server in the open needs.
 //! - [`alerts`]: the dispatcher that sends alerts from the outbox (webhooks, email).
 //! - [`auth`]: OAuth 2.0 client credentials, API keys, signed tokens, scopes, throttling.
 //! - [`http`]: content negotiation, XML/JSON bodies in and out, one module per resource.
@@ -22,6 +23,7 @@ pub mod error;
 pub mod http;
 pub mod query;
 pub mod seed;
+pub mod server;
 pub mod store;
 pub mod time;
 

@@ -45,6 +45,7 @@ async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Serve(args) => {
             let settings = Settings {
+                limits: args.limits(),
                 rate_limit: args.rate_limit,
                 token_ttl: Duration::from_secs(args.token_ttl),
                 db_pool_size: args.db_pool_size,

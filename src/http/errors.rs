@@ -3,7 +3,7 @@
 //! Handlers return [`crate::Error`], which leaves only a status and its messages on the
 //! response. This middleware, wrapped around the whole router, writes the body in the
 //! negotiated format, and gives the same treatment to refusals that never reached a handler
-//! (unknown route, wrong verb, oversized body).
+//! (unknown route, wrong verb, oversized body, request timeout).
 
 use axum::extract::Request;
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
@@ -66,9 +66,8 @@ fn default_message(status: StatusCode, method: &Method) -> String {
         StatusCode::METHOD_NOT_ALLOWED => {
             format!("The {method} method is not allowed on this resource")
         }
-        StatusCode::PAYLOAD_TOO_LARGE => {
-            "The request body is larger than the limit of 1 MiB".to_owned()
-        }
+        // `limits::enforce` names the configured limit; this is only its fallback.
+        StatusCode::PAYLOAD_TOO_LARGE => "The request body is too large".to_owned(),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "Unsupported content type".to_owned(),
         other => other.canonical_reason().unwrap_or("Error").to_owned(),
     }

@@ -7,6 +7,7 @@ pub mod deliveries;
 pub mod errors;
 pub mod format;
 pub mod integrations;
+pub mod limits;
 pub mod oauth;
 pub mod records;
 pub mod render;

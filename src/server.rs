@@ -1,0 +1,134 @@
+//! The accept loop, and the limits that only a connection can enforce: how many connections
+//! are served at once, how large a request's head may be and how long a client may take to
+//! send it. The limits that need a request (body size, request time) are in
+//! [`crate::http::limits`]; all of them are set by [`Limits`].
+//!
+//! Connections are HTTP/1.1, served by hyper directly rather than through `axum::serve`,
+//! which exposes neither a header-read timeout nor hyper's head size limit.
+
+use std::future::Future;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+/// What a node accepts of its clients. `docs/security.md` says what a client sees over each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// The request line and headers together, in bytes: over it, hyper answers 431.
+    pub max_header_bytes: usize,
+    /// A request body, in bytes: over it, 413.
+    pub max_body_bytes: usize,
+    /// From a request's head to its answer, body upload included: over it, 408 or 503.
+    pub request_timeout: Duration,
+    /// How long a client may take to send a request's head. hyper starts this clock as soon
+    /// as it waits for a head, so it also closes keep-alive connections idle for as long.
+    pub header_read_timeout: Duration,
+    /// Connections served at once; further ones wait in the listen backlog.
+    pub max_connections: usize,
+}
+
+impl Limits {
+    /// Node.js's 16 KiB for a head: a Coupa client sends a few hundred bytes of headers, and
+    /// an `id[in]` list of 500 ids fits with room to spare.
+    pub const DEFAULT_MAX_HEADER_BYTES: usize = 16 * 1024;
+    /// hyper cannot buffer less than 8 KiB, so a smaller head limit cannot be enforced.
+    pub const MIN_HEADER_BYTES: usize = 8 * 1024;
+    /// Spec §2.1: request bodies over 1 MiB are refused.
+    pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+    pub const DEFAULT: Limits = Limits {
+        max_header_bytes: Limits::DEFAULT_MAX_HEADER_BYTES,
+        max_body_bytes: Limits::DEFAULT_MAX_BODY_BYTES,
+        // The slowest honest request, a 1 MiB body over a poor link, takes a few seconds.
+        request_timeout: Duration::from_secs(30),
+        // hyper's own default. Behind a load balancer, it should exceed the balancer's idle
+        // timeout, or the balancer may reuse a connection just as it closes.
+        header_read_timeout: Duration::from_secs(30),
+        // Under the common soft limit of 1024 open files, with room for the database's.
+        max_connections: 512,
+    };
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits::DEFAULT
+    }
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves, then stops accepting, lets every
+/// request in flight finish (each is bounded by the request timeout) and closes idle
+/// connections.
+///
+/// Over `max_connections`, the loop stops accepting until a connection ends: new clients
+/// wait in the kernel's listen backlog rather than being refused, so that a burst is served
+/// late instead of failing. Since both the head and the request are timed, a connection
+/// holds its slot for long only by sending requests, or by not reading its answers.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: Limits,
+    shutdown: impl Future<Output = ()>,
+) {
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_header_size(limits.max_header_bytes)
+        // hyper buffers an incomplete head up to this size before refusing it: keep the
+        // buffer to the limit, so that a head that never ends costs no more.
+        .max_buf_size(limits.max_header_bytes.max(Limits::MIN_HEADER_BYTES));
+    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot,
+            () = &mut shutdown => break,
+        };
+        // The semaphore is never closed, so acquiring fails never.
+        let Ok(slot) = slot else { break };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    backoff(error).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let service = TowerToHyperService::new(router.clone());
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                // A client that hung up or was cut off: worth a trace, not an alarm.
+                tracing::debug!(%peer, %error, "connection closed with an error");
+            }
+            drop(slot);
+        });
+    }
+    // Closing the listener refuses new connections while the old ones finish.
+    drop(listener);
+    graceful.shutdown().await;
+}
+
+/// After a failed accept: a connection that died in the backlog is no reason to wait, but
+/// running out of file descriptors is, or the loop would spin.
+async fn backoff(error: io::Error) {
+    use io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    if matches!(
+        error.kind(),
+        ConnectionAborted | ConnectionRefused | ConnectionReset
+    ) {
+        return;
+    }
+    tracing::error!(%error, "cannot accept connections; retrying in a second");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+}
