@@ -12,6 +12,7 @@ mod crash;
 mod formats;
 mod helpers;
 mod integrations;
+mod limits;
 mod process;
 mod properties;
 mod query;

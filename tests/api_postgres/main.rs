@@ -21,6 +21,8 @@ mod formats;
 mod helpers;
 #[path = "../api/integrations.rs"]
 mod integrations;
+#[path = "../api/limits.rs"]
+mod limits;
 mod multinode;
 // Shared with the SQLite binary, whose command-line tests use the rest of it.
 #[allow(dead_code)]
