@@ -9,8 +9,10 @@
 //! A macro rather than generic code: sqlx's traits make a store generic over the database
 //! need bounds on every function (executors for every lifetime, encodings for every type),
 //! while the expansion type-checks each backend with its concrete types. rustfmt does not
-//! format the body of a `macro_rules!`: keep its lines as `cargo fmt` would, by hand.
+//! format the body of this macro (it is marked `rustfmt::skip`, as rustfmt would indent the
+//! whole body one level deeper): keep its lines as `cargo fmt` would, by hand.
 
+#[rustfmt::skip]
 macro_rules! sql_store {
     ($store:ty) => {
 use std::collections::HashMap;
