@@ -64,6 +64,24 @@ type DbRow = PgRow;
 /// Locks the row a write was decided on until the transaction ends.
 const LOCK: &str = " FOR UPDATE OF t0";
 
+/// Seeded runs from a JSON array of `[integration_id, status, start_time, end_time,
+/// total_records, records_processed, created_at, updated_at]` (times in epoch seconds).
+const SEED_RUNS: &str = "INSERT INTO integration_runs (integration_id, status, start_time, \
+     end_time, total_records, records_processed, created_at, updated_at) \
+     SELECT (r ->> 0)::bigint, r ->> 1, to_timestamp((r ->> 2)::bigint), \
+     to_timestamp((r ->> 3)::bigint), (r ->> 4)::bigint, (r ->> 5)::bigint, \
+     to_timestamp((r ->> 6)::bigint), to_timestamp((r ->> 7)::bigint) \
+     FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS rows (r, n) ORDER BY n \
+     RETURNING id";
+
+/// Seeded errors from a JSON array of `[integration_run_id, integration_id, document_type,
+/// document_id, resolved, created_at]`.
+const SEED_ERRORS: &str = "INSERT INTO integration_errors (integration_run_id, integration_id, \
+     document_type, document_id, resolved, created_at, updated_at, contact_alert_type) \
+     SELECT (r ->> 0)::bigint, (r ->> 1)::bigint, r ->> 2, (r ->> 3)::bigint, \
+     (r ->> 4)::boolean, to_timestamp((r ->> 5)::bigint), to_timestamp((r ->> 5)::bigint), \
+     'Technical' FROM jsonb_array_elements($1::jsonb) AS rows (r)";
+
 fn time_param(t: Timestamp) -> TimeValue {
     t
 }

@@ -35,7 +35,7 @@ use $crate::domain::integrations::{Integration, IntegrationFields, IntegrationRe
 use $crate::domain::runs::{Action, Run, RunFields, RunView, Status};
 use $crate::error::{Error, Result};
 use $crate::query::{Bind, Query, sql::page};
-use $crate::seed::SeedRun;
+use $crate::seed::{self, SeedRun};
 use $crate::store::sql::{self as q, errors_of_runs};
 use $crate::store::{Effects, Store, on_unique};
 use $crate::time::{self, Timestamp};
@@ -611,57 +611,22 @@ impl Store for $store {
     }
 
     async fn seed_runs(&self, runs: Vec<SeedRun>) -> Result<()> {
-        /// Rows per statement. More rows save round trips, but SQLite looks parameters up by
-        /// name in a list (sqlx binds by name), so the cost of binding grows with the square
-        /// of a statement's parameters: 500 rows spent 72 % of seeding time there, 16 rows
-        /// almost none.
-        const ROWS: usize = 16;
+        // Each table gets one statement that reads its rows from one JSON array (one bind):
+        // a statement per row costs a round trip each, and a multi-row VALUES statement costs
+        // SQLite a by-name lookup per parameter (sqlx binds by name), quadratic in its size.
         self.write(move |tx| {
             Box::pin(async move {
-                for chunk in runs.chunks(ROWS) {
-                    let sql = q::seed_runs(chunk.len());
-                    let mut insert = sqlx::query_scalar::<_, i64>(&sql);
-                    for r in chunk {
-                        insert = insert
-                            .bind(r.integration_id)
-                            .bind(r.status.as_str())
-                            .bind(r.start_time.map(time_param))
-                            .bind(r.end_time.map(time_param))
-                            .bind(r.total_records)
-                            .bind(r.records_processed)
-                            .bind(time_param(r.created_at))
-                            .bind(time_param(r.end_time.unwrap_or(r.created_at)));
-                    }
-                    let mut ids = insert.fetch_all(&mut *tx).await?;
-                    // Ids are assigned in the order of the VALUES rows; RETURNING's order is not
-                    // promised, so sort them back into it.
-                    ids.sort_unstable();
-                    let errors: Vec<(i64, &SeedRun)> = ids
-                        .into_iter()
-                        .zip(chunk)
-                        .filter(|(_, r)| r.error.is_some())
-                        .collect();
-                    if errors.is_empty() {
-                        continue;
-                    }
-                    let sql = q::seed_errors(errors.len());
-                    let mut insert = sqlx::query(&sql);
-                    for (id, r) in &errors {
-                        let Some((document_type, document_id, resolved)) = r.error else {
-                            continue;
-                        };
-                        let at = time_param(r.end_time.unwrap_or(r.created_at));
-                        insert = insert
-                            .bind(*id)
-                            .bind(r.integration_id)
-                            .bind(document_type)
-                            .bind(document_id)
-                            .bind(resolved)
-                            .bind(at)
-                            .bind(at);
-                    }
-                    insert.execute(&mut *tx).await?;
-                }
+                let mut ids: Vec<i64> = sqlx::query_scalar(SEED_RUNS)
+                    .bind(seed::runs_json(&runs))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                // Ids are assigned in the array's order; RETURNING's order is not promised, so
+                // sort them back into it.
+                ids.sort_unstable();
+                sqlx::query(SEED_ERRORS)
+                    .bind(seed::errors_json(&ids, &runs))
+                    .execute(tx)
+                    .await?;
                 Ok(())
             })
         })

@@ -224,35 +224,3 @@ pub const INSERT_SIGNING_KEY: &str = "\
     INSERT INTO signing_keys (id, secret, created_at) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING";
 
 pub const SELECT_SIGNING_KEY: &str = "SELECT secret FROM signing_keys WHERE id = 1";
-
-/// Columns of a seeded run, in the order `seed_runs` binds them.
-const SEED_RUN_COLUMNS: usize = 8;
-
-/// A multi-row insert of `rows` seeded runs, returning their ids.
-pub fn seed_runs(rows: usize) -> String {
-    format!(
-        "INSERT INTO integration_runs (integration_id, status, start_time, end_time, \
-         total_records, records_processed, created_at, updated_at) VALUES {} RETURNING id",
-        value_rows(rows, SEED_RUN_COLUMNS)
-    )
-}
-
-/// Columns of a seeded error, in the order `seed_runs` binds them.
-const SEED_ERROR_COLUMNS: usize = 7;
-
-/// A multi-row insert of `rows` seeded errors (`Technical`, created with their run).
-pub fn seed_errors(rows: usize) -> String {
-    format!(
-        "INSERT INTO integration_errors (integration_run_id, integration_id, document_type, \
-         document_id, resolved, created_at, updated_at, contact_alert_type) VALUES {}",
-        value_rows(rows, SEED_ERROR_COLUMNS).replace(')', ", 'Technical')")
-    )
-}
-
-/// `($1, …, $columns), ($columns+1, …)` for `rows` rows.
-fn value_rows(rows: usize, columns: usize) -> String {
-    let rows: Vec<String> = (0..rows)
-        .map(|r| format!("({})", placeholders(r * columns, columns)))
-        .collect();
-    rows.join(", ")
-}

@@ -72,6 +72,20 @@ type DbRow = SqliteRow;
 /// SQLite serialises writers (one writer connection), so reads need no row lock.
 const LOCK: &str = "";
 
+/// Seeded runs from a JSON array of `[integration_id, status, start_time, end_time,
+/// total_records, records_processed, created_at, updated_at]` (times in epoch seconds).
+const SEED_RUNS: &str = "INSERT INTO integration_runs (integration_id, status, start_time, \
+     end_time, total_records, records_processed, created_at, updated_at) \
+     SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, \
+     value ->> 6, value ->> 7 FROM json_each($1) ORDER BY key RETURNING id";
+
+/// Seeded errors from a JSON array of `[integration_run_id, integration_id, document_type,
+/// document_id, resolved, created_at]`.
+const SEED_ERRORS: &str = "INSERT INTO integration_errors (integration_run_id, integration_id, \
+     document_type, document_id, resolved, created_at, updated_at, contact_alert_type) \
+     SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, \
+     value ->> 5, 'Technical' FROM json_each($1) ORDER BY key";
+
 fn time_param(t: Timestamp) -> TimeValue {
     t.timestamp()
 }

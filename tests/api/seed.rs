@@ -33,6 +33,17 @@ async fn seeded_runs_are_served_with_their_errors() {
         .filter(|r| !r["integration-errors"].as_array().unwrap().is_empty())
         .count();
     assert_eq!(with_errors as u64, seeded.errors);
+    // History spans the last year, created in id order.
+    let created: Vec<chrono::DateTime<chrono::Utc>> = runs
+        .iter()
+        .map(|r| r["created-at"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert!(created.is_sorted(), "runs are created in id order");
+    let now = chrono::Utc::now();
+    assert!(created[0] >= now - chrono::Duration::days(366));
+    assert!(created[0] < now - chrono::Duration::days(360), "{}", created[0]);
+    assert!(created[599] > now - chrono::Duration::days(2), "{}", created[599]);
+    assert!(created[599] <= now);
     for run in &runs {
         let status = run["status"].as_str().unwrap();
         let terminal = status == "successful" || status == "failed";
