@@ -70,10 +70,12 @@ impl Frame {
             return Ok(Value::Null);
         }
         Ok(match self.kind.as_deref() {
+            // Unsigned too: JSON takes integers up to u64::MAX, and `flow` must read back.
             Some("integer") => text
                 .trim()
                 .parse::<i64>()
                 .map(Value::from)
+                .or_else(|_| text.trim().parse::<u64>().map(Value::from))
                 .map_err(|_| bad("an integer"))?,
             Some("float" | "decimal" | "double") => text
                 .trim()
@@ -146,15 +148,17 @@ pub fn parse_document(body: &[u8]) -> Result<Value> {
                 let value = frame.into_value()?;
                 close(&mut stack, &mut root, name, value);
             }
+            // Bodies are XML 1.0: only CR LF and CR are line ends, in text and CDATA alike
+            // (`xml_content` would apply XML 1.1's rules and turn U+0085 and U+2028 into LF).
             Event::Text(t) => {
                 let content = t
-                    .xml_content()
+                    .xml10_content()
                     .map_err(|e| Error::invalid(format!("Invalid XML text: {e}")))?;
                 push_text(&mut stack, &content, &reader, text)?;
             }
             Event::CData(c) => {
                 let content = c
-                    .decode()
+                    .xml10_content()
                     .map_err(|e| Error::invalid(format!("Invalid XML CDATA: {e}")))?;
                 push_text(&mut stack, &content, &reader, text)?;
             }
@@ -259,6 +263,25 @@ mod tests {
                 "flow": {"steps": ["a", "b"], "ok": true},
                 "note": "<raw>"
             })
+        );
+    }
+
+    #[test]
+    fn normalises_line_ends_as_xml_1_0_does_and_nothing_else() {
+        let v = value(
+            "<x><t>a\r\nb\rc\u{85}d\u{2028}e&#x2028;f&#13;g</t><c><![CDATA[h\r\ni\rj\u{2028}]]></c></x>",
+        );
+        assert_eq!(v["t"], "a\nb\nc\u{85}d\u{2028}e\u{2028}f\rg");
+        assert_eq!(v["c"], "h\ni\nj\u{2028}");
+    }
+
+    #[test]
+    fn reads_integers_over_i64_as_json_does() {
+        let v = value(r#"<x><n type="integer">18446744073709551615</n></x>"#);
+        assert_eq!(v["n"], json!(u64::MAX));
+        assert!(
+            refused(r#"<x><n type="integer">18446744073709551616</n></x>"#)
+                .contains("not an integer")
         );
     }
 
