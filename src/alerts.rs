@@ -6,7 +6,8 @@
 //! twice at once), sends them, and records each attempt: delivered, retried later with
 //! exponential backoff and jitter, given up after [`MAX_ATTEMPTS`], or undeliverable. A lease
 //! that outlives its node (a crash mid-send) expires and the row is sent again: delivery is
-//! at least once, and receivers can tell repeats by `X-Runledger-Delivery`.
+//! at least once, and receivers can tell repeats by `X-Runledger-Delivery`. Webhooks reach
+//! public addresses only, unless the settings allow private ones ([`crate::egress`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +20,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::domain::alerts::{Attempt, Channel, Delivery, MAX_ATTEMPTS, backoff};
 use crate::domain::integration_errors::RecordKind;
+use crate::egress::{self, GuardedResolver};
 use crate::error::{Error, Result};
 use crate::http::render::{self, Node};
 use crate::http::{integrations, records, runs};
@@ -43,6 +45,9 @@ pub struct AlertSettings {
     pub smtp_from: String,
     /// The first retry's wait; each later one doubles it.
     pub retry_base: Duration,
+    /// Whether webhooks may reach loopback and private addresses (`--allow-private-webhooks`);
+    /// link-local and reserved ones stay refused.
+    pub allow_private_webhooks: bool,
 }
 
 impl Default for AlertSettings {
@@ -51,6 +56,7 @@ impl Default for AlertSettings {
             smtp_url: None,
             smtp_from: "runledger@localhost".into(),
             retry_base: Duration::from_secs(5),
+            allow_private_webhooks: false,
         }
     }
 }
@@ -62,9 +68,15 @@ pub struct Dispatcher {
 
 impl Dispatcher {
     pub fn new(store: Arc<dyn Store>, settings: &AlertSettings) -> Result<Dispatcher> {
+        let allow_private = settings.allow_private_webhooks;
+        // Every name is resolved and checked by the guard, and connected to at the addresses it
+        // checked. A redirect would lead elsewhere unchecked, and a proxy would connect on our
+        // behalf to wherever it is told: neither is used.
         let http = reqwest::Client::builder()
             .timeout(WEBHOOK_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .dns_resolver(Arc::new(GuardedResolver { allow_private }))
             .user_agent(concat!("runledger/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Error::Internal(format!("cannot build the webhook client: {e}")))?;
@@ -86,6 +98,7 @@ impl Dispatcher {
             http,
             smtp,
             retry_base: settings.retry_base,
+            allow_private,
         };
         Ok(Dispatcher {
             sender: Arc::new(sender),
@@ -157,6 +170,7 @@ struct Sender {
     http: reqwest::Client,
     smtp: Option<(AsyncSmtpTransport<Tokio1Executor>, Mailbox)>,
     retry_base: Duration,
+    allow_private: bool,
 }
 
 impl Sender {
@@ -238,6 +252,11 @@ impl Sender {
     }
 
     async fn webhook(&self, delivery: &Delivery, body: String) -> Attempt {
+        // IP literals are connected to without resolution, so the resolver never sees them.
+        let url = match egress::check_url(&delivery.target, self.allow_private) {
+            Ok(url) => url,
+            Err(refusal) => return refused(&refusal),
+        };
         let secret = match self.store.contact(delivery.integration_contact_id).await {
             Ok(contact) => contact.webhook_secret.unwrap_or_default(),
             Err(error) => {
@@ -250,7 +269,7 @@ impl Sender {
         let signature = sign(&secret, body.as_bytes());
         let sent = self
             .http
-            .post(&delivery.target)
+            .post(url)
             .header("Content-Type", "application/json")
             .header("X-Runledger-Signature", format!("sha256={signature}"))
             .header("X-Runledger-Delivery", delivery.id.to_string())
@@ -262,13 +281,23 @@ impl Sender {
             Ok(response) if response.status().is_success() => Attempt::Delivered {
                 response_code: Some(i64::from(response.status().as_u16())),
             },
+            Ok(response) if response.status().is_redirection() => Attempt::Failed {
+                error: format!(
+                    "the receiver answered {} (redirects are not followed)",
+                    response.status()
+                ),
+                response_code: Some(i64::from(response.status().as_u16())),
+            },
             Ok(response) => Attempt::Failed {
                 error: format!("the receiver answered {}", response.status()),
                 response_code: Some(i64::from(response.status().as_u16())),
             },
-            Err(error) => Attempt::Failed {
-                error: format!("cannot reach the receiver: {error}"),
-                response_code: None,
+            Err(error) => match egress::find_refusal(&error) {
+                Some(refusal) => refused(refusal),
+                None => Attempt::Failed {
+                    error: format!("cannot reach the receiver: {error}"),
+                    response_code: None,
+                },
             },
         }
     }
@@ -314,6 +343,14 @@ impl Sender {
                 response_code: None,
             },
         }
+    }
+}
+
+/// A webhook the guard stopped: no later attempt would fare better, so it is not retried.
+fn refused(refusal: &egress::Refusal) -> Attempt {
+    tracing::warn!(%refusal, "webhook refused");
+    Attempt::Undeliverable {
+        error: format!("refused: {refusal}{}", refusal.hint()),
     }
 }
 

@@ -38,6 +38,8 @@ pub struct App {
     pub alerts: Arc<Dispatcher>,
     /// Off only where a caller builds the application so (benchmarks); never from the CLI.
     pub require_auth: bool,
+    /// Whether contacts may name loopback and private webhook targets (`crate::egress`).
+    pub allow_private_webhooks: bool,
 }
 
 /// What every handler gets: a cheap clone of the one [`App`].
@@ -176,6 +178,7 @@ impl Application {
             auth,
             alerts: alerts.clone(),
             require_auth: settings.require_auth,
+            allow_private_webhooks: settings.alerts.allow_private_webhooks,
         };
         let listener = TcpListener::bind(&settings.listen)
             .await

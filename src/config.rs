@@ -87,6 +87,14 @@ pub struct ServeArgs {
     )]
     pub smtp_from: String,
 
+    /// Let webhooks reach loopback, private (RFC 1918, fc00::/7) and 100.64.0.0/10 addresses;
+    /// link-local (cloud metadata) and reserved ones stay refused. For receivers on the same
+    /// host or network; never on a server whose API clients are not all trusted.
+    /// The variable takes true/false, yes/no, on/off or 1/0.
+    #[arg(long, env = "RUNLEDGER_ALLOW_PRIVATE_WEBHOOKS",
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub allow_private_webhooks: bool,
+
     /// The most bytes a request line and its headers may hold (8192 at least); more is a 431.
     #[arg(long, env = "RUNLEDGER_MAX_HEADER_BYTES", default_value_t = Limits::DEFAULT.max_header_bytes,
           value_parser = RangedU64ValueParser::<usize>::new().range(Limits::MIN_HEADER_BYTES as u64..=1_048_576))]
@@ -258,6 +266,22 @@ mod tests {
         assert!(Cli::try_parse_from(["runledger", "serve", "--rate-limit", "fast"]).is_err());
     }
 
+    #[test]
+    fn private_webhooks_are_refused_unless_allowed() {
+        assert!(!serve(&[]).unwrap().allow_private_webhooks);
+        assert!(
+            serve(&["--allow-private-webhooks"])
+                .unwrap()
+                .allow_private_webhooks
+        );
+        assert!(!AlertSettings::default().allow_private_webhooks);
+        assert!(
+            !Settings::new("sqlite://x.db", "127.0.0.1:0")
+                .alerts
+                .allow_private_webhooks
+        );
+    }
+
     fn serve(args: &[&str]) -> Result<ServeArgs, clap::Error> {
         let cli = Cli::try_parse_from(["runledger", "serve"].iter().chain(args))?;
         match cli.command {
@@ -310,6 +334,7 @@ mod tests {
             ("request-timeout", "RUNLEDGER_REQUEST_TIMEOUT"),
             ("header-read-timeout", "RUNLEDGER_HEADER_READ_TIMEOUT"),
             ("max-connections", "RUNLEDGER_MAX_CONNECTIONS"),
+            ("allow-private-webhooks", "RUNLEDGER_ALLOW_PRIVATE_WEBHOOKS"),
         ] {
             let arg = serve
                 .get_arguments()

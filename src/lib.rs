@@ -5,6 +5,7 @@
 //! - [`app`]: application state, the route table and the server's lifecycle.
 //! - [`server`]: the accept loop and the limits a server in the open needs.
 //! - [`alerts`]: the dispatcher that sends alerts from the outbox (webhooks, email).
+//! - [`egress`]: where webhooks may go (no loopback, private or metadata addresses).
 //! - [`auth`]: OAuth 2.0 client credentials, API keys, signed tokens, scopes, throttling.
 //! - [`http`]: content negotiation, XML/JSON bodies in and out, one module per resource.
 //! - [`query`]: Coupa's query language, parsed to a typed AST and compiled to SQL with binds.
@@ -19,6 +20,7 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod domain;
+pub mod egress;
 pub mod error;
 pub mod http;
 pub mod query;

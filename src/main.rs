@@ -52,6 +52,7 @@ async fn run(cli: Cli) -> Result<()> {
                 alerts: AlertSettings {
                     smtp_url: args.smtp_url,
                     smtp_from: args.smtp_from,
+                    allow_private_webhooks: args.allow_private_webhooks,
                     ..AlertSettings::default()
                 },
                 ..Settings::new(cli.database_url, args.listen)

@@ -59,7 +59,7 @@ pub enum Attempt {
         error: String,
         response_code: Option<i64>,
     },
-    /// No attempt can succeed (no SMTP server configured).
+    /// No attempt can succeed (no SMTP server configured, a webhook target refused).
     Undeliverable {
         error: String,
     },

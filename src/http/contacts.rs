@@ -10,7 +10,8 @@ use super::{Id, Write};
 use crate::app::AppState;
 use crate::auth::secrets;
 use crate::domain::contacts::{Contact, ContactFields};
-use crate::error::Result;
+use crate::egress;
+use crate::error::{Error, Result};
 use crate::query::schema::CONTACTS;
 use crate::query::{Query, Shape};
 
@@ -53,6 +54,7 @@ pub async fn show(
 pub async fn create(State(app): State<AppState>, write: Write) -> Result<Reply> {
     let shape = write.shape(&CONTACTS)?;
     let fields = ContactFields::parse(write.body())?;
+    check_webhook(&app, &fields)?;
     let secret = secrets::new_client_secret()?;
     let contact = app
         .store
@@ -74,6 +76,7 @@ pub async fn create(State(app): State<AppState>, write: Write) -> Result<Reply> 
 pub async fn update(State(app): State<AppState>, Id(id): Id, write: Write) -> Result<Reply> {
     let shape = write.shape(&CONTACTS)?;
     let fields = ContactFields::parse(write.body())?;
+    check_webhook(&app, &fields)?;
     let contact = app
         .store
         .update_contact(id, fields, write.author.actor())
@@ -85,6 +88,24 @@ pub async fn update(State(app): State<AppState>, Id(id): Id, write: Write) -> Re
         ROOT,
         node(&contact),
     ))
+}
+
+/// Refuses a webhook URL that points into the server's own network, as far as can be told
+/// without resolving it; the dispatcher checks again, after resolution, before every send.
+fn check_webhook(app: &AppState, fields: &ContactFields) -> Result<()> {
+    let Some(Some(url)) = &fields.webhook_url else {
+        return Ok(());
+    };
+    match egress::check_contact_url(url, app.allow_private_webhooks) {
+        Ok(_) => Ok(()),
+        Err(egress::Refusal::NotHttp) => Err(Error::invalid(
+            "Webhook url must be an http:// or https:// URL",
+        )),
+        Err(refusal) => Err(Error::invalid(format!(
+            "Webhook url is refused: {refusal}{}",
+            refusal.hint()
+        ))),
+    }
 }
 
 /// A contact without its secret.

@@ -7,14 +7,14 @@ use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode as AxumStatus};
+use axum::http::{HeaderMap, StatusCode as AxumStatus, header::LOCATION};
 use reqwest::StatusCode;
 use runledger::alerts::sign;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
-use crate::helpers::{TestApp, spawn_app_with};
+use crate::helpers::{TestApp, messages, spawn_app, spawn_app_with};
 
 /// One request a receiver got.
 #[derive(Clone, Debug)]
@@ -24,11 +24,13 @@ struct Received {
     body: Bytes,
 }
 
-/// What the receiver answers: the queued statuses first, then 200; each after `delay`.
+/// What the receiver answers: the queued statuses first, then 200; each after `delay`, and a
+/// redirection with `Location: redirect_to`.
 #[derive(Default)]
 struct Script {
     answers: VecDeque<u16>,
     delay: Duration,
+    redirect_to: Option<String>,
     received: Vec<Received>,
 }
 
@@ -64,26 +66,34 @@ async fn receive(
     uri: axum::http::Uri,
     headers: HeaderMap,
     body: Bytes,
-) -> AxumStatus {
-    let (status, delay) = {
+) -> (AxumStatus, HeaderMap) {
+    let (status, delay, location) = {
         let mut script = script.lock().unwrap();
         script.received.push(Received {
             path: uri.path().to_owned(),
             headers,
             body,
         });
-        (script.answers.pop_front().unwrap_or(200), script.delay)
+        let status = script.answers.pop_front().unwrap_or(200);
+        (status, script.delay, script.redirect_to.clone())
     };
     tokio::time::sleep(delay).await;
-    AxumStatus::from_u16(status).unwrap()
+    let status = AxumStatus::from_u16(status).unwrap();
+    let mut headers = HeaderMap::new();
+    if let Some(location) = location.filter(|_| status.is_redirection()) {
+        headers.insert(LOCATION, location.parse().unwrap());
+    }
+    (status, headers)
 }
 
-/// A server whose first retry waits 100 ms, not seconds.
+/// A server whose first retry waits 100 ms, not seconds, and whose webhooks may reach the
+/// test's receivers on the loopback interface (`--allow-private-webhooks`).
 async fn app_with_quick_retries(smtp_url: Option<String>) -> TestApp {
     spawn_app_with(|s| {
         s.rate_limit = None;
         s.alerts.retry_base = Duration::from_millis(100);
         s.alerts.smtp_url = smtp_url;
+        s.alerts.allow_private_webhooks = true;
     })
     .await
 }
@@ -384,5 +394,249 @@ async fn email_alerts_go_out_through_smtp_when_it_is_configured() {
     assert!(
         session.contains("Supplier is blocked"),
         "the alert is in the message:\n{session}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Server-side request forgery: where webhooks may not go (`runledger::egress`)
+
+const CONTACTS: &str = "/api/integration_contacts";
+
+/// The 400 a contact with `url` gets, as its one message.
+async fn refused_contact(app: &TestApp, url: &str) -> String {
+    let (status, body) = app
+        .post_json(
+            CONTACTS,
+            json!({"contact-alert-type": "Both", "contactable-type": "User", "contactable-id": 1,
+                   "webhook-url": url}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{url}: {body}");
+    let mut messages = messages(&body, "integration-contact");
+    assert_eq!(messages.len(), 1, "{url}: {body}");
+    messages.remove(0)
+}
+
+#[tokio::test]
+async fn webhooks_to_loopback_private_or_metadata_addresses_are_refused_at_creation() {
+    let app = spawn_app().await;
+    const OPT_IN: &str = " (allowed only when the server runs with --allow-private-webhooks)";
+    for (url, expected) in [
+        (
+            "http://127.0.0.1:8080/hook",
+            "127.0.0.1 is a loopback address",
+        ),
+        ("http://127.1/hook", "127.0.0.1 is a loopback address"),
+        ("http://2130706433/", "127.0.0.1 is a loopback address"),
+        ("http://0x7f.0.0.1/", "127.0.0.1 is a loopback address"),
+        ("https://[::1]:8443/", "::1 is a loopback address"),
+        (
+            "http://[::ffff:127.0.0.1]/",
+            "::ffff:127.0.0.1 is a loopback address",
+        ),
+        ("http://localhost:8080/hook", "localhost is a loopback name"),
+        ("http://api.localhost/", "api.localhost is a loopback name"),
+        ("http://10.0.0.5/", "10.0.0.5 is a private address"),
+        ("http://172.16.3.4/", "172.16.3.4 is a private address"),
+        ("http://192.168.1.1/", "192.168.1.1 is a private address"),
+        ("http://[fd00::1]/", "fd00::1 is a private address"),
+        (
+            "http://100.64.0.1/",
+            "100.64.0.1 is a carrier-grade NAT address (100.64.0.0/10)",
+        ),
+    ] {
+        assert_eq!(
+            refused_contact(&app, url).await,
+            format!("Webhook url is refused: {expected}{OPT_IN}"),
+            "{url}"
+        );
+    }
+    for (url, expected) in [
+        (
+            "http://169.254.169.254/latest/meta-data/",
+            "169.254.169.254 is a link-local address, where cloud metadata services answer",
+        ),
+        (
+            "http://[::ffff:169.254.169.254]/",
+            "::ffff:169.254.169.254 is a link-local address, where cloud metadata services answer",
+        ),
+        (
+            "http://[fe80::1]/",
+            "fe80::1 is a link-local address, where cloud metadata services answer",
+        ),
+        ("http://0.0.0.0:8080/", "0.0.0.0 is the unspecified address"),
+        ("http://224.0.0.1/", "224.0.0.1 is a multicast address"),
+        (
+            "http://255.255.255.255/",
+            "255.255.255.255 is the broadcast address",
+        ),
+    ] {
+        assert_eq!(
+            refused_contact(&app, url).await,
+            format!("Webhook url is refused: {expected}"),
+            "{url}"
+        );
+    }
+    for url in [
+        "file:///etc/passwd",
+        "gopher://hooks.example.com/",
+        "http://[::1",
+    ] {
+        assert_eq!(
+            refused_contact(&app, url).await,
+            "Webhook url must be an http:// or https:// URL",
+            "{url}"
+        );
+    }
+
+    // Updates are checked the same way, and a refused one changes nothing.
+    let public = contact(
+        &app,
+        "Both",
+        None,
+        json!({"webhook-url": "https://hooks.example.com/runledger"}),
+    )
+    .await;
+    let path = format!("{CONTACTS}/{}", public["id"]);
+    let (status, body) = app
+        .put_json(
+            &path,
+            Some(json!({"webhook-url": "http://169.254.169.254/latest/meta-data/"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (_, shown) = app.get_json(&path).await;
+    assert_eq!(shown["webhook-url"], "https://hooks.example.com/runledger");
+    // Public targets, named or literal, are accepted.
+    contact(
+        &app,
+        "Both",
+        None,
+        json!({"webhook-url": "http://93.184.215.14:8080/hook"}),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_opt_in_accepts_loopback_and_private_targets_but_never_metadata() {
+    let app = spawn_app_with(|s| {
+        s.rate_limit = None;
+        s.alerts.allow_private_webhooks = true;
+    })
+    .await;
+    for url in [
+        "http://127.0.0.1:8080/hook",
+        "http://localhost:8080/hook",
+        "http://10.0.0.5/",
+        "http://[fd00::1]/",
+    ] {
+        contact(&app, "Both", None, json!({"webhook-url": url})).await;
+    }
+    assert_eq!(
+        refused_contact(&app, "http://169.254.169.254/latest/meta-data/").await,
+        "Webhook url is refused: 169.254.169.254 is a link-local address, \
+         where cloud metadata services answer"
+    );
+}
+
+#[tokio::test]
+async fn a_webhook_whose_name_resolves_to_loopback_is_undeliverable_and_never_sent() {
+    // Contacts on file from when the node allowed private targets; its operator then turned
+    // that off. The name passes every check that can be made without resolving it.
+    let mut app = app_with_quick_retries(None).await;
+    app.create_integration("REBIND").await;
+    let receiver = Receiver::start().await;
+    let port = receiver.base.rsplit(':').next().unwrap().to_owned();
+    let named = contact(
+        &app,
+        "Both",
+        Some("REBIND"),
+        json!({"webhook-url": format!("http://localhost:{port}/named")}),
+    )
+    .await;
+    let literal = contact(
+        &app,
+        "Both",
+        Some("REBIND"),
+        json!({"webhook-url": format!("http://127.0.0.1:{port}/literal")}),
+    )
+    .await;
+    app.restart_with(|s| s.alerts.allow_private_webhooks = false)
+        .await;
+
+    let error = alert(&app, "REBIND", "Technical").await;
+    let deliveries = settled_deliveries(&app, error["id"].as_i64().unwrap()).await;
+    assert_eq!(deliveries.len(), 2, "{deliveries:?}");
+    for delivery in &deliveries {
+        assert_eq!(delivery["status"], "undeliverable", "{delivery}");
+        assert_eq!(delivery["attempts"], 1, "refused once, never retried");
+        assert_eq!(delivery["next-attempt-at"], Value::Null, "{delivery}");
+        assert_eq!(delivery["response-code"], Value::Null, "{delivery}");
+        let error = delivery["last-error"].as_str().unwrap();
+        assert!(
+            error.ends_with(" (allowed only when the server runs with --allow-private-webhooks)"),
+            "{error}"
+        );
+        if delivery["integration-contact-id"] == named["id"] {
+            assert!(
+                error.starts_with("refused: localhost resolves to ")
+                    && error.contains(", a loopback address"),
+                "{error}"
+            );
+        } else {
+            assert_eq!(delivery["integration-contact-id"], literal["id"]);
+            assert!(
+                error.starts_with("refused: 127.0.0.1 is a loopback address"),
+                "{error}"
+            );
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        receiver.received().is_empty(),
+        "nothing reached the loopback receiver: {:?}",
+        receiver.received()
+    );
+}
+
+#[tokio::test]
+async fn a_redirect_from_a_webhook_receiver_is_not_followed() {
+    let app = app_with_quick_retries(None).await;
+    app.create_integration("REDIRECTED").await;
+    let receiver = Receiver::start().await;
+    let elsewhere = Receiver::start().await;
+    receiver.answer_first(&[307; 1000]);
+    receiver.script.lock().unwrap().redirect_to = Some(format!("{}/stolen", elsewhere.base));
+    contact(
+        &app,
+        "Both",
+        Some("REDIRECTED"),
+        json!({"webhook-url": format!("{}/hook", receiver.base)}),
+    )
+    .await;
+    let error = alert(&app, "REDIRECTED", "Both").await;
+    let path = format!("/api/alert_deliveries?record_id={}", error["id"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let delivery = loop {
+        let (_, list) = app.get_json(&path).await;
+        if list[0]["attempts"].as_i64() >= Some(2) {
+            break list[0].clone();
+        }
+        assert!(Instant::now() < deadline, "no second attempt: {list}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(delivery["status"], "pending", "a 307 is retried like a 5xx");
+    assert_eq!(delivery["response-code"], 307);
+    assert_eq!(
+        delivery["last-error"],
+        "the receiver answered 307 Temporary Redirect (redirects are not followed)"
+    );
+    assert!(
+        receiver.received().iter().all(|r| r.path == "/hook"),
+        "every attempt went to the contact's own URL"
+    );
+    assert!(
+        elsewhere.received().is_empty(),
+        "the redirect's target heard nothing"
     );
 }

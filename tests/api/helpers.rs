@@ -197,6 +197,13 @@ impl TestApp {
         self.running = Some(running);
     }
 
+    /// [`restart`](Self::restart) with the settings adjusted by `adjust` first: a node whose
+    /// operator changed its configuration.
+    pub async fn restart_with(&mut self, adjust: impl FnOnce(&mut Settings)) {
+        adjust(&mut self.settings);
+        self.restart().await;
+    }
+
     /// Registers an OAuth client; returns its client id and secret.
     pub async fn register_client(&self, name: &str, scopes: Scopes) -> (String, String) {
         let (client, secret) =
