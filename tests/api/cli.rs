@@ -169,18 +169,76 @@ async fn secrets_keys_and_tokens_never_reach_the_log() {
         .send()
         .await
         .unwrap();
+    let contact: Value = http
+        .post(server.url("/api/integration_contacts"))
+        .bearer_auth(&access_token)
+        .header("Accept", "application/json")
+        .json(
+            &serde_json::json!({"contact-alert-type": "Both", "contactable-type": "User",
+            "contactable-id": 1, "webhook-url": "https://hooks.example.com/runledger"}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let webhook_secret = contact["webhook-secret"].as_str().unwrap().to_owned();
     assert!(server.stop_with("TERM").await.success());
     let log = server.log_text();
     assert!(
-        log.contains("/oauth2/token") && log.contains("/api/integrations"),
+        log.contains("/oauth2/token") && log.contains("/api/integration_contacts"),
         "logging was on:\n{log}"
     );
-    for secret_text in [&secret, &key, &access_token] {
+    for secret_text in [&secret, &key, &access_token, &webhook_secret] {
         assert!(
             !log.contains(secret_text.as_str()),
             "a secret reached the log"
         );
     }
+}
+
+#[tokio::test]
+async fn client_secrets_and_api_keys_are_stored_only_as_hashes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(&dir);
+    let mut server = Server::start(&db, &dir.path().join("log"), &[]);
+    let (first_id, first_secret) = server.first_client();
+    let token = server.token(&first_id, &first_secret).await;
+    let created = stdout(&run(&db, &["clients", "create", "--name", "stored"]));
+    let secret = value_of(&created, "client_secret").unwrap();
+    let key = value_of(
+        &stdout(&run(&db, &["api-keys", "create", "--name", "stored-key"])),
+        "api_key",
+    )
+    .unwrap();
+    assert!(server.stop_with("TERM").await.success());
+
+    // Every byte SQLite keeps: the database, and its write-ahead log if one is left.
+    let mut stored = Vec::new();
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("cli.db")
+        {
+            stored.extend(std::fs::read(&path).unwrap());
+        }
+    }
+    let holds = |needle: &[u8]| stored.windows(needle.len()).any(|w| w == needle);
+    for credential in [&first_secret, &secret, &key] {
+        assert!(
+            holds(&runledger::auth::secrets::hash(credential)),
+            "its hash is stored"
+        );
+        assert!(
+            !holds(credential.as_bytes()),
+            "a credential is stored in clear"
+        );
+    }
+    assert!(!holds(token.as_bytes()), "tokens are never stored");
 }
 
 #[test]
