@@ -79,7 +79,18 @@ fuzz_target!(|data: &[u8]| {
             "{header:?}"
         );
         assert_eq!(given("client_id") + given("client_secret"), 0);
-        assert!(request.client_id.is_some() && request.client_secret.is_some());
+        // Each half of `id:secret` is form-decoded whole, never cut short.
+        let credentials = header.trim()[5..].trim();
+        let decoded = STANDARD
+            .decode(credentials)
+            .expect("accepted Basic is base64");
+        let decoded = String::from_utf8(decoded).expect("accepted Basic is UTF-8");
+        let (id, secret) = decoded.split_once(':').expect("accepted Basic has a colon");
+        assert_eq!(request.client_id.as_deref(), Some(form_decode(id).as_str()));
+        assert_eq!(
+            request.client_secret.as_deref(),
+            Some(form_decode(secret).as_str())
+        );
     } else {
         assert_eq!(request.client_id, value("client_id"));
         assert_eq!(request.client_secret, value("client_secret"));
@@ -100,3 +111,23 @@ fuzz_target!(|data: &[u8]| {
         );
     }
 });
+
+/// `application/x-www-form-urlencoded` decoding of one value: `+` is a space, `%XX` a byte.
+fn form_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let hex = |i: usize| bytes.get(i).and_then(|&b| char::from(b).to_digit(16));
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match (bytes[i], hex(i + 1), hex(i + 2)) {
+            (b'+', _, _) => out.push(b' '),
+            (b'%', Some(high), Some(low)) => {
+                out.push((high * 16 + low) as u8);
+                i += 2;
+            }
+            (b, _, _) => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}

@@ -109,9 +109,10 @@ pub fn parse_token_request(
         let (id, secret) = decoded
             .split_once(':')
             .ok_or_else(OAuthError::invalid_client)?;
-        // RFC 6749 §2.3.1: both are form-encoded before they go into Basic.
+        // RFC 6749 §2.3.1: both are form-encoded before they go into Basic. Each is one
+        // value, so a raw `&` in it is part of it, not the start of another parameter.
         let decode = |s: &str| {
-            form_urlencoded::parse(format!("x={s}").as_bytes())
+            form_urlencoded::parse(format!("x={}", s.replace('&', "%26")).as_bytes())
                 .next()
                 .map(|(_, v)| v.into_owned())
         };
@@ -149,6 +150,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!(with_basic, from_body);
+    }
+
+    #[test]
+    fn decodes_each_basic_credential_whole() {
+        let basic = format!("Basic {}", STANDARD.encode("a&b=c+d%26:s&e%2Bt"));
+        let request = parse_token_request(None, Some(&basic), "", b"").unwrap();
+        assert_eq!(request.client_id.as_deref(), Some("a&b=c d&"));
+        assert_eq!(request.client_secret.as_deref(), Some("s&e+t"));
     }
 
     #[test]
