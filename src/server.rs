@@ -104,6 +104,8 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        // Answers are written whole; don't hold their last segment back for an ACK.
+        let _ = stream.set_nodelay(true);
         let service = TowerToHyperService::new(router.clone());
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {

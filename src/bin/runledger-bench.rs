@@ -2,10 +2,11 @@
 //! machine's own limits. See docs/benchmarks.md.
 //!
 //! It seeds a fresh database, starts the release `runledger serve` beside this binary as a
-//! child process, drives it with a closed-loop async load generator (keep-alive
-//! connections), and measures in the same run the bare HTTP stack (a fixed answer) and the
-//! database driver's synced single-row commits. The generator and the server share the
-//! machine's cores.
+//! child process, drives it with a closed-loop async load generator, and measures in the same
+//! run the bare HTTP stack (a fixed answer) and the database driver's synced single-row
+//! commits. The generator and the server share the machine's cores, so the generator is kept
+//! lean: one keep-alive connection per worker on hyper's connection API, no pool, no redirects,
+//! no per-request client machinery.
 //!
 //! Usage: `cargo run --release --bin runledger-bench -- [--runs N] [--seconds S]
 //! [--database postgres://…]` (SQLite in a temporary directory by default).
@@ -16,6 +17,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue};
+use hyper::{Method, Request};
+use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 
 /// Request kinds of a lifecycle, for per-kind latencies.
@@ -121,90 +128,127 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
     sorted[index] as f64 / 1000.0
 }
 
-async fn send(
-    client: &reqwest::Client,
-    method: reqwest::Method,
-    url: String,
-    body: Option<Value>,
-) -> (u16, Value, u64) {
-    let started = Instant::now();
-    let mut request = client
-        .request(method, url)
-        .header("Accept", "application/json");
-    if let Some(body) = body {
-        request = request
-            .header("Content-Type", "application/json")
-            .body(body.to_string());
+/// One keep-alive HTTP/1.1 connection to a server, with the headers every request carries.
+struct Conn {
+    sender: SendRequest<Full<Bytes>>,
+    host: HeaderValue,
+    authorization: Option<HeaderValue>,
+}
+
+impl Conn {
+    async fn open(base: &str, authorization: Option<&HeaderValue>) -> Conn {
+        let address = base.trim_start_matches("http://");
+        let stream = tokio::net::TcpStream::connect(address)
+            .await
+            .expect("connect");
+        stream.set_nodelay(true).expect("nodelay");
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .expect("handshake");
+        tokio::spawn(connection);
+        Conn {
+            sender,
+            host: HeaderValue::from_str(address).expect("host"),
+            authorization: authorization.cloned(),
+        }
     }
-    let response = request.send().await.expect("request");
-    let status = response.status().as_u16();
-    let bytes = response.bytes().await.expect("body");
-    let micros = started.elapsed().as_micros() as u64;
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        micros,
-    )
+
+    /// Sends one request and reads the whole answer: status, body, microseconds taken.
+    async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        content_type: &'static str,
+        body: Option<String>,
+    ) -> (u16, Bytes, u64) {
+        let started = Instant::now();
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(HOST, &self.host)
+            .header(ACCEPT, "application/json");
+        if let Some(authorization) = &self.authorization {
+            request = request.header(AUTHORIZATION, authorization);
+        }
+        if body.is_some() {
+            request = request.header(CONTENT_TYPE, content_type);
+        }
+        let request = request
+            .body(Full::new(Bytes::from(body.unwrap_or_default())))
+            .expect("request");
+        self.sender.ready().await.expect("connection ready");
+        let response = self.sender.send_request(request).await.expect("answer");
+        let status = response.status().as_u16();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        (status, bytes, started.elapsed().as_micros() as u64)
+    }
+
+    /// A JSON request; the answer's body parsed.
+    async fn json(&mut self, method: Method, path: &str, body: Option<Value>) -> (u16, Value, u64) {
+        let body = body.map(|b| b.to_string());
+        let (status, bytes, micros) = self.send(method, path, "application/json", body).await;
+        let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        (status, value, micros)
+    }
 }
 
 /// One closed-loop worker: lifecycles until `stop`; latencies per kind, in microseconds.
-async fn lifecycles(
-    client: reqwest::Client,
-    base: String,
-    worker: u64,
-    stop: Arc<AtomicBool>,
-) -> (u64, Vec<Vec<u64>>) {
-    use reqwest::Method;
+async fn lifecycles(mut conn: Conn, worker: u64, stop: Arc<AtomicBool>) -> (u64, Vec<Vec<u64>>) {
     let mut latencies = vec![Vec::new(); KINDS.len()];
     let mut done = 0;
-    let runs = format!("{base}/api/integration_runs");
+    let runs = "/api/integration_runs";
     while !stop.load(Ordering::Relaxed) {
         let code = format!("SEED_{:03}", (worker + done) % 50 + 1);
-        let (s, run, t) = send(
-            &client,
-            Method::POST,
-            runs.clone(),
-            Some(json!({"integration": {"code": code}})),
-        )
-        .await;
+        let (s, run, t) = conn
+            .json(
+                Method::POST,
+                runs,
+                Some(json!({"integration": {"code": code}})),
+            )
+            .await;
         assert_eq!(s, 201, "create: {run}");
         latencies[0].push(t);
         let id = run["id"].as_i64().expect("id");
-        let (s, _, t) = send(
-            &client,
-            Method::PUT,
-            format!("{runs}/{id}/run"),
-            Some(json!({"total-records": 100})),
-        )
-        .await;
+        let (s, _, t) = conn
+            .json(
+                Method::PUT,
+                &format!("{runs}/{id}/run"),
+                Some(json!({"total-records": 100})),
+            )
+            .await;
         assert_eq!(s, 200);
         latencies[1].push(t);
-        let (s, _, t) = send(
-            &client,
-            Method::PATCH,
-            format!("{runs}/{id}"),
-            Some(json!({"records-processed": 100})),
-        )
-        .await;
+        let (s, _, t) = conn
+            .json(
+                Method::PATCH,
+                &format!("{runs}/{id}"),
+                Some(json!({"records-processed": 100})),
+            )
+            .await;
         assert_eq!(s, 200);
         latencies[2].push(t);
         if (worker + done) % 10 == 0 {
             let error = json!({"integration-run": {"id": id}, "contact-alert-type": "Technical",
                                "document-type": "OrderHeader", "document-id": id});
-            let (s, _, t) = send(
-                &client,
-                Method::POST,
-                format!("{base}/api/integration_errors"),
-                Some(error),
-            )
-            .await;
+            let (s, _, t) = conn
+                .json(Method::POST, "/api/integration_errors", Some(error))
+                .await;
             assert_eq!(s, 201);
             latencies[4].push(t);
-            let (s, _, t) = send(&client, Method::PUT, format!("{runs}/{id}/fail"), None).await;
+            let (s, _, t) = conn
+                .json(Method::PUT, &format!("{runs}/{id}/fail"), None)
+                .await;
             assert_eq!(s, 200);
             latencies[3].push(t);
         } else {
-            let (s, _, t) = send(&client, Method::PUT, format!("{runs}/{id}/success"), None).await;
+            let (s, _, t) = conn
+                .json(Method::PUT, &format!("{runs}/{id}/success"), None)
+                .await;
             assert_eq!(s, 200);
             latencies[3].push(t);
         }
@@ -213,23 +257,24 @@ async fn lifecycles(
     (done, latencies)
 }
 
-/// Requests per second of GET `url` from `concurrency` closed-loop clients for `seconds`.
-async fn rate(client: &reqwest::Client, url: &str, concurrency: usize, seconds: f64) -> f64 {
+/// Requests per second of GET `base`/ from `concurrency` closed-loop connections for
+/// `seconds`.
+async fn rate(base: &str, concurrency: usize, seconds: f64) -> f64 {
     let stop = Arc::new(AtomicBool::new(false));
-    let tasks: Vec<_> = (0..concurrency)
-        .map(|_| {
-            let (client, url, stop) = (client.clone(), url.to_owned(), stop.clone());
-            tokio::spawn(async move {
-                let mut n = 0u64;
-                while !stop.load(Ordering::Relaxed) {
-                    let response = client.get(&url).send().await.expect("request");
-                    response.bytes().await.expect("body");
-                    n += 1;
-                }
-                n
-            })
-        })
-        .collect();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let mut conn = Conn::open(base, None).await;
+        let stop = stop.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let (status, _, _) = conn.send(Method::GET, "/", "", None).await;
+                assert_eq!(status, 200);
+                n += 1;
+            }
+            n
+        }));
+    }
     let started = Instant::now();
     tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
     stop.store(true, Ordering::Relaxed);
@@ -311,34 +356,27 @@ async fn run(args: Args) {
     drop(store);
 
     let server = start_server(&database);
-    let http = reqwest::Client::new();
-    let response = http
-        .post(format!("{}/oauth2/token", server.base))
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(format!(
-            "grant_type=client_credentials&client_id={}&client_secret={}",
-            server.client_id, server.secret
-        ))
-        .send()
+    let form = format!(
+        "grant_type=client_credentials&client_id={}&client_secret={}",
+        server.client_id, server.secret
+    );
+    let (_, token, _) = Conn::open(&server.base, None)
         .await
-        .expect("token");
-    let token: Value =
-        serde_json::from_slice(&response.bytes().await.expect("token")).expect("token JSON");
-    let mut headers = reqwest::header::HeaderMap::new();
+        .send(
+            Method::POST,
+            "/oauth2/token",
+            "application/x-www-form-urlencoded",
+            Some(form),
+        )
+        .await;
+    let token: Value = serde_json::from_slice(&token).expect("token JSON");
     let bearer = format!(
         "Bearer {}",
         token["access_token"]
             .as_str()
             .expect("a first-start client (use a fresh database)")
     );
-    headers.insert(
-        reqwest::header::AUTHORIZATION,
-        bearer.parse().expect("header"),
-    );
-    let client = reqwest::Client::builder()
-        .default_headers(headers)
-        .build()
-        .expect("client");
+    let bearer = HeaderValue::from_str(&bearer).expect("header");
 
     // 2. Lifecycles.
     println!(
@@ -347,16 +385,11 @@ async fn run(args: Args) {
     let mut best = 0.0f64;
     for concurrency in [1u64, 8, 32] {
         let stop = Arc::new(AtomicBool::new(false));
-        let workers: Vec<_> = (0..concurrency)
-            .map(|w| {
-                tokio::spawn(lifecycles(
-                    client.clone(),
-                    server.base.clone(),
-                    w,
-                    stop.clone(),
-                ))
-            })
-            .collect();
+        let mut workers = Vec::new();
+        for w in 0..concurrency {
+            let conn = Conn::open(&server.base, Some(&bearer)).await;
+            workers.push(tokio::spawn(lifecycles(conn, w, stop.clone())));
+        }
         let started = Instant::now();
         tokio::time::sleep(Duration::from_secs_f64(args.seconds)).await;
         stop.store(true, Ordering::Relaxed);
@@ -399,12 +432,12 @@ async fn run(args: Args) {
         format!("offset={}", middle.min(100_000)),
         format!("id[gt]={middle}"),
     ];
+    let mut conn = Conn::open(&server.base, Some(&bearer)).await;
     for query in &queries {
-        let url = format!("{}/api/integration_runs?{query}&limit=50", server.base);
+        let path = format!("/api/integration_runs?{query}&limit=50").replace('+', "%2B");
         let mut lat = Vec::new();
         for _ in 0..200 {
-            let (status, _, micros) =
-                send(&client, reqwest::Method::GET, url.replace('+', "%2B"), None).await;
+            let (status, _, micros) = conn.json(Method::GET, &path, None).await;
             assert_eq!(status, 200, "{query}");
             lat.push(micros);
         }
@@ -423,9 +456,15 @@ async fn run(args: Args) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
-    let url = format!("http://{}/", listener.local_addr().expect("address"));
-    tokio::spawn(async move { axum::serve(listener, fixed).await });
-    let http_limit = rate(&reqwest::Client::new(), &url, 32, args.seconds).await;
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    let limits = runledger::server::Limits::DEFAULT;
+    tokio::spawn(runledger::server::serve(
+        listener,
+        fixed,
+        limits,
+        std::future::pending(),
+    ));
+    let http_limit = rate(&base, 32, args.seconds).await;
     let commit_limit = commit_rate(&dir, args.seconds.min(5.0)).await;
     let requests = 4.1; // create, run, progress, finish, and an error on 10 % of lifecycles
     println!(
