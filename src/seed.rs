@@ -70,7 +70,14 @@ pub fn errors_json(ids: &[i64], runs: &[SeedRun]) -> String {
         .filter_map(|(id, r)| {
             let (document_type, document_id, resolved) = r.error?;
             let at = r.end_time.unwrap_or(r.created_at).timestamp();
-            Some((id, r.integration_id, document_type, document_id, resolved, at))
+            Some((
+                id,
+                r.integration_id,
+                document_type,
+                document_id,
+                resolved,
+                at,
+            ))
         })
         .collect();
     serde_json::to_string(&rows).unwrap_or_default()

@@ -41,8 +41,16 @@ async fn seeded_runs_are_served_with_their_errors() {
     assert!(created.is_sorted(), "runs are created in id order");
     let now = chrono::Utc::now();
     assert!(created[0] >= now - chrono::Duration::days(366));
-    assert!(created[0] < now - chrono::Duration::days(360), "{}", created[0]);
-    assert!(created[599] > now - chrono::Duration::days(2), "{}", created[599]);
+    assert!(
+        created[0] < now - chrono::Duration::days(360),
+        "{}",
+        created[0]
+    );
+    assert!(
+        created[599] > now - chrono::Duration::days(2),
+        "{}",
+        created[599]
+    );
     assert!(created[599] <= now);
     for run in &runs {
         let status = run["status"].as_str().unwrap();
