@@ -121,6 +121,7 @@ pub async fn seed(store: &dyn Store, runs: u64, integrations: usize, seed: u64) 
         store.seed_runs(batch).await?;
         written += count as u64;
     }
+    store.analyze().await?;
     Ok(Seeded {
         runs: written,
         errors,

@@ -161,7 +161,12 @@ impl Authenticator {
                 scopes
             }
         };
-        let expires = crate::time::now().timestamp() + self.token_ttl.as_secs() as i64;
+        // Expiry is in whole seconds: round up, so that a token lives at least the
+        // `expires_in` it is answered with (rounding down cut up to a second off).
+        let issued = chrono::Utc::now();
+        let expires = issued.timestamp()
+            + i64::from(issued.timestamp_subsec_nanos() > 0)
+            + self.token_ttl.as_secs() as i64;
         let access_token = self
             .signer
             .sign(Claims {

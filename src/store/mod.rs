@@ -126,6 +126,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Writes seeded runs and their errors in one transaction, many rows per statement.
     async fn seed_runs(&self, runs: Vec<SeedRun>) -> Result<()>;
+    /// Refreshes the query planner's statistics, after a bulk load.
+    async fn analyze(&self) -> Result<()>;
 
     async fn create_client(&self, new: NewClient) -> Result<Client>;
     /// Every client of a kind, oldest first, revoked ones included.

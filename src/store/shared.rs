@@ -633,6 +633,13 @@ impl Store for $store {
         .await
     }
 
+    async fn analyze(&self) -> Result<()> {
+        if let Some(analyze) = ANALYZE {
+            sqlx::query(analyze).execute(&self.reader).await?;
+        }
+        Ok(())
+    }
+
     async fn create_client(&self, new: NewClient) -> Result<Client> {
         let now = time::now();
         self.write(move |tx| {

@@ -72,6 +72,10 @@ type DbRow = SqliteRow;
 /// SQLite serialises writers (one writer connection), so reads need no row lock.
 const LOCK: &str = "";
 
+/// SQLite plans from its indexes' shapes alone (no `ANALYZE`, so no `sqlite_stat1`): the
+/// plans stay those that docs/benchmarks.md measured, whatever the data.
+const ANALYZE: Option<&str> = None;
+
 /// Seeded runs from a JSON array of `[integration_id, status, start_time, end_time,
 /// total_records, records_processed, created_at, updated_at]` (times in epoch seconds).
 const SEED_RUNS: &str = "INSERT INTO integration_runs (integration_id, status, start_time, \
