@@ -285,35 +285,59 @@ async fn rate(base: &str, concurrency: usize, seconds: f64) -> f64 {
     total as f64 / started.elapsed().as_secs_f64()
 }
 
-/// Synced single-row commits per second through sqlx's SQLite driver, one transaction each.
-async fn commit_rate(dir: &std::path::Path, seconds: f64) -> f64 {
+/// Synced single-row commits per second through sqlx, one transaction each, on the benchmark's
+/// backend: a scratch SQLite file in `dir` as the server opens it, or a scratch table in the
+/// PostgreSQL database `postgres` names.
+async fn commit_rate(dir: &std::path::Path, postgres: Option<&str>, seconds: f64) -> f64 {
     use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-    use sqlx::{ConnectOptions, Connection};
-    let mut conn = SqliteConnectOptions::new()
-        .filename(dir.join("commits.db"))
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Full)
-        .connect()
-        .await
-        .expect("scratch database");
-    sqlx::query("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
-        .execute(&mut conn)
-        .await
-        .expect("table");
-    let started = Instant::now();
-    let mut n = 0u64;
-    while started.elapsed().as_secs_f64() < seconds {
-        let mut tx = conn.begin().await.expect("begin");
-        sqlx::query("INSERT INTO t (v) VALUES ($1)")
-            .bind("row")
-            .execute(&mut *tx)
-            .await
-            .expect("insert");
-        tx.commit().await.expect("commit");
-        n += 1;
+    use sqlx::{ConnectOptions, Connection, PgConnection};
+    // The same loop over either driver's connection type.
+    macro_rules! commits {
+        ($conn:expr) => {{
+            let conn = &mut $conn;
+            let table = "runledger_bench_commits";
+            for ddl in [
+                format!("DROP TABLE IF EXISTS {table}"),
+                format!("CREATE TABLE {table} (id BIGINT PRIMARY KEY, v TEXT)"),
+            ] {
+                sqlx::query(&ddl)
+                    .execute(&mut *conn)
+                    .await
+                    .expect("scratch table");
+            }
+            let insert = format!("INSERT INTO {table} (id, v) VALUES ($1, $2)");
+            let started = Instant::now();
+            let mut n = 0i64;
+            while started.elapsed().as_secs_f64() < seconds {
+                let mut tx = conn.begin().await.expect("begin");
+                sqlx::query(&insert)
+                    .bind(n)
+                    .bind("row")
+                    .execute(&mut *tx)
+                    .await
+                    .expect("insert");
+                tx.commit().await.expect("commit");
+                n += 1;
+            }
+            let rate = n as f64 / started.elapsed().as_secs_f64();
+            let drop = format!("DROP TABLE {table}");
+            let _ = sqlx::query(&drop).execute(&mut *conn).await;
+            rate
+        }};
     }
-    n as f64 / started.elapsed().as_secs_f64()
+    match postgres {
+        Some(url) => commits!(PgConnection::connect(url).await.expect("database")),
+        None => commits!(
+            SqliteConnectOptions::new()
+                .filename(dir.join("commits.db"))
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .connect()
+                .await
+                .expect("scratch database")
+        ),
+    }
 }
 
 fn main() {
@@ -465,10 +489,14 @@ async fn run(args: Args) {
         std::future::pending(),
     ));
     let http_limit = rate(&base, 32, args.seconds).await;
-    let commit_limit = commit_rate(&dir, args.seconds.min(5.0)).await;
+    let postgres = args
+        .database
+        .as_deref()
+        .filter(|url| url.starts_with("postgres"));
+    let commit_limit = commit_rate(&dir, postgres, args.seconds.min(5.0)).await;
     let requests = 4.1; // create, run, progress, finish, and an error on 10 % of lifecycles
     println!(
-        "\n4. limits: the same HTTP stack answering a fixed body: {http_limit:.0} requests/s; sqlx SQLite synced single-row commits: {commit_limit:.0}/s"
+        "\n4. limits: the same HTTP stack answering a fixed body: {http_limit:.0} requests/s; sqlx synced single-row commits on this backend: {commit_limit:.0}/s"
     );
     println!(
         "   best lifecycle rate {best:.0}/s = {:.1} % of the HTTP limit per lifecycle ({:.0}/s), {:.1} % of the commit limit per lifecycle ({:.0}/s)",
