@@ -110,6 +110,10 @@ async fn writer(mut conn: SqliteConnection, mut waiting: mpsc::Receiver<Work>) {
 }
 
 /// Runs `first` and the writes queued behind it in one transaction, and commits it.
+///
+/// Every statement is a round trip to sqlx's SQLite thread, which costs more than most of the
+/// statements themselves, so the control statements between two writes go in one trip:
+/// ending a write's savepoint and opening the next's, or ending the last and committing.
 async fn batch(
     conn: &mut SqliteConnection,
     first: Work,
@@ -118,29 +122,31 @@ async fn batch(
 ) -> std::result::Result<(), sqlx::Error> {
     // IMMEDIATE takes the write lock now: another process's writer (the CLI) makes it wait
     // for `busy_timeout`, rather than failing a write half-way.
-    conn.execute("BEGIN IMMEDIATE").await?;
+    conn.execute("BEGIN IMMEDIATE; SAVEPOINT write").await?;
     let mut next = Some(first);
     while let Some(work) = next.take() {
-        conn.execute("SAVEPOINT write").await?;
-        match AssertUnwindSafe(work(conn)).catch_unwind().await {
+        let kept = match AssertUnwindSafe(work(conn)).catch_unwind().await {
             Ok(write) => {
-                if !write.kept {
-                    conn.execute("ROLLBACK TO write").await?;
-                }
-                conn.execute("RELEASE write").await?;
+                let kept = write.kept;
                 ran.push(write);
+                kept
             }
             Err(panic) => {
                 tracing::error!(panic = panic_text(&panic), "a write panicked; undone");
-                conn.execute("ROLLBACK TO write").await?;
-                conn.execute("RELEASE write").await?;
+                false
             }
-        }
+        };
         if ran.len() < MAX_BATCH {
             next = waiting.try_recv().ok();
         }
+        let control = match (kept, next.is_some()) {
+            (true, true) => "RELEASE write; SAVEPOINT write",
+            (true, false) => "RELEASE write; COMMIT",
+            (false, true) => "ROLLBACK TO write; RELEASE write; SAVEPOINT write",
+            (false, false) => "ROLLBACK TO write; RELEASE write; COMMIT",
+        };
+        conn.execute(control).await?;
     }
-    conn.execute("COMMIT").await?;
     Ok(())
 }
 
