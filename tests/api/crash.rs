@@ -13,9 +13,8 @@ use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use sqlx::Connection;
 
-use crate::helpers::{Backend, TestDatabase, integration_body};
+use crate::helpers::{TestDatabase, WriteLock, integration_body};
 use crate::process::{PATIENCE, Server};
 
 /// Starts the binary on `database` (a URL), unthrottled (the workload outruns 25 requests a
@@ -478,55 +477,6 @@ async fn a_killed_server_keeps_every_acknowledged_write_and_half_applies_none() 
     assert!(run["end-time"].is_string(), "{run}");
 }
 
-/// Holds a lock on the database from a connection of the test's own, so that the server's
-/// next write to run `id` waits inside the store for as long as the test likes.
-enum WriteLock {
-    /// SQLite's one write lock: the server's writer waits for it (`busy_timeout`).
-    Sqlite(sqlx::SqliteConnection),
-    /// The run's row: the server reads it `FOR UPDATE` before it moves it.
-    Postgres(sqlx::PgConnection),
-}
-
-impl WriteLock {
-    async fn take(database: &str, id: i64) -> WriteLock {
-        match crate::BACKEND {
-            Backend::Sqlite => {
-                let mut connection = sqlx::SqliteConnection::connect(database)
-                    .await
-                    .expect("a connection of the test's own");
-                sqlx::query("BEGIN IMMEDIATE")
-                    .execute(&mut connection)
-                    .await
-                    .expect("the write lock");
-                WriteLock::Sqlite(connection)
-            }
-            Backend::Postgres => {
-                let mut connection = sqlx::PgConnection::connect(database)
-                    .await
-                    .expect("a connection of the test's own");
-                sqlx::query("BEGIN")
-                    .execute(&mut connection)
-                    .await
-                    .expect("a transaction");
-                sqlx::query("SELECT id FROM integration_runs WHERE id = $1 FOR UPDATE")
-                    .bind(id)
-                    .execute(&mut connection)
-                    .await
-                    .expect("the run's row lock");
-                WriteLock::Postgres(connection)
-            }
-        }
-    }
-
-    async fn release(self) {
-        let released = match self {
-            WriteLock::Sqlite(mut c) => sqlx::query("ROLLBACK").execute(&mut c).await.map(drop),
-            WriteLock::Postgres(mut c) => sqlx::query("ROLLBACK").execute(&mut c).await.map(drop),
-        };
-        released.expect("lock released");
-    }
-}
-
 /// A request written by hand on a connection of its own: its head and half of its body now,
 /// the rest when the test says.
 struct HalfSent {
@@ -637,7 +587,7 @@ async fn drains_and_stops_on(signal: &str) {
         "/api/integrations",
         &integration_body("DRAINED"),
     );
-    let lock = WriteLock::take(&database, id).await;
+    let lock = WriteLock::take(&database).await;
     let url = server.url(&format!("/api/integration_runs/{id}/success"));
     let success = {
         let client = client.clone();

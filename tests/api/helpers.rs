@@ -403,3 +403,54 @@ pub fn messages(body: &Value, resource: &str) -> Vec<String> {
         .map(|m| m.as_str().unwrap_or_default().to_owned())
         .collect()
 }
+
+/// Holds the database's write locks from a connection of the test's own, so that the
+/// server's next write waits inside the store for as long as the test likes.
+pub enum WriteLock {
+    /// SQLite's one write lock: the server's writer waits for it (`busy_timeout`).
+    Sqlite(sqlx::SqliteConnection),
+    /// Exclusive locks on the integrations and runs tables: reads go on, while every write,
+    /// and every read `FOR UPDATE` that decides one, waits.
+    Postgres(sqlx::PgConnection),
+}
+
+impl WriteLock {
+    pub async fn take(database_url: &str) -> WriteLock {
+        use sqlx::Connection;
+        match crate::BACKEND {
+            Backend::Sqlite => {
+                let mut connection = sqlx::SqliteConnection::connect(database_url)
+                    .await
+                    .expect("a connection of the test's own");
+                sqlx::query("BEGIN IMMEDIATE")
+                    .execute(&mut connection)
+                    .await
+                    .expect("the write lock");
+                WriteLock::Sqlite(connection)
+            }
+            Backend::Postgres => {
+                let mut connection = sqlx::PgConnection::connect(database_url)
+                    .await
+                    .expect("a connection of the test's own");
+                for statement in [
+                    "BEGIN",
+                    "LOCK TABLE integrations, integration_runs IN EXCLUSIVE MODE",
+                ] {
+                    sqlx::query(statement)
+                        .execute(&mut connection)
+                        .await
+                        .expect("the table locks");
+                }
+                WriteLock::Postgres(connection)
+            }
+        }
+    }
+
+    pub async fn release(self) {
+        let released = match self {
+            WriteLock::Sqlite(mut c) => sqlx::query("ROLLBACK").execute(&mut c).await.map(drop),
+            WriteLock::Postgres(mut c) => sqlx::query("ROLLBACK").execute(&mut c).await.map(drop),
+        };
+        released.expect("lock released");
+    }
+}

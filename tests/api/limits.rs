@@ -13,14 +13,13 @@ use runledger::config::Settings;
 use runledger::domain::clients::{ClientKind, Scopes};
 use runledger::server::Limits;
 use serde_json::{Value, json};
-use sqlx::Connection;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::helpers::{Backend, TestDatabase, integration_body, messages, xml_value};
+use crate::helpers::{TestDatabase, WriteLock, integration_body, messages, xml_value};
 
 /// A server with its own limits, stopped on demand, and an API key for raw clients.
 struct Server {
@@ -263,50 +262,6 @@ async fn a_request_whose_body_stalls_is_cut_off_with_a_408_and_its_connection_cl
         "cut off after {waited:?}, before the limit"
     );
     assert!(waited < 3 * SECOND, "cut off only after {waited:?}");
-}
-
-/// Holds the database's write lock on a connection of its own, so that a write through the
-/// server waits for as long as the test likes.
-enum WriteLock {
-    Sqlite(sqlx::SqliteConnection),
-    Postgres(sqlx::PgConnection),
-}
-
-impl WriteLock {
-    async fn take(database_url: &str) -> WriteLock {
-        match crate::BACKEND {
-            Backend::Sqlite => {
-                let mut connection = sqlx::SqliteConnection::connect(database_url)
-                    .await
-                    .expect("a second connection");
-                sqlx::query("BEGIN IMMEDIATE")
-                    .execute(&mut connection)
-                    .await
-                    .expect("the write lock");
-                WriteLock::Sqlite(connection)
-            }
-            Backend::Postgres => {
-                let mut connection = sqlx::PgConnection::connect(database_url)
-                    .await
-                    .expect("a second connection");
-                for statement in ["BEGIN", "LOCK TABLE integrations IN EXCLUSIVE MODE"] {
-                    sqlx::query(statement)
-                        .execute(&mut connection)
-                        .await
-                        .expect("the table lock");
-                }
-                WriteLock::Postgres(connection)
-            }
-        }
-    }
-
-    async fn release(self) {
-        let released = match self {
-            WriteLock::Sqlite(mut c) => sqlx::query("ROLLBACK").execute(&mut c).await.map(drop),
-            WriteLock::Postgres(mut c) => sqlx::query("ROLLBACK").execute(&mut c).await.map(drop),
-        };
-        released.expect("lock released");
-    }
 }
 
 #[tokio::test]
