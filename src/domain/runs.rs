@@ -17,6 +17,9 @@ use crate::time::Timestamp;
 
 /// The largest `flow` object accepted, serialized as JSON.
 pub const MAX_FLOW_BYTES: usize = 16 * 1024;
+/// The deepest `flow` accepted, in objects and arrays: well inside what the XML reader takes
+/// (32 elements, the run's own two included), so that a flow always reads back from XML.
+pub const MAX_FLOW_DEPTH: usize = 16;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Status {
@@ -181,6 +184,9 @@ fn parse_flow(c: &mut Checker, body: Body) -> Field<Value> {
                     "Flow is too large (maximum is {MAX_FLOW_BYTES} bytes)"
                 ));
                 None
+            } else if depth(flow) > MAX_FLOW_DEPTH {
+                c.fail(format!("Flow nests deeper than {MAX_FLOW_DEPTH} levels"));
+                None
             } else if let Some(key) = first_bad_key(flow) {
                 c.fail(format!("Flow key {key:?} is not a valid element name"));
                 None
@@ -192,6 +198,15 @@ fn parse_flow(c: &mut Checker, body: Body) -> Field<Value> {
             c.fail("Flow must be an object");
             None
         }
+    }
+}
+
+/// How many objects and arrays deep `value` nests (a scalar is 0).
+fn depth(value: &Value) -> usize {
+    match value {
+        Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),
+        Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+        _ => 0,
     }
 }
 
@@ -378,6 +393,10 @@ mod tests {
         assert!(parse(json!({"flow": "text"})).is_err());
         assert!(parse(json!({"flow": {"has space": 1}})).is_err());
         assert!(parse(json!({"flow": {"big": "x".repeat(MAX_FLOW_BYTES)}})).is_err());
+        let nested =
+            |levels: usize| (1..levels).fold(json!({"leaf": 1}), |inner, _| json!({ "a": inner }));
+        assert!(parse(json!({ "flow": nested(MAX_FLOW_DEPTH) })).is_ok());
+        assert!(parse(json!({ "flow": nested(MAX_FLOW_DEPTH + 1) })).is_err());
     }
 
     /// Property tests of the status machine: arbitrary sequences of writes, each checked

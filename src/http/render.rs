@@ -273,7 +273,14 @@ fn leaf(name: &str, kind: Option<&str>, text: &str, depth: usize, out: &mut Stri
         out.push('"');
     }
     out.push('>');
-    out.push_str(&partial_escape(text));
+    let escaped = partial_escape(text);
+    if escaped.contains('\r') {
+        // A raw CR reads back as a line feed (XML normalises line ends): write it as a
+        // character reference, which is read back as itself.
+        out.push_str(&escaped.replace('\r', "&#13;"));
+    } else {
+        out.push_str(&escaped);
+    }
     out.push_str("</");
     out.push_str(name);
     out.push_str(">\n");
@@ -406,6 +413,21 @@ mod tests {
              <code>PO</code>\n    <end-system>SAP</end-system>\n  </integration>\n  \
              <integration-errors type=\"array\"/>\n</integration-run>\n"
         );
+    }
+
+    #[test]
+    fn a_carriage_return_in_text_reads_back_from_xml_as_itself() {
+        let text = "line one\r\nline two\rend";
+        let document = xml_document(
+            "integration-run",
+            &Node::Object(vec![("status", Node::text(text))]),
+        );
+        assert!(
+            document.contains("line one&#13;\nline two&#13;end"),
+            "{document}"
+        );
+        let again = crate::http::xml::parse(document.as_bytes()).expect("our own XML");
+        assert_eq!(again["status"], text);
     }
 
     #[test]
