@@ -210,8 +210,9 @@ fn depth(value: &Value) -> usize {
     }
 }
 
-/// Flow must survive a trip through XML, so each key must be an XML element name.
-fn first_bad_key(value: &Value) -> Option<&str> {
+/// Flow must survive a trip through XML, so each key must be an XML element name: the first
+/// key at any depth that is not one.
+pub fn first_bad_key(value: &Value) -> Option<&str> {
     match value {
         Value::Object(map) => map.iter().find_map(|(key, v)| {
             if is_element_name(key) {
