@@ -197,61 +197,60 @@ impl Conn {
     }
 }
 
+/// One request of a lifecycle: it must answer `expected`; its latency is filed under `kind`
+/// (one of [`KINDS`]). Returns the answer's body.
+async fn step(
+    conn: &mut Conn,
+    latencies: &mut [Vec<u64>],
+    kind: &str,
+    (method, path, body): (Method, &str, Option<Value>),
+    expected: u16,
+) -> Value {
+    let (status, answer, micros) = conn.json(method, path, body).await;
+    assert_eq!(status, expected, "{kind} {path}: {answer}");
+    let index = KINDS.iter().position(|k| *k == kind).expect("a known kind");
+    latencies[index].push(micros);
+    answer
+}
+
 /// One closed-loop worker: lifecycles until `stop`; latencies per kind, in microseconds.
 async fn lifecycles(mut conn: Conn, worker: u64, stop: Arc<AtomicBool>) -> (u64, Vec<Vec<u64>>) {
     let mut latencies = vec![Vec::new(); KINDS.len()];
+    let lat = &mut latencies;
     let mut done = 0;
     let runs = "/api/integration_runs";
     while !stop.load(Ordering::Relaxed) {
         let code = format!("SEED_{:03}", (worker + done) % 50 + 1);
-        let (s, run, t) = conn
-            .json(
-                Method::POST,
-                runs,
-                Some(json!({"integration": {"code": code}})),
-            )
-            .await;
-        assert_eq!(s, 201, "create: {run}");
-        latencies[0].push(t);
+        let create = (
+            Method::POST,
+            runs,
+            Some(json!({"integration": {"code": code}})),
+        );
+        let run = step(&mut conn, lat, "create", create, 201).await;
         let id = run["id"].as_i64().expect("id");
-        let (s, _, t) = conn
-            .json(
-                Method::PUT,
-                &format!("{runs}/{id}/run"),
-                Some(json!({"total-records": 100})),
-            )
-            .await;
-        assert_eq!(s, 200);
-        latencies[1].push(t);
-        let (s, _, t) = conn
-            .json(
-                Method::PATCH,
-                &format!("{runs}/{id}"),
-                Some(json!({"records-processed": 100})),
-            )
-            .await;
-        assert_eq!(s, 200);
-        latencies[2].push(t);
-        if (worker + done) % 10 == 0 {
+        let path = format!("{runs}/{id}/run");
+        let body = Some(json!({"total-records": 100}));
+        step(&mut conn, lat, "run", (Method::PUT, &path, body), 200).await;
+        let path = format!("{runs}/{id}");
+        let body = Some(json!({"records-processed": 100}));
+        step(
+            &mut conn,
+            lat,
+            "progress",
+            (Method::PATCH, &path, body),
+            200,
+        )
+        .await;
+        let finish = if (worker + done) % 10 == 0 {
             let error = json!({"integration-run": {"id": id}, "contact-alert-type": "Technical",
                                "document-type": "OrderHeader", "document-id": id});
-            let (s, _, t) = conn
-                .json(Method::POST, "/api/integration_errors", Some(error))
-                .await;
-            assert_eq!(s, 201);
-            latencies[4].push(t);
-            let (s, _, t) = conn
-                .json(Method::PUT, &format!("{runs}/{id}/fail"), None)
-                .await;
-            assert_eq!(s, 200);
-            latencies[3].push(t);
+            let file = (Method::POST, "/api/integration_errors", Some(error));
+            step(&mut conn, lat, "error", file, 201).await;
+            format!("{runs}/{id}/fail")
         } else {
-            let (s, _, t) = conn
-                .json(Method::PUT, &format!("{runs}/{id}/success"), None)
-                .await;
-            assert_eq!(s, 200);
-            latencies[3].push(t);
-        }
+            format!("{runs}/{id}/success")
+        };
+        step(&mut conn, lat, "finish", (Method::PUT, &finish, None), 200).await;
         done += 1;
     }
     (done, latencies)
