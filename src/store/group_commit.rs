@@ -6,8 +6,9 @@
 //! second, however cheap the write. Instead one task owns the writer connection: it takes the
 //! first waiting write, opens a transaction, runs that write and every write that queued
 //! behind it (each inside its own savepoint, so a failing write undoes only itself), commits
-//! once, then answers them all. Under no load a batch is one write and costs two savepoint
-//! statements more than before; under load a batch is as large as the queue.
+//! once, then answers them all. Under no load a batch is one write, its savepoint statements
+//! riding in the same round trips as `BEGIN` and `COMMIT`; under load a batch is as large as
+//! the queue (up to `MAX_BATCH`).
 //!
 //! No crate does this for sqlx; the loop below is small enough to own.
 
