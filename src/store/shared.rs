@@ -147,16 +147,16 @@ impl Store for $store {
     }
 
     async fn create_run(&self, fields: RunFields, actor: Option<&Actor>) -> Result<RunView> {
+        // Refused before it queues for the writer, which runs one write at a time.
+        let Some(reference) = fields.integration.clone() else {
+            return Err(Error::invalid("Integration can't be blank"));
+        };
         let now = time::now();
         let actor = actor.cloned();
         self.write(move |tx| {
             Box::pin(async move {
                 let actor = actor.as_ref();
-                let reference = fields
-                    .integration
-                    .as_ref()
-                    .ok_or_else(|| Error::invalid("Integration can't be blank"))?;
-                let integration = find_integration(tx, reference).await?;
+                let integration = find_integration(tx, &reference).await?;
                 let mut run = Run {
                     id: 0,
                     integration_id: integration.id,
