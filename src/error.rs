@@ -37,6 +37,9 @@ pub enum Error {
     TooManyRequests(std::time::Duration),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
+    /// The embedded backend's driver (SQLite through rusqlite).
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
     #[error(transparent)]
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("{0}")]
@@ -58,7 +61,7 @@ impl Error {
             Error::NotFound(_) | Error::NoResults => StatusCode::NOT_FOUND,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::Conflict(_) => StatusCode::CONFLICT,
-            Error::Database(_) | Error::Migration(_) | Error::Internal(_) => {
+            Error::Database(_) | Error::Sqlite(_) | Error::Migration(_) | Error::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
         }
@@ -68,7 +71,7 @@ impl Error {
     fn messages(self) -> Vec<String> {
         match self {
             Error::Invalid(messages) => messages,
-            Error::Database(_) | Error::Migration(_) | Error::Internal(_) => {
+            Error::Database(_) | Error::Sqlite(_) | Error::Migration(_) | Error::Internal(_) => {
                 vec!["Internal server error".to_owned()]
             }
             other => vec![other.to_string()],

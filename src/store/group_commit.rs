@@ -3,27 +3,24 @@
 //!
 //! SQLite has one writer at a time, and with `synchronous=FULL` every commit waits for the
 //! disk. Committing each request's write on its own caps writes at the disk's syncs per
-//! second, however cheap the write. Instead one task owns the writer connection: it takes the
-//! first waiting write, opens a transaction, runs that write and every write that queued
+//! second, however cheap the write. Instead one thread owns the writer connection: it takes
+//! the first waiting write, opens a transaction, runs that write and every write that queued
 //! behind it (each inside its own savepoint, so a failing write undoes only itself), commits
-//! once, then answers them all. Under no load a batch is one write, its savepoint statements
-//! riding in the same round trips as `BEGIN` and `COMMIT`; under load a batch is as large as
-//! the queue (up to `MAX_BATCH`).
+//! once, then answers them all. Under no load a batch is one write; under load a batch is as
+//! large as the queue (up to `MAX_BATCH`), and the writes of one batch run back to back on
+//! the thread, each whole, with no round trip between statements (see [`super::lite`]).
 //!
-//! No crate does this for sqlx; the loop below is small enough to own.
+//! No crate does this for rusqlite; the loop below is small enough to own.
 
 use std::any::Any;
-use std::future::Future;
-use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use futures_util::FutureExt;
-use sqlx::{Connection, Executor, SqliteConnection};
-use tokio::sync::{mpsc, oneshot};
+use rusqlite::Connection;
+use tokio::sync::oneshot;
 
+use super::BoxFuture;
+use super::lite::{self, DbError};
 use crate::error::{Error, Result};
-
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// The most writes that share one transaction: enough to absorb any queue a server of this
 /// size builds, few enough that one batch never holds the lock for long.
@@ -34,7 +31,7 @@ const QUEUE: usize = 4096;
 
 /// One queued write: runs its statements on the writer connection, inside a transaction it
 /// does not own, and returns how to answer its caller once that transaction's fate is known.
-type Work = Box<dyn for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Ran> + Send>;
+type Work = Box<dyn FnOnce(&mut Connection) -> Ran + Send>;
 
 /// A write that has run: whether its statements stand, and how to answer its caller given
 /// why its group did not commit, if it did not.
@@ -45,17 +42,20 @@ struct Ran {
 
 type Answer = Box<dyn FnOnce(Option<&str>) + Send>;
 
-/// The handle writes are queued through; the writer task ends when the last handle is dropped.
+/// The handle writes are queued through; the writer thread ends when the last handle is
+/// dropped, after the writes already queued.
 pub struct GroupCommit {
-    queue: mpsc::Sender<Work>,
+    queue: flume::Sender<Work>,
 }
 
 impl GroupCommit {
-    /// Starts the writer task that owns `conn` from now on.
-    pub fn start(conn: SqliteConnection) -> GroupCommit {
-        let (queue, waiting) = mpsc::channel(QUEUE);
-        tokio::spawn(writer(conn, waiting));
-        GroupCommit { queue }
+    /// Starts the writer thread that owns `conn` from now on.
+    pub fn start(conn: Connection) -> std::io::Result<GroupCommit> {
+        let (queue, waiting) = flume::bounded(QUEUE);
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || writer(conn, waiting))?;
+        Ok(GroupCommit { queue })
     }
 
     /// Runs `work` as one atomic write and answers once it is durable: its statements and
@@ -63,26 +63,24 @@ impl GroupCommit {
     pub async fn write<T, F>(&self, work: F) -> Result<T>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T>> + Send + 'static,
+        F: for<'c> FnOnce(&'c mut Connection) -> BoxFuture<'c, Result<T>> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
         let work: Work = Box::new(move |conn| {
-            Box::pin(async move {
-                let result = work(conn).await;
-                Ran {
-                    kept: result.is_ok(),
-                    answer: Box::new(move |failure| {
-                        let answer = match failure {
-                            None => result,
-                            Some(why) => Err(Error::Internal(format!("commit failed: {why}"))),
-                        };
-                        let _ = reply.send(answer);
-                    }),
-                }
-            })
+            let result = lite::ready(work(conn));
+            Ran {
+                kept: result.is_ok(),
+                answer: Box::new(move |failure| {
+                    let answer = match failure {
+                        None => result,
+                        Some(why) => Err(Error::Internal(format!("commit failed: {why}"))),
+                    };
+                    let _ = reply.send(answer);
+                }),
+            }
         });
         self.queue
-            .send(work)
+            .send_async(work)
             .await
             .map_err(|_| Error::Internal("the database writer has stopped".into()))?;
         // A write that panicked drops its reply unanswered.
@@ -92,41 +90,38 @@ impl GroupCommit {
     }
 }
 
-/// The writer task: one batch per turn, until every handle is gone.
-async fn writer(mut conn: SqliteConnection, mut waiting: mpsc::Receiver<Work>) {
+/// The writer thread: one batch per turn, until every handle is gone.
+fn writer(mut conn: Connection, waiting: flume::Receiver<Work>) {
     let mut ran: Vec<Ran> = Vec::new();
-    while let Some(first) = waiting.recv().await {
-        let outcome = batch(&mut conn, first, &mut waiting, &mut ran).await;
+    while let Ok(first) = waiting.recv() {
+        let outcome = batch(&mut conn, first, &waiting, &mut ran);
         if let Err(error) = &outcome {
             tracing::error!(%error, writes = ran.len(), "a group of writes was rolled back");
-            // Whatever the failure left open, close it; an error here means nothing was open.
-            let _ = conn.execute("ROLLBACK").await;
+            if !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
         }
         let failure = outcome.err().map(|e| e.to_string());
         for write in ran.drain(..) {
             (write.answer)(failure.as_deref());
         }
     }
-    let _ = conn.close().await;
 }
 
 /// Runs `first` and the writes queued behind it in one transaction, and commits it.
-///
-/// Every statement is a round trip to sqlx's SQLite thread, which costs more than most of the
-/// statements themselves, so the control statements between two writes go in one trip:
-/// ending a write's savepoint and opening the next's, or ending the last and committing.
-async fn batch(
-    conn: &mut SqliteConnection,
+fn batch(
+    conn: &mut Connection,
     first: Work,
-    waiting: &mut mpsc::Receiver<Work>,
+    waiting: &flume::Receiver<Work>,
     ran: &mut Vec<Ran>,
-) -> std::result::Result<(), sqlx::Error> {
+) -> std::result::Result<(), DbError> {
     // IMMEDIATE takes the write lock now: another process's writer (the CLI) makes it wait
     // for `busy_timeout`, rather than failing a write half-way.
-    conn.execute("BEGIN IMMEDIATE; SAVEPOINT write").await?;
+    lite::control(conn, "BEGIN IMMEDIATE")?;
     let mut next = Some(first);
     while let Some(work) = next.take() {
-        let kept = match AssertUnwindSafe(work(conn)).catch_unwind().await {
+        lite::control(conn, "SAVEPOINT write")?;
+        let kept = match catch_unwind(AssertUnwindSafe(|| work(conn))) {
             Ok(write) => {
                 let kept = write.kept;
                 ran.push(write);
@@ -137,21 +132,18 @@ async fn batch(
                 false
             }
         };
+        if !kept {
+            lite::control(conn, "ROLLBACK TO write")?;
+        }
+        lite::control(conn, "RELEASE write")?;
         if ran.len() < MAX_BATCH {
             next = waiting.try_recv().ok();
         }
-        let control = match (kept, next.is_some()) {
-            (true, true) => "RELEASE write; SAVEPOINT write",
-            (true, false) => "RELEASE write; COMMIT",
-            (false, true) => "ROLLBACK TO write; RELEASE write; SAVEPOINT write",
-            (false, false) => "ROLLBACK TO write; RELEASE write; COMMIT",
-        };
-        conn.execute(control).await?;
     }
-    Ok(())
+    lite::control(conn, "COMMIT")
 }
 
-fn panic_text(panic: &Box<dyn Any + Send>) -> &str {
+pub(super) fn panic_text(panic: &Box<dyn Any + Send>) -> &str {
     panic
         .downcast_ref::<&str>()
         .copied()

@@ -7,11 +7,14 @@
 //! row locks; the SQL, which both backends run as written, lives once in [`sql`].
 
 mod group_commit;
+mod lite;
 pub mod postgres;
 mod shared;
 pub mod sql;
 pub mod sqlite;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,6 +31,9 @@ use crate::error::{Error, Result};
 use crate::query::Query;
 use crate::seed::SeedRun;
 use crate::time::Timestamp;
+
+/// An operation's future, boxed so that a closure can return it for any connection lifetime.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -183,16 +189,46 @@ pub fn redact(url: &str) -> String {
 
 /// Turns a unique-key violation into the 400 Rails would give (`Code has already been taken`);
 /// any other error passes through.
-pub(crate) fn on_unique(error: sqlx::Error, keys: &[(&str, &str)]) -> Error {
-    if let sqlx::Error::Database(db) = &error
-        && db.is_unique_violation()
+pub(crate) fn on_unique<E: UniqueViolation>(error: E, keys: &[(&str, &str)]) -> Error {
+    if let Some(text) = error.unique_violation()
+        && let Some((_, message)) = keys.iter().find(|(key, _)| text.contains(key))
     {
-        let text = format!("{} {}", db.constraint().unwrap_or_default(), db.message());
-        if let Some((_, message)) = keys.iter().find(|(key, _)| text.contains(key)) {
-            return Error::invalid(*message);
+        return Error::invalid(*message);
+    }
+    error.into()
+}
+
+/// A driver's error that may be a unique-key violation.
+pub(crate) trait UniqueViolation: Into<Error> {
+    /// The violated key's name and the database's message, if it is one.
+    fn unique_violation(&self) -> Option<String>;
+}
+
+impl UniqueViolation for sqlx::Error {
+    fn unique_violation(&self) -> Option<String> {
+        match self {
+            sqlx::Error::Database(db) if db.is_unique_violation() => Some(format!(
+                "{} {}",
+                db.constraint().unwrap_or_default(),
+                db.message()
+            )),
+            _ => None,
         }
     }
-    Error::Database(error)
+}
+
+impl UniqueViolation for rusqlite::Error {
+    /// SQLite names the columns in its message: `UNIQUE constraint failed: integrations.code`.
+    fn unique_violation(&self) -> Option<String> {
+        match self {
+            rusqlite::Error::SqliteFailure(e, message)
+                if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>
+            {
+                message.clone()
+            }
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]

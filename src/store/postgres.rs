@@ -9,18 +9,16 @@
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
-use sqlx::Postgres;
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
+use sqlx::{Postgres, Row as _, query, query_scalar};
 
-use super::group_commit::BoxFuture;
+use super::BoxFuture;
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
 
 pub struct PostgresStore {
-    writer: PgPool,
-    /// The same pool as `writer`: PostgreSQL needs no separate readers.
-    reader: PgPool,
+    pool: PgPool,
 }
 
 impl PostgresStore {
@@ -34,10 +32,7 @@ impl PostgresStore {
             .await
             .map_err(|e| Error::Internal(format!("cannot open {}: {e}", super::redact(url))))?;
         MIGRATOR.run(&pool).await?;
-        Ok(PostgresStore {
-            writer: pool.clone(),
-            reader: pool,
-        })
+        Ok(PostgresStore { pool })
     }
 }
 
@@ -48,18 +43,27 @@ impl PostgresStore {
     where
         F: for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, Result<T>>,
     {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.pool.begin().await?;
         let value = work(&mut tx).await?;
         tx.commit().await?;
         Ok(value)
+    }
+
+    /// Runs `work` on a connection of the pool, outside any transaction: PostgreSQL readers
+    /// never wait for writers.
+    async fn read<T, F>(&self, work: F) -> Result<T>
+    where
+        F: for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, Result<T>>,
+    {
+        work(&mut *self.pool.acquire().await?).await
     }
 }
 
 /// PostgreSQL keeps datetimes as TIMESTAMPTZ.
 type TimeValue = DateTime<Utc>;
-type Db = Postgres;
 type Conn = PgConnection;
 type DbRow = PgRow;
+type Statement<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
 
 /// Locks the row a write was decided on until the transaction ends.
 const LOCK: &str = " FOR UPDATE OF t0";

@@ -20,9 +20,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::Value;
-use sqlx::query::Query as SqlxQuery;
 use sqlx::types::Json;
-use sqlx::Row;
 
 use $crate::domain::Actor;
 use $crate::domain::alerts::{Attempt, Channel, Delivery, reaches};
@@ -66,7 +64,7 @@ impl Store for $store {
             Box::pin(async move {
                 let actor = actor.as_ref();
                 check_unique(tx, 0, &new.code, &new.name).await?;
-                let id: i64 = sqlx::query_scalar(q::INSERT_INTEGRATION)
+                let id: i64 = query_scalar(q::INSERT_INTEGRATION)
                     .bind(&new.code)
                     .bind(&new.name)
                     .bind(&new.business_object)
@@ -116,7 +114,7 @@ impl Store for $store {
                 integration.updated_at = time::now();
                 integration.updated_by = actor.cloned();
                 let i = &integration;
-                sqlx::query(q::UPDATE_INTEGRATION)
+                query(q::UPDATE_INTEGRATION)
                     .bind(i.id)
                     .bind(&i.code)
                     .bind(&i.name)
@@ -137,13 +135,18 @@ impl Store for $store {
     }
 
     async fn integration(&self, id: i64) -> Result<Integration> {
-        fetch_integration(&mut *self.reader.acquire().await?, id, false).await
+        self.read(move |conn| Box::pin(fetch_integration(conn, id, false))).await
     }
 
     async fn integrations(&self, query: &Query) -> Result<Vec<Integration>> {
-        let mut conn = self.reader.acquire().await?;
-        let rows = page_rows(&mut conn, "integrations", q::SELECT_INTEGRATIONS, query).await?;
-        rows.iter().map(integration_row).collect()
+        let page = query.clone();
+        self.read(move |conn| {
+            Box::pin(async move {
+                let rows = page_rows(conn, "integrations", q::SELECT_INTEGRATIONS, &page).await?;
+                rows.iter().map(integration_row).collect()
+            })
+        })
+        .await
     }
 
     async fn create_run(&self, fields: RunFields, actor: Option<&Actor>) -> Result<RunView> {
@@ -172,7 +175,7 @@ impl Store for $store {
                     updated_by: actor.cloned(),
                 };
                 run.apply(&fields, None, now)?;
-                run.id = sqlx::query_scalar(q::INSERT_RUN)
+                run.id = query_scalar(q::INSERT_RUN)
                     .bind(run.integration_id)
                     .bind(run.status.as_str())
                     .bind(run.start_time.map(time_param))
@@ -212,7 +215,7 @@ impl Store for $store {
                 };
                 let target = match action {
                     Some(Action::Finish) => {
-                        let unresolved: bool = sqlx::query_scalar(q::HAS_UNRESOLVED_ERRORS)
+                        let unresolved: bool = query_scalar(q::HAS_UNRESOLVED_ERRORS)
                             .bind(id)
                             .bind(false)
                             .fetch_one(&mut *tx)
@@ -230,7 +233,7 @@ impl Store for $store {
                     }
                     view.run.updated_by = actor.cloned();
                     let run = &view.run;
-                    let written = sqlx::query(q::UPDATE_RUN)
+                    let written = query(q::UPDATE_RUN)
                         .bind(run.id)
                         .bind(run.integration_id)
                         .bind(run.status.as_str())
@@ -258,15 +261,20 @@ impl Store for $store {
     }
 
     async fn run(&self, id: i64) -> Result<RunView> {
-        fetch_run(&mut *self.reader.acquire().await?, id, false).await
+        self.read(move |conn| Box::pin(fetch_run(conn, id, false))).await
     }
 
     async fn runs(&self, query: &Query) -> Result<Vec<RunView>> {
-        let mut conn = self.reader.acquire().await?;
-        let rows = page_rows(&mut conn, "integration_runs", q::SELECT_RUNS, query).await?;
-        let mut runs = rows.iter().map(run_row).collect::<Result<Vec<_>>>()?;
-        attach_errors(&mut conn, &mut runs).await?;
-        Ok(runs)
+        let page = query.clone();
+        self.read(move |conn| {
+            Box::pin(async move {
+                let rows = page_rows(conn, "integration_runs", q::SELECT_RUNS, &page).await?;
+                let mut runs = rows.iter().map(run_row).collect::<Result<Vec<_>>>()?;
+                attach_errors(conn, &mut runs).await?;
+                Ok(runs)
+            })
+        })
+        .await
     }
 
     async fn create_record(
@@ -291,7 +299,7 @@ impl Store for $store {
                 record.apply(&fields);
                 record.exported = effects.exported;
                 let r = &record;
-                record.id = sqlx::query_scalar(&q::insert_record(kind.table()))
+                record.id = query_scalar(&q::insert_record(kind.table()))
                     .bind(r.integration_run_id)
                     .bind(r.integration_id)
                     .bind(&r.contact_alert_type)
@@ -314,7 +322,7 @@ impl Store for $store {
                     && let (Some(document_type), Some(document_id)) =
                         (&record.document_type, record.document_id)
                 {
-                    sqlx::query(&q::resolve_document(kind.table()))
+                    query(&q::resolve_document(kind.table()))
                         .bind(document_type)
                         .bind(document_id)
                         .bind(true)
@@ -361,7 +369,7 @@ impl Store for $store {
                 }
                 record.apply(&fields);
                 let r = &record;
-                sqlx::query(&q::update_record(kind.table()))
+                query(&q::update_record(kind.table()))
                     .bind(r.id)
                     .bind(r.integration_run_id)
                     .bind(r.integration_id)
@@ -397,7 +405,7 @@ impl Store for $store {
         self.write(move |tx| {
             Box::pin(async move {
                 let actor = actor.as_ref();
-                let written = sqlx::query(&q::resolve_record(kind.table()))
+                let written = query(&q::resolve_record(kind.table()))
                     .bind(id)
                     .bind(resolved)
                     .bind(time_param(time::now()))
@@ -415,16 +423,21 @@ impl Store for $store {
     }
 
     async fn record(&self, kind: RecordKind, id: i64) -> Result<IntegrationError> {
-        fetch_record(&mut *self.reader.acquire().await?, kind, id, false).await
+        self.read(move |conn| Box::pin(fetch_record(conn, kind, id, false))).await
     }
 
     async fn records(&self, kind: RecordKind, query: &Query) -> Result<Vec<IntegrationError>> {
-        let mut conn = self.reader.acquire().await?;
-        let select = q::select_records(kind.table());
-        let rows = page_rows(&mut conn, kind.table(), &select, query).await?;
-        let mut records = rows.iter().map(error_row).collect::<Result<Vec<_>>>()?;
-        attach_responses(&mut conn, kind, &mut records).await?;
-        Ok(records)
+        let page = query.clone();
+        self.read(move |conn| {
+            Box::pin(async move {
+                let select = q::select_records(kind.table());
+                let rows = page_rows(conn, kind.table(), &select, &page).await?;
+                let mut records = rows.iter().map(error_row).collect::<Result<Vec<_>>>()?;
+                attach_responses(conn, kind, &mut records).await?;
+                Ok(records)
+            })
+        })
+        .await
     }
 
     async fn create_contact(
@@ -459,7 +472,7 @@ impl Store for $store {
                 };
                 contact.apply(&fields);
                 let c = &contact;
-                contact.id = sqlx::query_scalar(q::INSERT_CONTACT)
+                contact.id = query_scalar(q::INSERT_CONTACT)
                     .bind(c.integration_id)
                     .bind(&c.contact_alert_type)
                     .bind(&c.contactable_type)
@@ -500,7 +513,7 @@ impl Store for $store {
                 contact.updated_at = now;
                 contact.updated_by = actor.cloned();
                 let c = &contact;
-                sqlx::query(q::UPDATE_CONTACT)
+                query(q::UPDATE_CONTACT)
                     .bind(c.id)
                     .bind(c.integration_id)
                     .bind(&c.contact_alert_type)
@@ -519,32 +532,45 @@ impl Store for $store {
     }
 
     async fn contact(&self, id: i64) -> Result<Contact> {
-        fetch_contact(&mut *self.reader.acquire().await?, id, false).await
+        self.read(move |conn| Box::pin(fetch_contact(conn, id, false))).await
     }
 
     async fn contacts(&self, query: &Query) -> Result<Vec<Contact>> {
-        let mut conn = self.reader.acquire().await?;
-        let rows = page_rows(&mut conn, "integration_contacts", q::SELECT_CONTACTS, query).await?;
-        rows.iter().map(contact_row).collect()
+        let page = query.clone();
+        self.read(move |conn| {
+            Box::pin(async move {
+                let rows =
+                    page_rows(conn, "integration_contacts", q::SELECT_CONTACTS, &page).await?;
+                rows.iter().map(contact_row).collect()
+            })
+        })
+        .await
     }
 
     async fn delivery(&self, id: i64) -> Result<Delivery> {
-        let sql = format!("{} WHERE t0.id = $1", q::select_deliveries());
-        let row = sqlx::query(&sql)
-            .bind(id)
-            .fetch_optional(&self.reader)
-            .await?;
-        let row = row.ok_or_else(|| {
-            Error::NotFound(format!("Couldn't find AlertDelivery with 'id'={id}"))
-        })?;
-        delivery_row(&row)
+        self.read(move |conn| {
+            Box::pin(async move {
+                let sql = format!("{} WHERE t0.id = $1", q::select_deliveries());
+                let row = query(&sql).bind(id).fetch_optional(conn).await?;
+                let row = row.ok_or_else(|| {
+                    Error::NotFound(format!("Couldn't find AlertDelivery with 'id'={id}"))
+                })?;
+                delivery_row(&row)
+            })
+        })
+        .await
     }
 
     async fn deliveries(&self, query: &Query) -> Result<Vec<Delivery>> {
-        let mut conn = self.reader.acquire().await?;
-        let select = q::select_deliveries();
-        let rows = page_rows(&mut conn, "alert_deliveries", &select, query).await?;
-        rows.iter().map(delivery_row).collect()
+        let page = query.clone();
+        self.read(move |conn| {
+            Box::pin(async move {
+                let select = q::select_deliveries();
+                let rows = page_rows(conn, "alert_deliveries", &select, &page).await?;
+                rows.iter().map(delivery_row).collect()
+            })
+        })
+        .await
     }
 
     async fn claim_deliveries(
@@ -556,8 +582,8 @@ impl Store for $store {
         let until = now + chrono::Duration::from_std(lease).unwrap_or_default();
         self.write(move |tx| {
             Box::pin(async move {
-                let rows = sqlx::query(&q::claim_deliveries())
-                    .bind(until)
+                let rows = query(&q::claim_deliveries())
+                    .bind(time_param(until))
                     .bind(time_param(now))
                     .bind(limit)
                     .fetch_all(tx)
@@ -587,7 +613,7 @@ impl Store for $store {
         let status = status.to_owned();
         self.write(move |tx| {
             Box::pin(async move {
-                sqlx::query(q::RECORD_ATTEMPT)
+                query(q::RECORD_ATTEMPT)
                     .bind(id)
                     .bind(status)
                     .bind(next_attempt_at.map(time_param))
@@ -604,8 +630,8 @@ impl Store for $store {
     }
 
     async fn next_due(&self) -> Result<Option<Timestamp>> {
-        let next: Option<i64> = sqlx::query_scalar(q::NEXT_DUE)
-            .fetch_one(&self.reader)
+        let next: Option<i64> = self
+            .read(|conn| Box::pin(async move { Ok(query_scalar(q::NEXT_DUE).fetch_one(conn).await?) }))
             .await?;
         Ok(next.and_then(time::from_unix))
     }
@@ -616,14 +642,14 @@ impl Store for $store {
         // SQLite a by-name lookup per parameter (sqlx binds by name), quadratic in its size.
         self.write(move |tx| {
             Box::pin(async move {
-                let mut ids: Vec<i64> = sqlx::query_scalar(SEED_RUNS)
+                let mut ids: Vec<i64> = query_scalar(SEED_RUNS)
                     .bind(seed::runs_json(&runs))
                     .fetch_all(&mut *tx)
                     .await?;
                 // Ids are assigned in the array's order; RETURNING's order is not promised, so
                 // sort them back into it.
                 ids.sort_unstable();
-                sqlx::query(SEED_ERRORS)
+                query(SEED_ERRORS)
                     .bind(seed::errors_json(&ids, &runs))
                     .execute(tx)
                     .await?;
@@ -635,7 +661,13 @@ impl Store for $store {
 
     async fn analyze(&self) -> Result<()> {
         if let Some(analyze) = ANALYZE {
-            sqlx::query(analyze).execute(&self.reader).await?;
+            self.write(move |tx| {
+                Box::pin(async move {
+                    query(analyze).execute(tx).await?;
+                    Ok(())
+                })
+            })
+            .await?;
         }
         Ok(())
     }
@@ -644,7 +676,7 @@ impl Store for $store {
         let now = time::now();
         self.write(move |tx| {
             Box::pin(async move {
-                let id: i64 = sqlx::query_scalar(q::INSERT_CLIENT)
+                let id: i64 = query_scalar(q::INSERT_CLIENT)
                     .bind(&new.login)
                     .bind(new.kind.as_str())
                     .bind(&new.client_id)
@@ -669,19 +701,21 @@ impl Store for $store {
     }
 
     async fn clients(&self, kind: ClientKind) -> Result<Vec<Client>> {
-        let sql = format!("{} WHERE kind = $1 ORDER BY id", q::SELECT_CLIENTS);
-        let rows = sqlx::query(&sql)
-            .bind(kind.as_str())
-            .fetch_all(&self.reader)
-            .await?;
-        rows.iter().map(client_row).collect()
+        self.read(move |conn| {
+            Box::pin(async move {
+                let sql = format!("{} WHERE kind = $1 ORDER BY id", q::SELECT_CLIENTS);
+                let rows = query(&sql).bind(kind.as_str()).fetch_all(conn).await?;
+                rows.iter().map(client_row).collect()
+            })
+        })
+        .await
     }
 
     async fn revoke_client(&self, kind: ClientKind, key: &str) -> Result<Client> {
         let key = key.to_owned();
         let revoked = self.write(move |tx| {
             Box::pin(async move {
-                let id: Option<i64> = sqlx::query_scalar(q::REVOKE_CLIENT)
+                let id: Option<i64> = query_scalar(q::REVOKE_CLIENT)
                     .bind(kind.as_str())
                     .bind(&key)
                     .bind(time_param(time::now()))
@@ -699,45 +733,53 @@ impl Store for $store {
     }
 
     async fn client(&self, id: i64) -> Result<Option<Client>> {
-        let sql = format!("{} WHERE id = $1", q::SELECT_CLIENTS);
-        let row = sqlx::query(&sql)
-            .bind(id)
-            .fetch_optional(&self.reader)
-            .await?;
-        row.as_ref().map(client_row).transpose()
+        self.read(move |conn| {
+            Box::pin(async move {
+                let sql = format!("{} WHERE id = $1", q::SELECT_CLIENTS);
+                let row = query(&sql).bind(id).fetch_optional(conn).await?;
+                row.as_ref().map(client_row).transpose()
+            })
+        })
+        .await
     }
 
     async fn client_by_client_id(&self, client_id: &str) -> Result<Option<(Client, Vec<u8>)>> {
-        let sql = format!(
-            "{} WHERE client_id = $1",
-            q::SELECT_CLIENTS.replace(" FROM", ", secret_hash FROM")
-        );
-        let row = sqlx::query(&sql)
-            .bind(client_id)
-            .fetch_optional(&self.reader)
-            .await?;
-        row.map(|row| Ok((client_row(&row)?, row.try_get("secret_hash")?)))
-            .transpose()
+        let client_id = client_id.to_owned();
+        self.read(move |conn| {
+            Box::pin(async move {
+                let sql = format!(
+                    "{} WHERE client_id = $1",
+                    q::SELECT_CLIENTS.replace(" FROM", ", secret_hash FROM")
+                );
+                let row = query(&sql).bind(&client_id).fetch_optional(conn).await?;
+                row.map(|row| Ok((client_row(&row)?, row.try_get("secret_hash")?)))
+                    .transpose()
+            })
+        })
+        .await
     }
 
     async fn client_by_secret_hash(&self, hash: &[u8]) -> Result<Option<Client>> {
-        let sql = format!("{} WHERE secret_hash = $1", q::SELECT_CLIENTS);
-        let row = sqlx::query(&sql)
-            .bind(hash)
-            .fetch_optional(&self.reader)
-            .await?;
-        row.as_ref().map(client_row).transpose()
+        let hash = hash.to_vec();
+        self.read(move |conn| {
+            Box::pin(async move {
+                let sql = format!("{} WHERE secret_hash = $1", q::SELECT_CLIENTS);
+                let row = query(&sql).bind(&hash).fetch_optional(conn).await?;
+                row.as_ref().map(client_row).transpose()
+            })
+        })
+        .await
     }
 
     async fn signing_key(&self, fresh: Vec<u8>) -> Result<Vec<u8>> {
         self.write(move |tx| {
             Box::pin(async move {
-                sqlx::query(q::INSERT_SIGNING_KEY)
+                query(q::INSERT_SIGNING_KEY)
                     .bind(fresh)
                     .bind(time_param(time::now()))
                     .execute(&mut *tx)
                     .await?;
-                Ok(sqlx::query_scalar(q::SELECT_SIGNING_KEY)
+                Ok(query_scalar(q::SELECT_SIGNING_KEY)
                     .fetch_one(tx)
                     .await?)
             })
@@ -756,16 +798,16 @@ async fn page_rows(
     conn: &mut Conn,
     table: &str,
     select: &str,
-    query: &Query,
+    listing: &Query,
 ) -> Result<Vec<DbRow>> {
-    let sql = page(&format!("SELECT t0.id FROM {table} t0"), query);
-    let ids = bind_all(sqlx::query(&sql.text), &sql.binds).fetch_all(&mut *conn).await?;
+    let sql = page(&format!("SELECT t0.id FROM {table} t0"), listing);
+    let ids = bind_all(query(&sql.text), &sql.binds).fetch_all(&mut *conn).await?;
     let ids: Vec<i64> = ids.iter().map(|row| row.try_get(0)).collect::<Result<_, _>>()?;
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     let sql = format!("{select} WHERE t0.id IN ({})", q::placeholders(0, ids.len()));
-    let mut rows = sqlx::query(&sql);
+    let mut rows = query(&sql);
     for id in &ids {
         rows = rows.bind(*id);
     }
@@ -777,10 +819,7 @@ async fn page_rows(
     Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
 }
 
-fn bind_all<'q>(
-    mut query: SqlxQuery<'q, Db, <Db as sqlx::Database>::Arguments<'q>>,
-    binds: &'q [Bind],
-) -> SqlxQuery<'q, Db, <Db as sqlx::Database>::Arguments<'q>> {
+fn bind_all<'q>(mut query: Statement<'q>, binds: &'q [Bind]) -> Statement<'q> {
     for value in binds {
         query = match value {
             Bind::Int(n) => query.bind(*n),
@@ -795,12 +834,13 @@ fn bind_all<'q>(
 
 /// Refuses a code or name that another integration has, naming each, as Rails validates.
 async fn check_unique(conn: &mut Conn, id: i64, code: &str, name: &str) -> Result<()> {
-    let (code_taken, name_taken): (bool, bool) = sqlx::query_as(q::INTEGRATION_KEYS_TAKEN)
+    let taken = query(q::INTEGRATION_KEYS_TAKEN)
         .bind(id)
         .bind(code)
         .bind(name)
         .fetch_one(conn)
         .await?;
+    let (code_taken, name_taken): (bool, bool) = (taken.try_get(0)?, taken.try_get(1)?);
     let mut messages = Vec::new();
     if code_taken {
         messages.push("Code has already been taken".to_owned());
@@ -817,7 +857,7 @@ async fn check_unique(conn: &mut Conn, id: i64, code: &str, name: &str) -> Resul
 
 async fn fetch_integration(conn: &mut Conn, id: i64, lock: bool) -> Result<Integration> {
     let sql = format!("{} WHERE t0.id = $1{}", q::SELECT_INTEGRATIONS, lock_clause(lock));
-    let row = sqlx::query(&sql).bind(id).fetch_optional(conn).await?;
+    let row = query(&sql).bind(id).fetch_optional(conn).await?;
     let row =
         row.ok_or_else(|| Error::NotFound(format!("Couldn't find Integration with 'id'={id}")))?;
     integration_row(&row)
@@ -836,7 +876,7 @@ async fn find_integration(
          AND ($3 IS NULL OR t0.name = $3)",
         q::SELECT_INTEGRATIONS
     );
-    let row = sqlx::query(&sql)
+    let row = query(&sql)
         .bind(reference.id)
         .bind(&reference.code)
         .bind(&reference.name)
@@ -850,7 +890,7 @@ async fn find_integration(
 
 async fn fetch_run(conn: &mut Conn, id: i64, lock: bool) -> Result<RunView> {
     let sql = format!("{} WHERE t0.id = $1{}", q::SELECT_RUNS, lock_clause(lock));
-    let row = sqlx::query(&sql)
+    let row = query(&sql)
         .bind(id)
         .fetch_optional(&mut *conn)
         .await?;
@@ -867,7 +907,7 @@ async fn attach_errors(conn: &mut Conn, runs: &mut [RunView]) -> Result<()> {
         return Ok(());
     }
     let sql = errors_of_runs(runs.len());
-    let mut query = sqlx::query(&sql);
+    let mut query = query(&sql);
     for view in runs.iter() {
         query = query.bind(view.run.id);
     }
@@ -1024,7 +1064,7 @@ async fn record_integration(
 ) -> Result<Option<i64>> {
     let of_run = match run_id {
         Some(id) => {
-            let found: Option<i64> = sqlx::query_scalar(q::RUN_INTEGRATION)
+            let found: Option<i64> = query_scalar(q::RUN_INTEGRATION)
                 .bind(id)
                 .fetch_optional(&mut *conn)
                 .await?;
@@ -1053,7 +1093,7 @@ async fn insert_responses(
     now: Timestamp,
 ) -> Result<()> {
     for response in &fields.responses {
-        sqlx::query(q::INSERT_RESPONSE)
+        query(q::INSERT_RESPONSE)
             .bind(kind.owner_type())
             .bind(id)
             .bind(&response.response_code)
@@ -1072,7 +1112,7 @@ async fn queue_alerts(
     record: &IntegrationError,
     now: Timestamp,
 ) -> Result<()> {
-    let contacts = sqlx::query(q::ALERT_CONTACTS)
+    let contacts = query(q::ALERT_CONTACTS)
         .bind(record.integration_id)
         .fetch_all(&mut *conn)
         .await?;
@@ -1094,7 +1134,7 @@ async fn queue_alerts(
         ];
         for (channel, target) in targets {
             let Some(target) = target else { continue };
-            sqlx::query(q::INSERT_DELIVERY)
+            query(q::INSERT_DELIVERY)
                 .bind(id)
                 .bind(record.integration_id)
                 .bind(kind.owner_type())
@@ -1116,7 +1156,7 @@ async fn fetch_record(
     lock: bool,
 ) -> Result<IntegrationError> {
     let sql = format!("{} WHERE t0.id = $1{}", q::select_records(kind.table()), lock_clause(lock));
-    let row = sqlx::query(&sql)
+    let row = query(&sql)
         .bind(id)
         .fetch_optional(&mut *conn)
         .await?;
@@ -1135,7 +1175,7 @@ async fn attach_responses(
         return Ok(());
     }
     let sql = q::responses_of(records.len());
-    let mut query = sqlx::query(&sql).bind(kind.owner_type());
+    let mut query = query(&sql).bind(kind.owner_type());
     for record in records.iter() {
         query = query.bind(record.id);
     }
@@ -1157,7 +1197,7 @@ async fn attach_responses(
 
 async fn fetch_contact(conn: &mut Conn, id: i64, lock: bool) -> Result<Contact> {
     let sql = format!("{} WHERE t0.id = $1{}", q::SELECT_CONTACTS, lock_clause(lock));
-    let row = sqlx::query(&sql).bind(id).fetch_optional(conn).await?;
+    let row = query(&sql).bind(id).fetch_optional(conn).await?;
     let row = row.ok_or_else(|| {
         Error::NotFound(format!("Couldn't find IntegrationContact with 'id'={id}"))
     })?;
