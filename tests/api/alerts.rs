@@ -640,3 +640,81 @@ async fn a_redirect_from_a_webhook_receiver_is_not_followed() {
         "the redirect's target heard nothing"
     );
 }
+
+/// A delivery whose sender died mid-attempt keeps its lease; once the lease has run out, the
+/// delivery is claimed again, and the dispatcher is told when that will be.
+#[tokio::test]
+async fn an_expired_lease_is_claimed_again() {
+    use runledger::domain::contacts::ContactFields;
+    use runledger::domain::input::Body;
+    use runledger::domain::integration_errors::{RecordFields, RecordKind};
+    use runledger::domain::integrations::IntegrationFields;
+    use runledger::domain::runs::RunFields;
+    use runledger::store::Effects;
+
+    let fields = |body: Value| body.as_object().cloned().expect("an object");
+    let (_database, url) = crate::helpers::TestDatabase::create(crate::BACKEND).await;
+    let store = runledger::store::open(&url, 2).await.unwrap();
+    let integration =
+        IntegrationFields::parse(Body(&fields(crate::helpers::integration_body("LEASE"))))
+            .and_then(IntegrationFields::into_new)
+            .unwrap();
+    store.create_integration(integration, None).await.unwrap();
+    let contact = fields(json!({
+        "contact-alert-type": "Technical",
+        "contactable-type": "User",
+        "contactable-id": 1,
+        "integration": {"code": "LEASE"},
+        "webhook-url": "https://hooks.example.com/lease",
+    }));
+    store
+        .create_contact(
+            ContactFields::parse(Body(&contact)).unwrap(),
+            "secret".into(),
+            None,
+        )
+        .await
+        .unwrap();
+    let run = fields(json!({"integration": {"code": "LEASE"}}));
+    let run = store
+        .create_run(RunFields::parse(Body(&run)).unwrap(), None)
+        .await
+        .unwrap();
+    let error = fields(json!({
+        "contact-alert-type": "Technical",
+        "integration-run": {"id": run.run.id},
+        "document-type": "InvoiceHeader",
+    }));
+    let alert = Effects {
+        alert: true,
+        ..Effects::default()
+    };
+    let record = RecordFields::parse(Body(&error)).unwrap();
+    store
+        .create_record(RecordKind::Error, record, alert, None)
+        .await
+        .unwrap();
+
+    let lease = Duration::from_secs(60);
+    let now = runledger::time::now();
+    let claimed = store.claim_deliveries(now, lease, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1, "the new delivery is due");
+    assert!(
+        store
+            .claim_deliveries(now, lease, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "leased"
+    );
+    let due = store.next_due().await.unwrap().expect("a pending delivery");
+    let lease_end = now + chrono::Duration::from_std(lease).unwrap();
+    assert!(
+        (due - lease_end).num_seconds().abs() <= 1,
+        "next due {due} is when the lease ends, {lease_end}"
+    );
+    let later = lease_end + chrono::Duration::seconds(1);
+    let again = store.claim_deliveries(later, lease, 10).await.unwrap();
+    assert_eq!(again.len(), 1, "the expired lease is claimed again");
+    assert_eq!(again[0].id, claimed[0].id);
+}
