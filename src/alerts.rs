@@ -129,7 +129,11 @@ impl Dispatcher {
                     .to_std()
                     .unwrap_or(Duration::ZERO)
                     .min(IDLE),
-                _ => IDLE,
+                Ok(None) => IDLE,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot read when the next delivery is due");
+                    IDLE
+                }
             };
             tokio::select! {
                 _ = self.wake.notified() => {}

@@ -630,10 +630,10 @@ impl Store for $store {
     }
 
     async fn next_due(&self) -> Result<Option<Timestamp>> {
-        let next: Option<i64> = self
+        let next: Option<TimeValue> = self
             .read(|conn| Box::pin(async move { Ok(query_scalar(q::NEXT_DUE).fetch_one(conn).await?) }))
             .await?;
-        Ok(next.and_then(time::from_unix))
+        Ok(next.and_then(time_value))
     }
 
     async fn seed_runs(&self, runs: Vec<SeedRun>) -> Result<()> {
