@@ -206,47 +206,49 @@ fn select(node: Node, picks: &[Pick]) -> Node {
 
 /// Renders a node as JSON.
 pub fn json(node: &Node) -> String {
-    let mut out = String::with_capacity(1024);
+    let mut out = Vec::with_capacity(1024);
     write_json(node, &mut out);
-    out
+    // Every byte written came from a `&str`, an ASCII literal or serde_json's own writer.
+    String::from_utf8(out).expect("JSON text is UTF-8")
 }
 
-fn write_json(node: &Node, out: &mut String) {
+fn write_json(node: &Node, out: &mut Vec<u8>) {
     match node {
-        Node::Null => out.push_str("null"),
-        Node::Int(n) => out.push_str(&n.to_string()),
-        Node::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Node::Text(s) => push_json_string(s, out),
-        Node::Time(t) => push_json_string(&time::format(t), out),
-        Node::Json(v) => out.push_str(&v.to_string()),
+        Node::Null => out.extend_from_slice(b"null"),
+        Node::Int(n) => json_value(n, out),
+        Node::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Node::Text(s) => json_value(s, out),
+        Node::Time(t) => json_value(&time::format(t), out),
+        Node::Json(v) => json_value(v, out),
         Node::Object(entries) => {
-            out.push('{');
+            out.push(b'{');
             for (i, (key, value)) in entries.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
-                push_json_string(key, out);
-                out.push(':');
+                json_value(key, out);
+                out.push(b':');
                 write_json(value, out);
             }
-            out.push('}');
+            out.push(b'}');
         }
         Node::List(_, items) => {
-            out.push('[');
+            out.push(b'[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
                 write_json(item, out);
             }
-            out.push(']');
+            out.push(b']');
         }
     }
 }
 
-fn push_json_string(s: &str, out: &mut String) {
-    // serde_json's escaping of a plain string cannot fail.
-    out.push_str(&Value::String(s.to_owned()).to_string());
+/// Appends a leaf as JSON, escaped and formatted by serde_json straight into `out`.
+fn json_value<T: serde::Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) {
+    // Writing to a Vec cannot fail, and strings, integers and JSON values always serialize.
+    let _ = serde_json::to_writer(out, value);
 }
 
 /// Renders a node as an XML document whose root element is `root`.

@@ -931,35 +931,62 @@ async fn attach_errors(conn: &mut Conn, runs: &mut [RunView]) -> Result<()> {
 
 
 
-fn actor(row: &DbRow, kind: &str) -> Result<Option<Actor>> {
-    let id: Option<i64> = row.try_get(format!("{kind}_id").as_str())?;
-    let login: Option<String> = row.try_get(format!("{kind}_login").as_str())?;
+/// The columns of a row's author: its client's id and login.
+const CREATED_BY: [&str; 2] = ["created_by_id", "created_by_login"];
+const UPDATED_BY: [&str; 2] = ["updated_by_id", "updated_by_login"];
+
+fn actor(row: &DbRow, [id, login]: [&str; 2]) -> Result<Option<Actor>> {
+    let id: Option<i64> = row.try_get(id)?;
+    let login: Option<String> = row.try_get(login)?;
     Ok(id.zip(login).map(|(id, login)| Actor { id, login }))
 }
 
 fn integration_row(row: &DbRow) -> Result<Integration> {
     Ok(Integration {
-        created_by: actor(row, "created_by")?,
-        updated_by: actor(row, "updated_by")?,
-        ..integration_columns(row, "")?
+        created_by: actor(row, CREATED_BY)?,
+        updated_by: actor(row, UPDATED_BY)?,
+        ..integration_columns(row, INTEGRATION_COLUMNS)?
     })
 }
 
-/// An integration's own columns, named `<prefix><column>`, without its authors.
-fn integration_columns(row: &DbRow, prefix: &str) -> Result<Integration> {
-    let column = |name: &str| format!("{prefix}{name}");
+/// An integration's own columns as `integrations` names them, and as the runs query joins
+/// them (prefixed `i_`).
+const INTEGRATION_COLUMNS: [&str; 11] = [
+    "id", "code", "name", "business_object", "direction", "end_system", "end_system_type",
+    "integration_type", "standard", "created_at", "updated_at",
+];
+const JOINED_INTEGRATION_COLUMNS: [&str; 11] = [
+    "i_id", "i_code", "i_name", "i_business_object", "i_direction", "i_end_system",
+    "i_end_system_type", "i_integration_type", "i_standard", "i_created_at", "i_updated_at",
+];
+
+/// An integration's own columns, named by `names`, without its authors.
+fn integration_columns(row: &DbRow, names: [&str; 11]) -> Result<Integration> {
+    let [
+        id,
+        code,
+        name,
+        business_object,
+        direction,
+        end_system,
+        end_system_type,
+        integration_type,
+        standard,
+        created_at,
+        updated_at,
+    ] = names;
     Ok(Integration {
-        id: row.try_get(column("id").as_str())?,
-        code: row.try_get(column("code").as_str())?,
-        name: row.try_get(column("name").as_str())?,
-        business_object: row.try_get(column("business_object").as_str())?,
-        direction: row.try_get(column("direction").as_str())?,
-        end_system: row.try_get(column("end_system").as_str())?,
-        end_system_type: row.try_get(column("end_system_type").as_str())?,
-        integration_type: row.try_get(column("integration_type").as_str())?,
-        standard: row.try_get(column("standard").as_str())?,
-        created_at: timestamp(row, &column("created_at"))?,
-        updated_at: timestamp(row, &column("updated_at"))?,
+        id: row.try_get(id)?,
+        code: row.try_get(code)?,
+        name: row.try_get(name)?,
+        business_object: row.try_get(business_object)?,
+        direction: row.try_get(direction)?,
+        end_system: row.try_get(end_system)?,
+        end_system_type: row.try_get(end_system_type)?,
+        integration_type: row.try_get(integration_type)?,
+        standard: row.try_get(standard)?,
+        created_at: timestamp(row, created_at)?,
+        updated_at: timestamp(row, updated_at)?,
         created_by: None,
         updated_by: None,
     })
@@ -981,10 +1008,10 @@ fn run_row(row: &DbRow) -> Result<RunView> {
         flow: flow.map(|Json(value)| value),
         created_at: timestamp(row, "created_at")?,
         updated_at: timestamp(row, "updated_at")?,
-        created_by: actor(row, "created_by")?,
-        updated_by: actor(row, "updated_by")?,
+        created_by: actor(row, CREATED_BY)?,
+        updated_by: actor(row, UPDATED_BY)?,
     };
-    let integration = integration_columns(row, "i_")?;
+    let integration = integration_columns(row, JOINED_INTEGRATION_COLUMNS)?;
     Ok(RunView {
         run,
         integration,
@@ -1019,8 +1046,8 @@ fn error_row(row: &DbRow) -> Result<IntegrationError> {
         exported: row.try_get("exported")?,
         created_at: timestamp(row, "created_at")?,
         updated_at: timestamp(row, "updated_at")?,
-        created_by: actor(row, "created_by")?,
-        updated_by: actor(row, "updated_by")?,
+        created_by: actor(row, CREATED_BY)?,
+        updated_by: actor(row, UPDATED_BY)?,
     })
 }
 
@@ -1216,8 +1243,8 @@ fn contact_row(row: &DbRow) -> Result<Contact> {
         webhook_secret: row.try_get("webhook_secret")?,
         created_at: timestamp(row, "created_at")?,
         updated_at: timestamp(row, "updated_at")?,
-        created_by: actor(row, "created_by")?,
-        updated_by: actor(row, "updated_by")?,
+        created_by: actor(row, CREATED_BY)?,
+        updated_by: actor(row, UPDATED_BY)?,
     })
 }
 
