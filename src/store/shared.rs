@@ -225,7 +225,7 @@ impl Store for $store {
                     Some(action) => Some(action.target(false)),
                     None => None,
                 };
-                let read_status = view.run.status;
+                let read = view.run.clone();
                 if view.run.apply(&fields, target, time::now())? {
                     if let Some(integration) = moved_to {
                         view.run.integration_id = integration.id;
@@ -233,16 +233,39 @@ impl Store for $store {
                     }
                     view.run.updated_by = actor.cloned();
                     let run = &view.run;
-                    let written = query(q::UPDATE_RUN)
-                        .bind(run.id)
-                        .bind(run.integration_id)
-                        .bind(run.status.as_str())
-                        .bind(run.start_time.map(time_param))
-                        .bind(run.end_time.map(time_param))
-                        .bind(run.total_records)
-                        .bind(run.records_processed)
-                        .bind(run.flow.as_ref().map(Json))
-                        .bind(read_status.as_str())
+                    let changed = [
+                        run.integration_id != read.integration_id,
+                        run.status != read.status,
+                        run.start_time != read.start_time,
+                        run.end_time != read.end_time,
+                        run.total_records != read.total_records,
+                        run.records_processed != read.records_processed,
+                        run.flow != read.flow,
+                    ];
+                    let sql = q::update_run(changed);
+                    let mut update = query(&sql).bind(run.id).bind(read.status.as_str());
+                    if changed[0] {
+                        update = update.bind(run.integration_id);
+                    }
+                    if changed[1] {
+                        update = update.bind(run.status.as_str());
+                    }
+                    if changed[2] {
+                        update = update.bind(run.start_time.map(time_param));
+                    }
+                    if changed[3] {
+                        update = update.bind(run.end_time.map(time_param));
+                    }
+                    if changed[4] {
+                        update = update.bind(run.total_records);
+                    }
+                    if changed[5] {
+                        update = update.bind(run.records_processed);
+                    }
+                    if changed[6] {
+                        update = update.bind(run.flow.as_ref().map(Json));
+                    }
+                    let written = update
                         .bind(time_param(run.updated_at))
                         .bind(actor.map(|a| a.id))
                         .execute(&mut *tx)

@@ -180,12 +180,37 @@ pub const INSERT_RUN: &str = "\
     records_processed, flow, created_at, updated_at, created_by_id, updated_by_id) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $9) RETURNING id";
 
-/// Writes a run back only if its status is still the one that was read (`$9`), so that two
-/// racing transitions can never both win.
-pub const UPDATE_RUN: &str = "\
-    UPDATE integration_runs SET integration_id = $2, status = $3, start_time = $4, \
-    end_time = $5, total_records = $6, records_processed = $7, flow = $8, updated_at = $10, \
-    updated_by_id = $11 WHERE id = $1 AND status = $9";
+/// The columns of a run that an update may change, in the order [`update_run`] takes them.
+pub const RUN_UPDATE_COLUMNS: [&str; 7] = [
+    "integration_id",
+    "status",
+    "start_time",
+    "end_time",
+    "total_records",
+    "records_processed",
+    "flow",
+];
+
+/// Writes the `changed` columns of a run (`$3`, `$4`, … in [`RUN_UPDATE_COLUMNS`] order), then
+/// `updated_at` and `updated_by_id`, but only if its status is still the one that was read
+/// (`$2`), so that two racing transitions can never both win.
+///
+/// Only changed columns are set: SQLite rewrites the index entries of every column an
+/// `UPDATE` sets, changed or not, and each rewritten index page is another page to sync.
+pub fn update_run(changed: [bool; 7]) -> String {
+    let mut sql = String::from("UPDATE integration_runs SET ");
+    let mut n = 2;
+    for (column, _) in RUN_UPDATE_COLUMNS.iter().zip(changed).filter(|(_, c)| *c) {
+        n += 1;
+        sql.push_str(&format!("{column} = ${n}, "));
+    }
+    sql.push_str(&format!(
+        "updated_at = ${}, updated_by_id = ${} WHERE id = $1 AND status = $2",
+        n + 1,
+        n + 2
+    ));
+    sql
+}
 
 pub const HAS_UNRESOLVED_ERRORS: &str = "\
     SELECT EXISTS (SELECT 1 FROM integration_errors \
@@ -224,3 +249,20 @@ pub const INSERT_SIGNING_KEY: &str = "\
     INSERT INTO signing_keys (id, secret, created_at) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING";
 
 pub const SELECT_SIGNING_KEY: &str = "SELECT secret FROM signing_keys WHERE id = 1";
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_run_update_sets_only_what_changed_and_numbers_its_placeholders_in_order() {
+        assert_eq!(
+            super::update_run([false, true, false, false, false, true, false]),
+            "UPDATE integration_runs SET status = $3, records_processed = $4, updated_at = $5, \
+             updated_by_id = $6 WHERE id = $1 AND status = $2"
+        );
+        assert_eq!(
+            super::update_run([false; 7]),
+            "UPDATE integration_runs SET updated_at = $3, updated_by_id = $4 \
+             WHERE id = $1 AND status = $2"
+        );
+    }
+}
