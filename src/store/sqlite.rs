@@ -86,10 +86,8 @@ impl SqliteStore {
 
 /// A connection to the migrated file, set up as every connection of the store must be.
 fn connect(path: &Path, access: OpenFlags, pragmas: &str) -> rusqlite::Result<Connection> {
-    let conn = Connection::open_with_flags(
-        path,
-        access | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
-    )?;
+    // A path, never a `file:` URI: whatever the file is named, it is the file opened.
+    let conn = Connection::open_with_flags(path, access | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
     conn.busy_timeout(Duration::from_secs(10))?;
     // LIKE is case-sensitive, as it is on PostgreSQL (and it can then use indexes).
     conn.execute_batch(
