@@ -21,7 +21,9 @@ pub fn from_unix(seconds: i64) -> Option<Timestamp> {
 
 /// Formats an instant as Coupa prints it: `2026-11-28T10:00:00+00:00`.
 pub fn format(t: &Timestamp) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S+00:00").to_string()
+    // RFC 3339 with whole seconds and a numeric zone is exactly that, and unlike `format`,
+    // it does not parse a pattern on every call.
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
 }
 
 /// Parses RFC 3339 / ISO 8601 with or without fraction or zone (no zone means UTC); a bare
