@@ -215,11 +215,8 @@ impl Store for $store {
                 };
                 let target = match action {
                     Some(Action::Finish) => {
-                        let unresolved: bool = query_scalar(q::HAS_UNRESOLVED_ERRORS)
-                            .bind(id)
-                            .bind(false)
-                            .fetch_one(&mut *tx)
-                            .await?;
+                        // The run was read with all of its errors.
+                        let unresolved = view.errors.iter().any(|error| !error.resolved);
                         Some(Action::Finish.target(unresolved))
                     }
                     Some(action) => Some(action.target(false)),

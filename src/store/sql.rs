@@ -212,10 +212,6 @@ pub fn update_run(changed: [bool; 7]) -> String {
     sql
 }
 
-pub const HAS_UNRESOLVED_ERRORS: &str = "\
-    SELECT EXISTS (SELECT 1 FROM integration_errors \
-    WHERE integration_run_id = $1 AND resolved = $2)";
-
 /// Integration errors of the runs whose ids fill `count` placeholders.
 pub fn errors_of_runs(count: usize) -> String {
     format!(
