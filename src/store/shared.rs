@@ -1,10 +1,13 @@
 //! The storage implementation both backends share, written once.
 //!
 //! The SQL is the same on SQLite and PostgreSQL (see [`super::sql`]); what differs is how a
-//! datetime is stored, how a row is locked for update, and the connection types. Each backend
-//! module defines those few items — `Db`, `Conn`, `DbRow`, `TimeValue`, `time_param`,
-//! `time_value`, `LOCK`, a store type with `writer` and `reader` pools — and expands
-//! [`sql_store!`] to get the whole [`super::Store`] implementation for its types.
+//! datetime is stored, how a row is locked for update, and the driver. Each backend module
+//! defines those few items — `Conn`, `DbRow`, `Statement`, `query` and `query_scalar` in
+//! sqlx's shape, `TimeValue`, `time_param`, `time_value`, `LOCK`, `ANALYZE`, the seeding
+//! statements, and a store type whose `write` and `read` run an operation on a connection —
+//! and expands [`sql_store!`] to get the whole [`super::Store`] implementation for its types.
+//! PostgreSQL runs it on sqlx; SQLite on rusqlite through [`super::lite`], on the thread that
+//! owns the connection.
 //!
 //! A macro rather than generic code: sqlx's traits make a store generic over the database
 //! need bounds on every function (executors for every lifetime, encodings for every type),

@@ -157,7 +157,11 @@ fn snapshot<T>(
 ) -> Result<T> {
     lite::control(conn, "BEGIN")?;
     let result = lite::ready(work(conn));
-    lite::control(conn, "COMMIT")?;
+    if let Err(error) = lite::control(conn, "COMMIT") {
+        // Never leave the thread's connection inside a transaction.
+        let _ = conn.execute_batch("ROLLBACK");
+        return Err(error.into());
+    }
     result
 }
 
