@@ -256,18 +256,25 @@ async fn lifecycles(mut conn: Conn, worker: u64, stop: Arc<AtomicBool>) -> (u64,
     (done, latencies)
 }
 
-/// Requests per second of GET `base`/ from `concurrency` closed-loop connections for
-/// `seconds`.
-async fn rate(base: &str, concurrency: usize, seconds: f64) -> f64 {
+/// Requests per second of GET `base``path` from `concurrency` closed-loop connections for
+/// `seconds`; every answer must be a 200.
+async fn rate(
+    base: &str,
+    path: &str,
+    authorization: Option<&HeaderValue>,
+    concurrency: usize,
+    seconds: f64,
+) -> f64 {
     let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
-        let mut conn = Conn::open(base, None).await;
+        let mut conn = Conn::open(base, authorization).await;
         let stop = stop.clone();
+        let path = path.to_owned();
         tasks.push(tokio::spawn(async move {
             let mut n = 0u64;
             while !stop.load(Ordering::Relaxed) {
-                let (status, _, _) = conn.send(Method::GET, "/", "", None).await;
+                let (status, _, _) = conn.send(Method::GET, &path, "", None).await;
                 assert_eq!(status, 200);
                 n += 1;
             }
@@ -475,6 +482,10 @@ async fn run(args: Args) {
             percentile(&lat, 0.99)
         );
     }
+    // What the API costs without a write: one run read by id, as the lifecycle's requests
+    // are answered (auth, a database read, JSON), from as many connections as phase 2's last.
+    let read_path = format!("/api/integration_runs/{middle}");
+    let read_rate = rate(&server.base, &read_path, Some(&bearer), 32, args.seconds).await;
     let rss = peak_rss_mib(server.child.id());
     drop(server);
 
@@ -491,7 +502,7 @@ async fn run(args: Args) {
         limits,
         std::future::pending(),
     ));
-    let http_limit = rate(&base, 32, args.seconds).await;
+    let http_limit = rate(&base, "/", None, 32, args.seconds).await;
     let postgres = args
         .database
         .as_deref()
@@ -500,6 +511,10 @@ async fn run(args: Args) {
     let requests = 4.1; // create, run, progress, finish, and an error on 10 % of lifecycles
     println!(
         "\n4. limits: the same HTTP stack answering a fixed body: {http_limit:.0} requests/s; synced single-row commits through this backend's driver: {commit_limit:.0}/s"
+    );
+    println!(
+        "   Runledger reading one run by id (auth, a database read, JSON; 32 connections): {read_rate:.0} requests/s = {:.1} % of the HTTP limit",
+        read_rate / http_limit * 100.0
     );
     println!(
         "   best lifecycle rate {best:.0}/s = {:.1} % of the HTTP limit per lifecycle ({:.0}/s), {:.1} % of the commit limit per lifecycle ({:.0}/s)",
