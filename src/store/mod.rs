@@ -233,6 +233,28 @@ impl UniqueViolation for rusqlite::Error {
 
 #[cfg(test)]
 mod tests {
+    use super::{Error, on_unique};
+
+    #[test]
+    fn a_sqlite_unique_violation_becomes_the_message_of_its_key() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE integrations (code TEXT UNIQUE, name TEXT UNIQUE)")
+            .unwrap();
+        let insert = "INSERT INTO integrations (code, name) VALUES ('A', ?1)";
+        conn.execute(insert, ["a"]).unwrap();
+        let violation = conn.execute(insert, ["b"]).unwrap_err();
+        let keys = [("integrations.code", "Code has already been taken")];
+        match on_unique(violation, &keys) {
+            Error::Invalid(messages) => assert_eq!(messages, ["Code has already been taken"]),
+            other => panic!("{other:?}"),
+        }
+        // Any other failure passes through.
+        let other = conn
+            .execute("INSERT INTO nowhere VALUES (1)", [])
+            .unwrap_err();
+        assert!(matches!(on_unique(other, &keys), Error::Sqlite(_)));
+    }
+
     #[test]
     fn redact_hides_the_password_only() {
         assert_eq!(
