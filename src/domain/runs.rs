@@ -235,6 +235,25 @@ pub fn is_element_name(name: &str) -> bool {
 }
 
 impl Run {
+    /// A run of `integration_id` as it is created: `pending`, nothing else set yet, not yet
+    /// stored (its id is 0).
+    pub fn pending(integration_id: i64, now: Timestamp, actor: Option<&Actor>) -> Run {
+        Run {
+            id: 0,
+            integration_id,
+            status: Status::Pending,
+            start_time: None,
+            end_time: None,
+            total_records: None,
+            records_processed: None,
+            flow: None,
+            created_at: now,
+            updated_at: now,
+            created_by: actor.cloned(),
+            updated_by: actor.cloned(),
+        }
+    }
+
     /// Applies an update and, with `target`, a status move, as of `now`.
     ///
     /// Returns `false` when the action repeats the current status: the run stays exactly as
@@ -797,17 +816,7 @@ mod tests {
             let t = time::from_unix(CLOCK).unwrap();
             Run {
                 id: 7,
-                integration_id: 3,
-                status: Status::Pending,
-                start_time: None,
-                end_time: None,
-                total_records: None,
-                records_processed: None,
-                flow: None,
-                created_at: t,
-                updated_at: t,
-                created_by: None,
-                updated_by: None,
+                ..Run::pending(3, t, None)
             }
         }
 

@@ -163,20 +163,7 @@ impl Store for $store {
             Box::pin(async move {
                 let actor = actor.as_ref();
                 let integration = find_integration(tx, &reference).await?;
-                let mut run = Run {
-                    id: 0,
-                    integration_id: integration.id,
-                    status: Status::Pending,
-                    start_time: None,
-                    end_time: None,
-                    total_records: None,
-                    records_processed: None,
-                    flow: None,
-                    created_at: now,
-                    updated_at: now,
-                    created_by: actor.cloned(),
-                    updated_by: actor.cloned(),
-                };
+                let mut run = Run::pending(integration.id, now, actor);
                 run.apply(&fields, None, now)?;
                 run.id = query_scalar(q::INSERT_RUN)
                     .bind(run.integration_id)
