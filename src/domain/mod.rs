@@ -11,6 +11,7 @@ pub mod input;
 pub mod integration_errors;
 pub mod integrations;
 pub mod runs;
+pub mod text;
 
 /// The API client that made a change, shown as `created-by` / `updated-by`.
 #[derive(Clone, Debug, PartialEq, Eq)]

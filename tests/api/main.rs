@@ -19,3 +19,5 @@ mod query;
 mod records;
 mod runs;
 mod seed;
+mod text;
+mod wire;

@@ -38,3 +38,7 @@ mod records;
 mod runs;
 #[path = "../api/seed.rs"]
 mod seed;
+#[path = "../api/text.rs"]
+mod text;
+#[path = "../api/wire.rs"]
+mod wire;
