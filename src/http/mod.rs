@@ -9,6 +9,7 @@ pub mod format;
 pub mod integrations;
 pub mod limits;
 pub mod oauth;
+pub mod rails_paths;
 pub mod records;
 pub mod render;
 pub mod runs;
