@@ -64,59 +64,94 @@ pub fn showable(text: &str) -> Cow<'_, str> {
 /// (`Name (flow.steps[2].name)`); a key by where it is (`A field name in flow.steps[2]`). The
 /// messages never quote the text itself.
 pub fn unshowable_in_body(body: &Map<String, Value>) -> Vec<String> {
-    let mut messages = Vec::new();
-    walk_object(body, "", &mut messages);
-    messages
+    let mut walk = Walk::default();
+    walk.object(body);
+    walk.messages
 }
 
-fn walk_object(map: &Map<String, Value>, path: &str, out: &mut Vec<String>) {
-    for (key, value) in map {
-        if out.len() == MAX_PLACES {
-            return;
-        }
-        if let Some((position, c)) = first_unshowable(key) {
-            let place = if path.is_empty() {
-                "A field name".to_owned()
-            } else {
-                format!("A field name in {path}")
-            };
-            out.push(unshowable_message(&place, position, c));
-            // The key cannot be shown in a path, and one message for its subtree is enough.
-            continue;
-        }
-        let inner = if path.is_empty() {
-            key.clone()
-        } else {
-            format!("{path}.{key}")
-        };
-        walk_value(value, &inner, key, out);
+/// One step of a path into a body: a key or an array index.
+enum Step<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+/// A walk through a body. The path is kept as steps and spelled only for a message, so a
+/// clean body (nearly every one) costs no allocation.
+#[derive(Default)]
+struct Walk<'a> {
+    path: Vec<Step<'a>>,
+    messages: Vec<String>,
+}
+
+impl<'a> Walk<'a> {
+    fn full(&self) -> bool {
+        self.messages.len() == MAX_PLACES
     }
-}
 
-fn walk_value(value: &Value, path: &str, key: &str, out: &mut Vec<String>) {
-    match value {
-        Value::String(text) => {
-            if let Some((position, c)) = first_unshowable(text)
-                && out.len() < MAX_PLACES
-            {
-                let what = if path == key {
-                    humanize(key)
-                } else {
-                    format!("{} ({path})", humanize(key))
-                };
-                out.push(unshowable_message(&what, position, c));
-            }
-        }
-        Value::Array(items) => {
-            for (i, item) in items.iter().enumerate() {
-                if out.len() == MAX_PLACES {
-                    return;
+    /// `flow.steps[2].name`
+    fn spelled(&self) -> String {
+        let mut out = String::new();
+        for step in &self.path {
+            match step {
+                Step::Key(key) if out.is_empty() => out.push_str(key),
+                Step::Key(key) => {
+                    out.push('.');
+                    out.push_str(key);
                 }
-                walk_value(item, &format!("{path}[{i}]"), key, out);
+                Step::Index(i) => out.push_str(&format!("[{i}]")),
             }
         }
-        Value::Object(map) => walk_object(map, path, out),
-        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        out
+    }
+
+    fn object(&mut self, map: &'a Map<String, Value>) {
+        for (key, value) in map {
+            if self.full() {
+                return;
+            }
+            if let Some((position, c)) = first_unshowable(key) {
+                let place = if self.path.is_empty() {
+                    "A field name".to_owned()
+                } else {
+                    format!("A field name in {}", self.spelled())
+                };
+                self.messages.push(unshowable_message(&place, position, c));
+                // The key cannot be shown in a path, and one message for its subtree is enough.
+                continue;
+            }
+            self.path.push(Step::Key(key));
+            self.value(value, key);
+            self.path.pop();
+        }
+    }
+
+    /// `value`, the last key on the path to which is `key`.
+    fn value(&mut self, value: &'a Value, key: &str) {
+        match value {
+            Value::String(text) => {
+                if let Some((position, c)) = first_unshowable(text)
+                    && !self.full()
+                {
+                    let what = match self.path.as_slice() {
+                        [Step::Key(_)] => humanize(key),
+                        _ => format!("{} ({})", humanize(key), self.spelled()),
+                    };
+                    self.messages.push(unshowable_message(&what, position, c));
+                }
+            }
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    if self.full() {
+                        return;
+                    }
+                    self.path.push(Step::Index(i));
+                    self.value(item, key);
+                    self.path.pop();
+                }
+            }
+            Value::Object(map) => self.object(map),
+            Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        }
     }
 }
 
