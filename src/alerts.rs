@@ -195,6 +195,7 @@ impl Sender {
     }
 
     async fn record(&self, delivery: &Delivery, attempt: Attempt) -> Result<()> {
+        let attempt = attempt.storable();
         let attempts = delivery.attempts + 1;
         let (status, next) = match &attempt {
             Attempt::Delivered { .. } => ("delivered", None),

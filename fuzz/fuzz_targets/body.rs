@@ -4,11 +4,11 @@
 //!
 //! Input: one byte for the Content-Type (`j` JSON, `x` XML, anything else none, so that the
 //! body is sniffed), then the body. Beyond never panicking, whatever a parser accepts is a
-//! value the domain allows: required text is not blank, text fits its column, enumerations
-//! hold one of their values, counts are not negative, datetimes print and parse back the
-//! same, and a run's `flow` is an object of element names within its size limit that reads
-//! back unchanged from the XML the server renders for it (but for the known gaps that
-//! docs/fuzzing.md lists).
+//! value the domain allows: no key or string holds a character XML cannot carry, required
+//! text is not blank, text fits its column, enumerations hold one of their values, counts
+//! are not negative, datetimes print and parse back the same, and a run's `flow` is an
+//! object of element names within its size limit that reads back unchanged from the XML the
+//! server renders for it (but for the known gaps that docs/fuzzing.md lists).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -19,6 +19,7 @@ use runledger::domain::integrations::{
     DIRECTIONS, END_SYSTEM_TYPES, INTEGRATION_TYPES, IntegrationFields,
 };
 use runledger::domain::runs::{MAX_FLOW_BYTES, RunFields, first_bad_key};
+use runledger::domain::text::is_xml_char;
 use runledger::http::format;
 use runledger::http::render::{Node, xml_document};
 use runledger::http::xml;
@@ -37,6 +38,12 @@ fuzz_target!(|data: &[u8]| {
     let Ok(map) = format::parse(content_type, bytes) else {
         return;
     };
+    // No body that holds text XML cannot carry gets past the door (spec §2.4).
+    assert!(
+        map.iter()
+            .all(|(k, v)| k.chars().all(is_xml_char) && showable(v)),
+        "unshowable text accepted: {map:?}"
+    );
     let body = Body(&map);
     if let Ok(f) = IntegrationFields::parse(body) {
         integration(&f);
@@ -58,6 +65,18 @@ fuzz_target!(|data: &[u8]| {
         contact(&f);
     }
 });
+
+/// Whether every key and string in `value` is text XML can carry.
+fn showable(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.chars().all(is_xml_char),
+        Value::Array(items) => items.iter().all(showable),
+        Value::Object(map) => map
+            .iter()
+            .all(|(k, v)| k.chars().all(is_xml_char) && showable(v)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => true,
+    }
+}
 
 fn required_text(v: &str, max: usize) {
     assert!(!v.trim().is_empty(), "blank required text");

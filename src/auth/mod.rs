@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::domain::Actor;
-use crate::domain::clients::{Client, ClientKind, NewClient, Scopes};
+use crate::domain::clients::{self, Client, ClientKind, NewClient, Scopes};
 use crate::error::{Error, Result};
 use crate::store::Store;
 use oauth::{OAuthError, TokenRequest};
@@ -261,12 +261,7 @@ pub async fn register(
     kind: ClientKind,
     scopes: Scopes,
 ) -> Result<(Client, String)> {
-    let login = login.trim();
-    if login.is_empty() || login.chars().count() > 255 {
-        return Err(Error::invalid(
-            "A client name must have 1 to 255 characters",
-        ));
-    }
+    let login = clients::login(login).map_err(Error::invalid)?;
     let (client_id, secret) = match kind {
         ClientKind::OauthClient => (
             Some(secrets::new_client_id()?),

@@ -65,6 +65,31 @@ pub enum Attempt {
     },
 }
 
+impl Attempt {
+    /// The attempt as it is stored. Its error text comes from elsewhere (a receiver's status
+    /// line, an SMTP server's reply, a resolver), not from a request that could be refused,
+    /// so what XML cannot carry in it becomes U+FFFD (see [`super::text`]).
+    pub fn storable(self) -> Attempt {
+        let clean = |error: String| match super::text::showable(&error) {
+            std::borrow::Cow::Borrowed(_) => error,
+            std::borrow::Cow::Owned(clean) => clean,
+        };
+        match self {
+            Attempt::Failed {
+                error,
+                response_code,
+            } => Attempt::Failed {
+                error: clean(error),
+                response_code,
+            },
+            Attempt::Undeliverable { error } => Attempt::Undeliverable {
+                error: clean(error),
+            },
+            delivered @ Attempt::Delivered { .. } => delivered,
+        }
+    }
+}
+
 /// After this many failed attempts a delivery is given up as `failed`.
 pub const MAX_ATTEMPTS: i64 = 12;
 
@@ -104,5 +129,24 @@ mod tests {
         assert_eq!(backoff(base, 3, 0.0), Duration::from_secs(3));
         assert_eq!(backoff(base, 3, 1.0), Duration::from_secs(5));
         assert_eq!(backoff(base, 40, 0.5), Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn an_attempt_is_stored_with_only_text_xml_can_carry() {
+        let failed = Attempt::Failed {
+            error: "SMTP: 554 \u{0}no\u{1b}".into(),
+            response_code: None,
+        };
+        assert_eq!(
+            failed.storable(),
+            Attempt::Failed {
+                error: "SMTP: 554 \u{FFFD}no\u{FFFD}".into(),
+                response_code: None
+            }
+        );
+        let delivered = Attempt::Delivered {
+            response_code: Some(200),
+        };
+        assert_eq!(delivered.clone().storable(), delivered);
     }
 }

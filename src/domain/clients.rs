@@ -134,6 +134,23 @@ pub struct NewClient {
     pub scopes: Scopes,
 }
 
+/// A client's name as it is stored: trimmed, 1 to 255 characters, none that XML cannot carry
+/// (it is shown as `created-by.login` in both formats).
+pub fn login(name: &str) -> Result<&str, String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 255 {
+        return Err("A client name must have 1 to 255 characters".into());
+    }
+    match super::text::first_unshowable(name) {
+        Some((position, c)) => Err(super::text::unshowable_message(
+            "The client name",
+            position,
+            c,
+        )),
+        None => Ok(name),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,5 +171,17 @@ mod tests {
             Err("admin".to_owned())
         );
         assert!(Scopes::parse("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_client_name_is_trimmed_and_must_be_text_xml_can_carry() {
+        assert_eq!(login("  ci bot\t"), Ok("ci bot"));
+        assert!(login(" ").is_err());
+        assert!(login(&"x".repeat(256)).is_err());
+        assert!(
+            login("ci\u{1b}[31mbot")
+                .unwrap_err()
+                .starts_with("The client name contains U+001B at character 3")
+        );
     }
 }

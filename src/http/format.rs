@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
 use super::xml;
+use crate::domain::text;
 use crate::error::Error;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,7 +98,21 @@ pub fn essence(content_type: &str) -> String {
 
 /// The object a request body holds, read by its `Content-Type` (sniffed when there is none).
 /// Public for the fuzz targets, which reach it without an HTTP request.
+///
+/// Every body of every resource passes here, so this is where text XML cannot carry is
+/// refused (spec §2.4): anywhere in the body, keys included, read by the resource or not, so
+/// that no resource can store it and a client learns of it whichever field holds it.
 pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<Map<String, Value>, Error> {
+    let map = read(content_type, body)?;
+    let unshowable = text::unshowable_in_body(&map);
+    if unshowable.is_empty() {
+        Ok(map)
+    } else {
+        Err(Error::Invalid(unshowable))
+    }
+}
+
+fn read(content_type: Option<&str>, body: &[u8]) -> Result<Map<String, Value>, Error> {
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     let Some(&first) = first else {
         return Ok(Map::new());
@@ -185,6 +200,33 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("line 2")
+        );
+    }
+
+    #[test]
+    fn refuses_text_xml_cannot_carry_in_either_format() {
+        let refused = |content_type, body: &str| match parse(Some(content_type), body.as_bytes()) {
+            Err(Error::Invalid(messages)) => messages,
+            other => panic!("{other:?}"),
+        };
+        let json = refused(
+            "application/json",
+            r#"{"flow":{"steps":["a","\u001b[0m"]}}"#,
+        );
+        assert_eq!(json.len(), 1);
+        assert!(json[0].starts_with("Steps (flow.steps[1]) contains U+001B at character 1"));
+        for xml in [
+            "<r><response-message>ok&#x1b;</response-message></r>",
+            "<r><response-message>ok\u{1b}</response-message></r>",
+        ] {
+            assert!(
+                refused("application/xml", xml)[0]
+                    .starts_with("Response message contains U+001B at character 3")
+            );
+        }
+        assert!(
+            refused("application/json", "{\"unknown\":\"\\u0000\"}")[0]
+                .starts_with("Unknown contains U+0000")
         );
     }
 }

@@ -4,11 +4,11 @@
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
-use quick_xml::escape::partial_escape;
 use serde_json::Value;
 
 use super::format::Format;
 use crate::domain::runs::is_element_name;
+use crate::domain::text::is_xml_char;
 use crate::error::Error;
 use crate::query::shape::{Pick, ReturnObject, Shape};
 use crate::time::{self, Timestamp};
@@ -275,17 +275,33 @@ fn leaf(name: &str, kind: Option<&str>, text: &str, depth: usize, out: &mut Stri
         out.push('"');
     }
     out.push('>');
-    let escaped = partial_escape(text);
-    if escaped.contains('\r') {
-        // A raw CR reads back as a line feed (XML normalises line ends): write it as a
-        // character reference, which is read back as itself.
-        out.push_str(&escaped.replace('\r', "&#13;"));
-    } else {
-        out.push_str(&escaped);
-    }
+    push_text(text, out);
     out.push_str("</");
     out.push_str(name);
     out.push_str(">\n");
+}
+
+/// Appends `text` as XML character data that reads back as itself, as far as XML can carry
+/// it: `&`, `<` and `>` escaped; CR as a character reference (a raw one would read back as a
+/// line feed, XML normalising line ends); and U+FFFD in place of each character XML cannot
+/// carry at all, which no request can store but older records or an error message echoing a
+/// request may hold (spec §2.4).
+fn push_text(text: &str, out: &mut String) {
+    let special = |c: char| matches!(c, '&' | '<' | '>' | '\r') || !is_xml_char(c);
+    let mut rest = text;
+    while let Some(at) = rest.find(special) {
+        out.push_str(&rest[..at]);
+        let mut chars = rest[at..].chars();
+        match chars.next() {
+            Some('&') => out.push_str("&amp;"),
+            Some('<') => out.push_str("&lt;"),
+            Some('>') => out.push_str("&gt;"),
+            Some('\r') => out.push_str("&#13;"),
+            _ => out.push(char::REPLACEMENT_CHARACTER),
+        }
+        rest = chars.as_str();
+    }
+    out.push_str(rest);
 }
 
 fn empty(name: &str, attribute: &str, depth: usize, out: &mut String) {
@@ -487,5 +503,26 @@ mod tests {
         );
         let parsed = super::super::xml::parse(text.as_bytes()).unwrap();
         assert_eq!(parsed["flow"], flow);
+    }
+
+    #[test]
+    fn xml_answers_show_unshowable_text_as_replacement_characters_and_still_parse() {
+        let stored = "\u{1b}[31mred\u{0} \u{1}\u{c}\u{FFFE}\u{FFFF} & <tab>\t\u{85}\u{2028}😀\r";
+        let document = xml_document(
+            "errors",
+            &Node::Object(vec![
+                ("error", Node::text(stored)),
+                (
+                    "flow",
+                    Node::Json(json!({"note": stored, "list": [stored]})),
+                ),
+            ]),
+        );
+        let shown =
+            "\u{FFFD}[31mred\u{FFFD} \u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD} & <tab>\t\u{85}\u{2028}😀\r";
+        let parsed = super::super::xml::parse(document.as_bytes()).expect("our own XML");
+        assert_eq!(parsed["error"], shown);
+        assert_eq!(parsed["flow"], json!({"note": shown, "list": [shown]}));
+        assert!(!document.chars().any(|c| !is_xml_char(c)), "{document:?}");
     }
 }

@@ -175,9 +175,13 @@ pub fn parse_document(body: &[u8]) -> Result<Value> {
                             })?
                             .to_owned()
                     }
+                    // quick-xml refuses `&#0;` itself; read it as NUL so that it is refused
+                    // like any other character XML cannot carry, naming its field.
+                    Err(_) if is_nul_reference(&r) => '\0'.to_string(),
                     Err(e) => {
                         return Err(Error::invalid(format!(
-                            "Invalid XML character reference: {e}"
+                            "Invalid XML character reference at {}: {e}",
+                            at(&reader)
                         )));
                     }
                 };
@@ -198,6 +202,16 @@ pub fn parse_document(body: &[u8]) -> Result<Value> {
         ));
     }
     root.ok_or_else(|| Error::invalid("The XML body holds no element"))
+}
+
+/// Whether a reference is a character reference to code point 0 (`&#0;`, `&#x000;`).
+fn is_nul_reference(reference: &[u8]) -> bool {
+    let digits = match reference {
+        [b'#', b'x', hex @ ..] => hex,
+        [b'#', decimal @ ..] => decimal,
+        _ => return false,
+    };
+    !digits.is_empty() && digits.iter().all(|&d| d == b'0')
 }
 
 fn close(stack: &mut [Frame], root: &mut Option<Value>, name: String, value: Value) {
@@ -286,6 +300,14 @@ mod tests {
     }
 
     #[test]
+    fn reads_references_to_characters_xml_cannot_carry_for_the_body_check_to_refuse() {
+        // `format::parse` refuses them, naming the field; here they are only read.
+        let v = value("<x><a>&#0;&#x0000;&#1;&#x1B;&#xFFFE;</a><b>\u{1}</b></x>");
+        assert_eq!(v["a"], "\0\0\u{1}\u{1b}\u{FFFE}");
+        assert_eq!(v["b"], "\u{1}");
+    }
+
+    #[test]
     fn refuses_dtds_and_entities() {
         assert!(
             refused(r#"<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>"#)
@@ -301,6 +323,7 @@ mod tests {
         assert!(refused("").contains("no element"));
         assert!(refused("<x/><y/>").contains("more than one root"));
         assert!(refused("<x><n type=\"integer\">ten</n></x>").contains("not an integer"));
+        assert!(refused("<x><a>&#xD800;</a></x>").contains("character reference at line 1"));
         let deep = format!(
             "{}{}",
             "<a>".repeat(MAX_DEPTH + 1),

@@ -269,3 +269,23 @@ fn seed_writes_the_runs_it_was_asked_for() {
     assert!(output.starts_with("seeded 250 runs ("), "{output}");
     assert!(output.trim_end().ends_with("runs/s"), "{output}");
 }
+
+#[test]
+fn a_client_name_xml_cannot_carry_is_refused_with_one_line_and_not_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(&dir);
+    for command in ["clients", "api-keys"] {
+        let output = run(&db, &[command, "create", "--name", "ci\u{1b}[31mbot"]);
+        assert!(!output.status.success(), "{command}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.starts_with("runledger: The client name contains U+001B at character 3"),
+            "{stderr}"
+        );
+        let listed = stdout(&run(&db, &[command, "list"]));
+        assert_eq!(listed.lines().count(), 1, "only the header: {listed}");
+    }
+    let tabbed = stdout(&run(&db, &["api-keys", "create", "--name", "ci\tbot"]));
+    assert!(value_of(&tabbed, "api_key").is_some(), "{tabbed}");
+}

@@ -889,3 +889,243 @@ async fn any_query_returns_exactly_what_a_naive_filter_selects() {
         "only {found} of {asked} queries matched anything: the test says little"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Text: whatever a client sends is stored and shown exactly in both formats, or refused
+
+/// A text field a client writes, and where the 400 must say it is.
+#[derive(Clone, Copy, Debug)]
+enum TextField {
+    /// A string inside a run's opaque `flow`.
+    Flow,
+    /// An integration's `name` (required, unique: the case number goes before the text).
+    IntegrationName,
+    /// An error's response message, nested in `responses`.
+    ResponseMessage,
+}
+
+/// One case: a text, which field gets it, and whether the write is JSON (else XML).
+#[derive(Clone, Debug)]
+struct TextCase {
+    field: TextField,
+    json: bool,
+    text: String,
+}
+
+/// Texts of up to 12 characters mixing plain letters, every class of character XML cannot
+/// carry, those it carries but are easy to get wrong (tab, CR, NEL, LINE SEPARATOR, DEL, a
+/// non-breaking space, U+FFFD), markup, emoji, and any character at all.
+fn text_case() -> impl Strategy<Value = TextCase> {
+    const AWKWARD: [char; 26] = [
+        '\u{0}',
+        '\u{1}',
+        '\u{8}',
+        '\u{b}',
+        '\u{c}',
+        '\u{1b}',
+        '\u{1f}',
+        '\u{FFFE}',
+        '\u{FFFF}',
+        '\t',
+        '\n',
+        '\r',
+        ' ',
+        '\u{7f}',
+        '\u{85}',
+        '\u{a0}',
+        '\u{2028}',
+        '\u{FFFD}',
+        '&',
+        '<',
+        '>',
+        '"',
+        ']',
+        'é',
+        '😀',
+        '\u{10FFFF}',
+    ];
+    let character = prop_oneof![
+        3 => proptest::char::range('a', 'z'),
+        2 => proptest::sample::select(AWKWARD.to_vec()),
+        1 => any::<char>(),
+    ];
+    let field = prop_oneof![
+        Just(TextField::Flow),
+        Just(TextField::IntegrationName),
+        Just(TextField::ResponseMessage),
+    ];
+    (
+        field,
+        any::<bool>(),
+        proptest::collection::vec(character, 0..12),
+    )
+        .prop_map(|(field, json, chars)| TextCase {
+            field,
+            json,
+            text: chars.into_iter().collect(),
+        })
+}
+
+/// What a write and the reads after it came to.
+enum Outcome {
+    Stored,
+    Refused,
+}
+
+/// Writes `case` (the `n`th) through the API and checks the answer, then, if it was stored,
+/// reads it back in both formats. Every XML answer is read with quick-xml.
+async fn write_and_read(app: &TestApp, run: i64, n: usize, case: &TextCase) -> Outcome {
+    use crate::text::{refusal, xml_can_carry, xml_escape, xml_texts};
+    use reqwest::Method;
+
+    let text = &case.text;
+    let escaped = xml_escape(text);
+    // Where the text sits in its field, and the field's collection, error key, JSON body,
+    // XML body, place in a 400, and path to it in a JSON and an XML answer.
+    let (written, path, resource, json_body, xml_body, place) = match case.field {
+        TextField::Flow => (
+            text.clone(),
+            RUNS,
+            "integration-run",
+            json!({"integration": {"code": CODES[0]}, "flow": {"note": text}}),
+            format!(
+                "<integration-run><integration><code>{}</code></integration>\
+                 <flow><note type=\"string\">{escaped}</note></flow></integration-run>",
+                CODES[0]
+            ),
+            "Note (flow.note)",
+        ),
+        TextField::IntegrationName => {
+            let mut body = crate::helpers::integration_body(&format!("TEXT_{n}"));
+            body["name"] = json!(format!("#{n}:{text}"));
+            let xml = format!(
+                "<integration><code>TEXT_{n}</code><name type=\"string\">#{n}:{escaped}</name>\
+                 <business-object>OrderHeader</business-object><direction>from_coupa</direction>\
+                 <end-system>SAP</end-system><end-system-type>erp</end-system-type></integration>"
+            );
+            (
+                format!("#{n}:{text}"),
+                "/api/integrations",
+                "integration",
+                body,
+                xml,
+                "Name",
+            )
+        }
+        TextField::ResponseMessage => (
+            text.clone(),
+            "/api/integration_errors",
+            "integration-error",
+            json!({"contact-alert-type": "Technical", "integration-run": {"id": run},
+                   "responses": [{"response-message": text}]}),
+            format!(
+                "<integration-error><contact-alert-type>Technical</contact-alert-type>\
+                 <integration-run><id type=\"integer\">{run}</id></integration-run>\
+                 <responses type=\"array\"><response>\
+                 <response-message type=\"string\">{escaped}</response-message>\
+                 </response></responses></integration-error>"
+            ),
+            "Response message (responses[0].response-message)",
+        ),
+    };
+    let unshowable = written
+        .chars()
+        .enumerate()
+        .find(|(_, c)| !xml_can_carry(*c))
+        .map(|(i, c)| refusal(place, i + 1, c));
+    let (status, answer) = if case.json {
+        let (status, body) = app.post_json(path, json_body).await;
+        (status, body)
+    } else {
+        let (status, document) = app.xml(Method::POST, path, Some(&xml_body)).await;
+        let leaves = crate::text::xml_leaves(&document);
+        (
+            status,
+            json!({"document": document, "leaves": format!("{leaves:?}")}),
+        )
+    };
+    if let Some(expected) = unshowable {
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{case:?}: {answer}");
+        let said = if case.json {
+            crate::helpers::messages(&answer, resource)
+        } else {
+            xml_texts(
+                answer["document"].as_str().unwrap_or_default(),
+                "errors/error",
+            )
+        };
+        assert_eq!(said, [expected], "{case:?}");
+        return Outcome::Refused;
+    }
+    assert_eq!(status, StatusCode::CREATED, "{case:?}: {answer}");
+    let id = if case.json {
+        answer["id"].as_i64()
+    } else {
+        let document = answer["document"].as_str().unwrap_or_default();
+        xml_texts(document, &format!("{resource}/id"))
+            .first()
+            .and_then(|id| id.parse().ok())
+    }
+    .unwrap_or_else(|| panic!("{case:?}: no id in {answer}"));
+    let show = format!("{path}/{id}");
+    let (status, shown) = app.get_json(&show).await;
+    assert_eq!(status, StatusCode::OK, "{shown}");
+    let (status, document) = app.xml(Method::GET, &show, None).await;
+    assert_eq!(status, StatusCode::OK, "{document}");
+    let (in_json, xml_path) = match case.field {
+        TextField::Flow => (&shown["flow"]["note"], "integration-run/flow/note"),
+        TextField::IntegrationName => (&shown["name"], "integration/name"),
+        TextField::ResponseMessage => (
+            &shown["responses"][0]["response-message"],
+            "integration-error/responses/response/response-message",
+        ),
+    };
+    assert_eq!(in_json, &json!(written), "{case:?} read in JSON");
+    assert_eq!(
+        xml_texts(&document, xml_path),
+        [written],
+        "{case:?} read in XML"
+    );
+    Outcome::Stored
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_text_a_client_sends_round_trips_through_json_and_xml_or_is_refused_naming_its_field() {
+    let app = spawn_app().await;
+    app.create_integration(CODES[0]).await;
+    let run = app.create_run(CODES[0]).await;
+    let config = Config {
+        cases: cases(),
+        failure_persistence: None,
+        ..Config::default()
+    };
+    let mut runner = TestRunner::new(config.clone());
+    let handle = tokio::runtime::Handle::current();
+    let (n, stored, refused) = (
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+    );
+    // The runner calls back synchronously; this worker thread may block while the other
+    // serves. A failed assertion is a panic, which the runner reports with its case.
+    let outcome = tokio::task::block_in_place(|| {
+        runner.run(&text_case(), |case| {
+            let number = n.fetch_add(1, Ordering::Relaxed);
+            match handle.block_on(write_and_read(&app, run, number, &case)) {
+                Outcome::Stored => stored.fetch_add(1, Ordering::Relaxed),
+                Outcome::Refused => refused.fetch_add(1, Ordering::Relaxed),
+            };
+            Ok(())
+        })
+    });
+    if let Err(failure) = outcome {
+        panic!("{failure}");
+    }
+    let (stored, refused) = (stored.into_inner(), refused.into_inner());
+    eprintln!("{stored} texts stored and read back, {refused} refused");
+    assert!(
+        stored * 5 >= config.cases as usize && refused * 10 >= config.cases as usize,
+        "{stored} stored and {refused} refused of {}: the test says little",
+        config.cases
+    );
+}
