@@ -8,7 +8,6 @@ use serde_json::Value;
 
 use super::format::Format;
 use crate::domain::runs::is_element_name;
-use crate::domain::text::is_xml_char;
 use crate::error::Error;
 use crate::query::shape::{Pick, ReturnObject, Shape};
 use crate::time::{self, Timestamp};
@@ -287,21 +286,38 @@ fn leaf(name: &str, kind: Option<&str>, text: &str, depth: usize, out: &mut Stri
 /// carry at all, which no request can store but older records or an error message echoing a
 /// request may hold (spec §2.4).
 fn push_text(text: &str, out: &mut String) {
-    let special = |c: char| matches!(c, '&' | '<' | '>' | '\r') || !is_xml_char(c);
-    let mut rest = text;
-    while let Some(at) = rest.find(special) {
-        out.push_str(&rest[..at]);
-        let mut chars = rest[at..].chars();
-        match chars.next() {
-            Some('&') => out.push_str("&amp;"),
-            Some('<') => out.push_str("&lt;"),
-            Some('>') => out.push_str("&gt;"),
-            Some('\r') => out.push_str("&#13;"),
-            _ => out.push(char::REPLACEMENT_CHARACTER),
-        }
-        rest = chars.as_str();
+    // Byte by byte, as every XML answer passes through here: all that needs a change is ASCII
+    // but for U+FFFE and U+FFFF, whose UTF-8 is EF BF BE and EF BF BF. Every cut is therefore
+    // at a character boundary.
+    let bytes = text.as_bytes();
+    let (mut copied, mut at) = (0, 0);
+    while at < bytes.len() {
+        let (replacement, width) = match bytes[at] {
+            b'&' => ("&amp;", 1),
+            b'<' => ("&lt;", 1),
+            b'>' => ("&gt;", 1),
+            b'\r' => ("&#13;", 1),
+            b'\t' | b'\n' => {
+                at += 1;
+                continue;
+            }
+            0..=0x1F => ("\u{FFFD}", 1),
+            0xEF if bytes.get(at + 1) == Some(&0xBF)
+                && matches!(bytes.get(at + 2), Some(0xBE | 0xBF)) =>
+            {
+                ("\u{FFFD}", 3)
+            }
+            _ => {
+                at += 1;
+                continue;
+            }
+        };
+        out.push_str(&text[copied..at]);
+        out.push_str(replacement);
+        at += width;
+        copied = at;
     }
-    out.push_str(rest);
+    out.push_str(&text[copied..]);
 }
 
 fn empty(name: &str, attribute: &str, depth: usize, out: &mut String) {
@@ -506,6 +522,15 @@ mod tests {
     }
 
     #[test]
+    fn characters_near_u_fffe_in_utf_8_pass_unchanged() {
+        // U+FFFD, U+FFBE, U+FFBF, U+FFFC and U+EFBF share bytes with U+FFFE and U+FFFF.
+        let text = "\u{FFFD}\u{FFBE}\u{FFBF}\u{FFFC}\u{EFBF}\u{7F}";
+        let mut out = String::new();
+        push_text(text, &mut out);
+        assert_eq!(out, text);
+    }
+
+    #[test]
     fn xml_answers_show_unshowable_text_as_replacement_characters_and_still_parse() {
         let stored = "\u{1b}[31mred\u{0} \u{1}\u{c}\u{FFFE}\u{FFFF} & <tab>\t\u{85}\u{2028}😀\r";
         let document = xml_document(
@@ -523,6 +548,11 @@ mod tests {
         let parsed = super::super::xml::parse(document.as_bytes()).expect("our own XML");
         assert_eq!(parsed["error"], shown);
         assert_eq!(parsed["flow"], json!({"note": shown, "list": [shown]}));
-        assert!(!document.chars().any(|c| !is_xml_char(c)), "{document:?}");
+        assert!(
+            !document
+                .chars()
+                .any(|c| !crate::domain::text::is_xml_char(c)),
+            "{document:?}"
+        );
     }
 }
