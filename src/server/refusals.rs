@@ -27,6 +27,9 @@ const STATUSES: [&str; 3] = ["400", "414", "431"];
 /// The only headers hyper puts on them.
 const HYPER_HEADERS: [&str; 3] = ["connection", "content-length", "date"];
 
+/// More than such a head takes (about 110 bytes), so that a long write is passed at a glance.
+const MAX_HEAD: usize = 256;
+
 /// A connection's socket that gives hyper's own refusals Coupa's error body.
 pub struct Refusals<S> {
     inner: S,
@@ -137,6 +140,9 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Refusals<S> {
 /// The answer to write instead of `head`, if `head` is one of hyper's bodiless refusals:
 /// its status line and headers, with a body in Coupa's XML error format.
 fn replacement(head: &[u8], max_header_bytes: usize) -> Option<Vec<u8>> {
+    if head.len() > MAX_HEAD || !head.starts_with(b"HTTP/1.1 4") {
+        return None;
+    }
     let head = std::str::from_utf8(head).ok()?;
     let lines = head.strip_suffix("\r\n\r\n")?;
     let mut lines = lines.split("\r\n");
@@ -249,8 +255,17 @@ mod tests {
         let with_body = HYPER_400.replace("content-length: 0", "content-length: 2") + "{}";
         let not_an_error = HYPER_400.replace("400 Bad Request", "200 OK");
         let partial = &HYPER_400[..HYPER_400.len() - 2];
-        let later = format!("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n{HYPER_400}");
-        for head in [&with_id, &typed, &with_body, &not_an_error, partial, &later] {
+        let later = format!("HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n{HYPER_400}");
+        let long = HYPER_400.replace("close", &"close".repeat(60));
+        for head in [
+            &with_id,
+            &typed,
+            &with_body,
+            &not_an_error,
+            partial,
+            &later,
+            &long,
+        ] {
             assert_eq!(replacement(head.as_bytes(), 16384), None, "{head}");
         }
     }
