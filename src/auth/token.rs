@@ -1,10 +1,10 @@
 //! Access tokens: signed, self-contained, verified without a database round trip.
 //!
 //! A token is `base64url(payload).base64url(HMAC-SHA256(key, payload))` with the payload
-//! `v1.<client row id>.<scope bits, hexadecimal>.<expiry, unix seconds>.<nonce>`. The key lives in the
-//! database so that every node of a cluster signs and verifies alike. Written by hand because
-//! a JWT library would bring algorithm negotiation and parsing we neither need nor want to
-//! trust; this format has one algorithm and four fields.
+//! `v1.<client row id>.<scope bits, in hexadecimal>.<expiry, unix seconds>.<nonce>`. The key
+//! lives in the database so that every node of a cluster signs and verifies alike. Written by
+//! hand because a JWT library would bring algorithm negotiation and parsing we neither need
+//! nor want to trust; this format has one algorithm and four fields.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -111,19 +111,15 @@ impl Scopes {
 
     /// Reads [`Scopes::to_hex`]; bits past the last name are dropped.
     pub fn from_hex(text: &str) -> Option<Scopes> {
-        if text.is_empty() || text.len() > WORDS * 16 {
+        let hex = text.bytes().all(|b| b.is_ascii_hexdigit());
+        if !hex || text.is_empty() || text.len() > WORDS * 16 {
             return None;
         }
-        let mut words = [0; WORDS];
-        let digits = text.as_bytes();
-        for (i, chunk) in digits.rchunks(16).enumerate() {
-            let chunk = std::str::from_utf8(chunk).ok()?;
-            if !chunk.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return None;
-            }
-            words[i] = u64::from_str_radix(chunk, 16).ok()?;
+        let mut scopes = Scopes::default();
+        for (word, digits) in scopes.0.iter_mut().zip(text.as_bytes().rchunks(16)) {
+            // At most 16 ASCII hex digits, as checked above.
+            *word = u64::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()?;
         }
-        let mut scopes = Scopes(words);
         for index in NAMES.len()..WORDS * 64 {
             scopes.0[index / 64] &= !(1 << (index % 64));
         }
