@@ -10,6 +10,7 @@ use crate::alerts::AlertSettings;
 use crate::auth::DEFAULT_TOKEN_TTL;
 use crate::auth::throttle::RateLimit;
 use crate::domain::clients::Scopes;
+use crate::domain::coupa_scopes;
 use crate::server::Limits;
 
 #[derive(Debug, Parser)]
@@ -153,7 +154,8 @@ pub enum ClientCommand {
     Create {
         #[arg(long)]
         name: String,
-        /// Space-separated scopes.
+        /// Space-separated scopes: Runledger's two, or any of Coupa's other scope names,
+        /// which are granted on request but allow nothing here.
         #[arg(long, default_value = "core.integration.read core.integration.write", value_parser = parse_scopes)]
         scopes: Scopes,
     },
@@ -167,9 +169,15 @@ fn parse_scopes(text: &str) -> Result<Scopes, String> {
     match Scopes::parse(text) {
         Ok(scopes) if scopes.is_empty() => Err("at least one scope is needed".into()),
         Ok(scopes) => Ok(scopes),
-        Err(unknown) => Err(format!(
-            "unknown scope '{unknown}' (known: core.integration.read core.integration.write)"
-        )),
+        Err(unknown) => {
+            let hint = match coupa_scopes::nearest(&unknown) {
+                Some(near) => format!("did you mean {near}?"),
+                None => {
+                    "Runledger's own are core.integration.read and core.integration.write".into()
+                }
+            };
+            Err(format!("'{unknown}' is not a Coupa scope name; {hint}"))
+        }
     }
 }
 

@@ -4,7 +4,11 @@
 //! [`crate::http::limits`]; all of them are set by [`Limits`].
 //!
 //! Connections are HTTP/1.1, served by hyper directly rather than through `axum::serve`,
-//! which exposes neither a header-read timeout nor hyper's head size limit.
+//! which exposes neither a header-read timeout nor hyper's head size limit. The answers
+//! hyper writes by itself, for a head it cannot read, get Coupa's error body from
+//! [`refusals`].
+
+mod refusals;
 
 use std::future::Future;
 use std::io;
@@ -19,10 +23,12 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+use refusals::Refusals;
+
 /// What a node accepts of its clients. `docs/security.md` says what a client sees over each.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
-    /// The request line and headers together, in bytes: over it, hyper answers 431.
+    /// The request line and headers together, in bytes: over it, 431.
     pub max_header_bytes: usize,
     /// A request body, in bytes: over it, 413.
     pub max_body_bytes: usize,
@@ -107,7 +113,8 @@ pub async fn serve(
         // Answers are written whole; don't hold their last segment back for an ACK.
         let _ = stream.set_nodelay(true);
         let service = TowerToHyperService::new(router.clone());
-        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        let io = TokioIo::new(Refusals::new(stream, limits.max_header_bytes));
+        let connection = graceful.watch(http.serve_connection(io, service));
         tokio::spawn(async move {
             if let Err(error) = connection.await {
                 // A client that hung up or was cut off: worth a trace, not an alarm.

@@ -148,14 +148,16 @@ impl Authenticator {
         }
         let scopes = match request.scope.as_deref().map(str::trim) {
             None | Some("") => client.scopes,
+            // RFC 6749 §3.3: grant what is asked for, known and held, and say so in `scope`.
             Some(asked) => {
-                let scopes = Scopes::parse(asked).map_err(|name| {
-                    OAuthError::new("invalid_scope", format!("Unknown scope {name}"))
-                })?;
-                if !scopes.is_subset_of(client.scopes) {
+                let scopes = Scopes::known(asked).intersection(client.scopes);
+                if scopes.is_empty() {
                     return Err(OAuthError::new(
                         "invalid_scope",
-                        format!("The client was not granted every scope asked for ({asked})"),
+                        format!(
+                            "The client holds none of the scopes asked for; it holds: {}",
+                            client.scopes
+                        ),
                     ));
                 }
                 scopes

@@ -1,10 +1,10 @@
 //! Access tokens: signed, self-contained, verified without a database round trip.
 //!
 //! A token is `base64url(payload).base64url(HMAC-SHA256(key, payload))` with the payload
-//! `v1.<client row id>.<scope bits>.<expiry, unix seconds>.<nonce>`. The key lives in the
-//! database so that every node of a cluster signs and verifies alike. Written by hand because
-//! a JWT library would bring algorithm negotiation and parsing we neither need nor want to
-//! trust; this format has one algorithm and four fields.
+//! `v1.<client row id>.<scope bits, in hexadecimal>.<expiry, unix seconds>.<nonce>`. The key
+//! lives in the database so that every node of a cluster signs and verifies alike. Written by
+//! hand because a JWT library would bring algorithm negotiation and parsing we neither need
+//! nor want to trust; this format has one algorithm and four fields.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -54,7 +54,7 @@ impl Signer {
         let payload = format!(
             "v1.{}.{}.{}.{nonce}",
             claims.client,
-            claims.scopes.bits(),
+            claims.scopes.to_hex(),
             claims.expires
         );
         let mut mac = self.mac();
@@ -86,21 +86,17 @@ impl Signer {
         if fields.next() != Some("v1") {
             return Err(Refusal::Malformed);
         }
-        let mut number = || {
-            fields
-                .next()
-                .and_then(|f| f.parse::<i64>().ok())
-                .ok_or(Refusal::Malformed)
-        };
-        let client = number()?;
-        let bits = u8::try_from(number()?).map_err(|_| Refusal::Malformed)?;
-        let expires = number()?;
+        let mut field = || fields.next().ok_or(Refusal::Malformed);
+        let number = |f: &str| f.parse::<i64>().map_err(|_| Refusal::Malformed);
+        let client = number(field()?)?;
+        let scopes = Scopes::from_hex(field()?).ok_or(Refusal::Malformed)?;
+        let expires = number(field()?)?;
         if now >= expires {
             return Err(Refusal::Expired);
         }
         Ok(Claims {
             client,
-            scopes: Scopes::from_bits(bits),
+            scopes,
             expires,
         })
     }
@@ -156,5 +152,28 @@ mod tests {
         for junk in ["", ".", "abc", "a.b.c", "!!!.???"] {
             assert!(signer.verify(junk, 0).is_err(), "{junk}");
         }
+    }
+
+    #[test]
+    fn a_token_carrying_coupa_scopes_that_mean_nothing_here_verifies() {
+        let signer = Signer::new(new_key().unwrap());
+        let scopes = Scopes::parse("core.integration.read core.common.read openid").unwrap();
+        let claims = Claims {
+            scopes,
+            ..claims(1_000)
+        };
+        let token = signer.sign(claims).unwrap();
+        assert_eq!(signer.verify(&token, 0), Ok(claims));
+    }
+
+    #[test]
+    fn a_token_of_the_older_decimal_form_still_verifies() {
+        let signer = Signer::new(new_key().unwrap());
+        let payload = "v1.7.3.1000.nonce";
+        let mut mac = signer.mac();
+        mac.update(payload.as_bytes());
+        let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+        let token = format!("{}.{signature}", URL_SAFE_NO_PAD.encode(payload));
+        assert_eq!(signer.verify(&token, 0), Ok(claims(1_000)));
     }
 }

@@ -6,9 +6,10 @@
 
 use std::fmt;
 
+use super::coupa_scopes::NAMES;
 use crate::time::Timestamp;
 
-/// A permission, as OAuth names it.
+/// A permission Runledger gives a meaning, as OAuth names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scope {
     Read,
@@ -19,72 +20,131 @@ impl Scope {
     pub const ALL: [Scope; 2] = [Scope::Read, Scope::Write];
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::Read => "core.integration.read",
-            Scope::Write => "core.integration.write",
-        }
+        NAMES[self.index()]
     }
 
-    fn bit(self) -> u8 {
+    /// Its place in [`NAMES`], which begins with these two.
+    fn index(self) -> usize {
         match self {
-            Scope::Read => 1,
-            Scope::Write => 2,
+            Scope::Read => 0,
+            Scope::Write => 1,
         }
     }
 }
 
-/// A set of scopes.
+/// Enough 64-bit words for a bit per name in [`NAMES`].
+const WORDS: usize = NAMES.len().div_ceil(64);
+
+/// A set of scope names from [`NAMES`]: Runledger's two, and Coupa's others, which are
+/// stored and granted but allow nothing.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Scopes(u8);
+pub struct Scopes([u64; WORDS]);
 
 impl Scopes {
-    pub const ALL: Scopes = Scopes(3);
+    /// Both scopes that Runledger gives a meaning (not Coupa's others).
+    pub const ALL: Scopes = {
+        let mut words = [0; WORDS];
+        words[0] = 0b11;
+        Scopes(words)
+    };
 
-    /// Reads a space-separated list; the first unknown name is the error.
+    /// Reads a space-separated list; the first name that is not a scope is the error.
     pub fn parse(text: &str) -> Result<Scopes, String> {
         let mut scopes = Scopes::default();
         for name in text.split_whitespace() {
-            let scope = Scope::ALL
-                .into_iter()
-                .find(|s| s.as_str() == name)
-                .ok_or_else(|| name.to_owned())?;
-            scopes.0 |= scope.bit();
+            let index = index_of(name).ok_or_else(|| name.to_owned())?;
+            scopes.insert(index);
         }
         Ok(scopes)
     }
 
+    /// The scopes named in a space-separated list, passing over names that are none
+    /// (`openid` from another provider, a typo): RFC 6749 §3.3 lets a token request be
+    /// granted less than it asks for.
+    pub fn known(text: &str) -> Scopes {
+        let mut scopes = Scopes::default();
+        for index in text.split_whitespace().filter_map(index_of) {
+            scopes.insert(index);
+        }
+        scopes
+    }
+
     pub fn contains(self, scope: Scope) -> bool {
-        self.0 & scope.bit() != 0
+        self.has(scope.index())
     }
 
     pub fn is_subset_of(self, other: Scopes) -> bool {
-        self.0 & !other.0 == 0
+        self.0.iter().zip(other.0).all(|(a, b)| a & !b == 0)
     }
 
     pub fn is_empty(self) -> bool {
-        self.0 == 0
+        self.0.iter().all(|w| *w == 0)
     }
 
     pub fn intersection(self, other: Scopes) -> Scopes {
-        Scopes(self.0 & other.0)
+        let mut words = self.0;
+        for (word, other) in words.iter_mut().zip(other.0) {
+            *word &= other;
+        }
+        Scopes(words)
     }
 
-    /// The compact form carried inside access tokens.
-    pub fn bits(self) -> u8 {
-        self.0
+    /// The compact form carried inside access tokens: the bits in hexadecimal, most
+    /// significant first, without leading zeros. Runledger's two scopes are the lowest
+    /// bits, so a token of the older decimal form (`1` to `3`) reads the same.
+    pub fn to_hex(self) -> String {
+        let mut hex = String::new();
+        for word in self.0.iter().rev() {
+            if hex.is_empty() {
+                if *word != 0 {
+                    hex = format!("{word:x}");
+                }
+            } else {
+                hex.push_str(&format!("{word:016x}"));
+            }
+        }
+        if hex.is_empty() {
+            hex.push('0');
+        }
+        hex
     }
 
-    pub fn from_bits(bits: u8) -> Scopes {
-        Scopes(bits & Scopes::ALL.0)
+    /// Reads [`Scopes::to_hex`]; bits past the last name are dropped.
+    pub fn from_hex(text: &str) -> Option<Scopes> {
+        let hex = text.bytes().all(|b| b.is_ascii_hexdigit());
+        if !hex || text.is_empty() || text.len() > WORDS * 16 {
+            return None;
+        }
+        let mut scopes = Scopes::default();
+        for (word, digits) in scopes.0.iter_mut().zip(text.as_bytes().rchunks(16)) {
+            // At most 16 ASCII hex digits, as checked above.
+            *word = u64::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()?;
+        }
+        for index in NAMES.len()..WORDS * 64 {
+            scopes.0[index / 64] &= !(1 << (index % 64));
+        }
+        Some(scopes)
+    }
+
+    fn insert(&mut self, index: usize) {
+        self.0[index / 64] |= 1 << (index % 64);
+    }
+
+    fn has(self, index: usize) -> bool {
+        self.0[index / 64] & (1 << (index % 64)) != 0
     }
 }
 
+fn index_of(name: &str) -> Option<usize> {
+    NAMES.iter().position(|n| *n == name)
+}
+
 impl fmt::Display for Scopes {
+    /// The names, space-separated, Runledger's own first.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names: Vec<&str> = Scope::ALL
-            .into_iter()
-            .filter(|s| self.contains(*s))
-            .map(Scope::as_str)
+        let names: Vec<&str> = (0..NAMES.len())
+            .filter(|i| self.has(*i))
+            .map(|i| NAMES[i])
             .collect();
         f.write_str(&names.join(" "))
     }
@@ -182,6 +242,71 @@ mod tests {
             login("ci\u{1b}[31mbot")
                 .unwrap_err()
                 .starts_with("The client name contains U+001B at character 3")
+        );
+    }
+
+    #[test]
+    fn coupa_scope_names_parse_and_allow_nothing() {
+        let coupa = Scopes::parse("core.common.read openid core.invoice.create").unwrap();
+        assert_eq!(
+            coupa.to_string(),
+            "core.common.read core.invoice.create openid"
+        );
+        assert!(!coupa.contains(Scope::Read) && !coupa.contains(Scope::Write));
+        assert_eq!(
+            Scopes::parse("core.integraton.read"),
+            Err("core.integraton.read".to_owned())
+        );
+        let every = Scopes::parse(&NAMES.join(" ")).unwrap();
+        assert_eq!(every.to_string(), NAMES.join(" "));
+    }
+
+    #[test]
+    fn known_passes_over_names_that_are_no_scope() {
+        let asked = Scopes::known("openid core.integraton.read urn:x core.integration.read");
+        assert_eq!(asked.to_string(), "core.integration.read openid");
+        assert!(Scopes::known("email-me please").is_empty());
+    }
+
+    #[test]
+    fn the_token_form_round_trips_and_reads_the_older_decimal_form() {
+        let read = Scopes::parse("core.integration.read").unwrap();
+        for (text, scopes) in [("1", read), ("3", Scopes::ALL), ("0", Scopes::default())] {
+            assert_eq!(scopes.to_hex(), text);
+            assert_eq!(Scopes::from_hex(text), Some(scopes));
+        }
+        let last = NAMES[NAMES.len() - 1];
+        for list in [
+            last.to_owned(),
+            format!("core.integration.write {last}"),
+            NAMES.join(" "),
+        ] {
+            let scopes = Scopes::parse(&list).unwrap();
+            assert_eq!(Scopes::from_hex(&scopes.to_hex()), Some(scopes), "{list}");
+        }
+        let too_long = "f".repeat(WORDS * 16 + 1);
+        for junk in ["", "x", "-1", " 1", too_long.as_str()] {
+            assert_eq!(Scopes::from_hex(junk), None, "{junk}");
+        }
+        // A bit past the last name (never issued) is dropped, not an error.
+        let past = Scopes::from_hex(&"f".repeat(WORDS * 16)).unwrap();
+        assert_eq!(past, Scopes::parse(&NAMES.join(" ")).unwrap());
+    }
+
+    #[test]
+    fn scope_names_are_distinct_and_begin_with_runledger_s_own() {
+        assert_eq!(
+            &NAMES[..2],
+            ["core.integration.read", "core.integration.write"]
+        );
+        let mut sorted = NAMES.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), NAMES.len());
+        assert!(
+            NAMES
+                .iter()
+                .all(|n| !n.is_empty() && !n.contains(char::is_whitespace))
         );
     }
 }

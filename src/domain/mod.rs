@@ -7,6 +7,7 @@
 pub mod alerts;
 pub mod clients;
 pub mod contacts;
+pub mod coupa_scopes;
 pub mod input;
 pub mod integration_errors;
 pub mod integrations;

@@ -214,6 +214,98 @@ async fn each_grant_error_answers_as_rfc_6749_says() {
     );
 }
 
+/// The scopes a Coupa client configured by the book asks for: OpenID's, Coupa's common
+/// ones, and Runledger's own among many others.
+const COUPA_CLIENT_SCOPES: &str = "email login offline_access openid profile core.common.read \
+     core.accounting.read core.invoice.read core.integration.read core.integration.write \
+     core.purchase_order.write core.supplier.read";
+
+#[tokio::test]
+async fn a_token_request_is_granted_the_scopes_it_asks_for_that_its_client_holds() {
+    let app = spawn_app().await;
+    let held = Scopes::parse("core.integration.read core.common.read openid").unwrap();
+    let (id, secret) = app.register_client("coupa-connector", held).await;
+    app.create_integration("PO_TO_ERP").await;
+    let credentials = [
+        ("grant_type", "client_credentials"),
+        ("client_id", id.as_str()),
+        ("client_secret", secret.as_str()),
+    ];
+    let ask = |scope| [credentials.as_slice(), &[("scope", scope)]].concat();
+
+    // Coupa's broad list, with a name no one defines: the part held is granted, and said.
+    let broad = format!("{COUPA_CLIENT_SCOPES} urn:example:unknown");
+    let (status, body) = app.token_request(&ask(&broad)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["scope"],
+        "core.integration.read core.common.read openid"
+    );
+    let reader = app.client_with_token(body["access_token"].as_str().unwrap());
+    for accept in ["application/json", "application/xml"] {
+        let (status, text) = call(&app, &reader, Method::GET, "/api/integrations", accept).await;
+        assert_eq!(status, StatusCode::OK, "{accept}: {text}");
+        let (status, text) = call(&app, &reader, Method::POST, "/api/integrations", accept).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{accept}: {text}");
+        assert!(
+            text.contains("This client lacks the scope core.integration.write"),
+            "{text}"
+        );
+    }
+
+    // Only scopes that mean nothing here: the token is valid, and allows nothing.
+    let (status, body) = app.token_request(&ask("openid core.common.read")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["scope"], "core.common.read openid");
+    let nothing = app.client_with_token(body["access_token"].as_str().unwrap());
+    for accept in ["application/json", "application/xml"] {
+        let (status, text) = call(&app, &nothing, Method::GET, "/api/integrations", accept).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{accept}: {text}");
+        assert!(
+            text.contains("This client lacks the scope core.integration.read"),
+            "{text}"
+        );
+    }
+
+    // Nothing left of what was asked: refused, naming what the client does hold.
+    for scope in ["core.integration.write profile", "core.integraton.read"] {
+        let (status, body) = app.token_request(&ask(scope)).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_scope")),
+            "{scope}"
+        );
+        assert_eq!(
+            body["error_description"],
+            "The client holds none of the scopes asked for; it holds: \
+             core.integration.read core.common.read openid"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_token_with_coupa_scopes_is_refused_once_its_client_is_revoked() {
+    let app = spawn_app().await;
+    let held = Scopes::parse(COUPA_CLIENT_SCOPES).unwrap();
+    let (id, secret) = app.register_client("revoked-connector", held).await;
+    let token = app.token(&id, &secret, Some(COUPA_CLIENT_SCOPES)).await;
+    app.store
+        .revoke_client(ClientKind::OauthClient, &id)
+        .await
+        .unwrap();
+    // The token was never used, so no client row is cached yet: the revocation is seen at once.
+    let client = app.client_with_token(&token);
+    let (status, text) = call(
+        &app,
+        &client,
+        Method::GET,
+        "/api/integrations",
+        "application/json",
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{text}");
+}
+
 #[tokio::test]
 async fn every_route_refuses_a_request_without_credentials() {
     let app = spawn_app().await;

@@ -100,6 +100,101 @@ async fn api_keys_create_prints_a_forty_character_key_that_works() {
 }
 
 #[tokio::test]
+async fn clients_take_coupa_scope_names_which_are_granted_on_request_and_allow_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(&dir);
+    let coupa = "core.integration.read core.common.read openid";
+    let created = stdout(&run(
+        &db,
+        &[
+            "clients",
+            "create",
+            "--name",
+            "coupa-connector",
+            "--scopes",
+            coupa,
+        ],
+    ));
+    let client_id = value_of(&created, "client_id").expect("client_id= line");
+    let secret = value_of(&created, "client_secret").expect("client_secret= line");
+    let key = stdout(&run(
+        &db,
+        &[
+            "api-keys",
+            "create",
+            "--name",
+            "old-job",
+            "--scopes",
+            "core.invoice.read",
+        ],
+    ));
+    let key = value_of(&key, "api_key").expect("api_key= line");
+    let listed = stdout(&run(&db, &["clients", "list"]));
+    assert!(listed.contains(coupa), "{listed}");
+
+    let server = Server::start(&db, &dir.path().join("log"), &[]);
+    let response = reqwest::Client::new()
+        .post(server.url("/oauth2/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &client_id),
+            ("client_secret", &secret),
+            (
+                "scope",
+                "openid profile email core.common.read core.integration.read core.invoice.read",
+            ),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["scope"], coupa);
+
+    // A key that holds only a scope Runledger gives no meaning is known, and allowed nothing.
+    let response = reqwest::Client::new()
+        .get(server.url("/api/integrations"))
+        .header("X-COUPA-API-KEY", &key)
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+}
+
+#[test]
+fn a_scope_name_that_is_not_coupa_s_is_refused_in_one_line_with_a_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    for command in ["clients", "api-keys"] {
+        let output = run(
+            &database(&dir),
+            &[
+                command,
+                "create",
+                "--name",
+                "typo",
+                "--scopes",
+                "openid core.integraton.read",
+            ],
+        );
+        assert!(!output.status.success(), "{command}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        // clap's usage hint follows the message, after a blank line.
+        let message: Vec<&str> = stderr.lines().take_while(|line| !line.is_empty()).collect();
+        assert_eq!(
+            message,
+            [
+                "error: invalid value 'openid core.integraton.read' for '--scopes <SCOPES>': \
+                 'core.integraton.read' is not a Coupa scope name; did you mean core.integration.read?"
+            ],
+            "{stderr}"
+        );
+    }
+    let listed = stdout(&run(&database(&dir), &["clients", "list"]));
+    assert!(!listed.contains("typo"), "nothing was registered: {listed}");
+}
+
+#[tokio::test]
 async fn the_first_start_registers_a_client_and_shows_its_secret_once() {
     let dir = tempfile::tempdir().unwrap();
     let db = database(&dir);

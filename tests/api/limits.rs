@@ -125,6 +125,27 @@ fn json_body(response: &str) -> Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {response}"))
 }
 
+/// The one error message of a raw response's XML `<errors>` body, after checking that its
+/// head says XML and gives the body's length.
+fn xml_error(response: &str) -> String {
+    let (head, body) = response.split_once("\r\n\r\n").expect("a head and a body");
+    let head = head.to_ascii_lowercase();
+    assert!(
+        head.contains("\r\ncontent-type: application/xml; charset=utf-8"),
+        "{response}"
+    );
+    assert!(
+        head.contains(&format!("\r\ncontent-length: {}\r\n", body.len()))
+            || head.ends_with(&format!("\r\ncontent-length: {}", body.len())),
+        "{response}"
+    );
+    let errors = xml_value(body);
+    errors["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("one <error> in <errors>: {response}"))
+        .to_owned()
+}
+
 const SECOND: Duration = Duration::from_secs(1);
 
 #[tokio::test]
@@ -145,6 +166,15 @@ async fn a_head_over_the_header_limit_is_a_431_and_one_under_it_is_served() {
         "hyper's own answer: {response}"
     );
     assert!(closed, "the connection closes after a 431");
+    // hyper answers before any header is read, so in XML whatever the Accept header says.
+    let names_the_limit = |message: String| {
+        assert!(
+            message.starts_with("The request's head is too large")
+                && message.contains("must fit in 8192 bytes and 100 headers"),
+            "{message}"
+        );
+    };
+    names_the_limit(xml_error(&response));
 
     // The request line counts too: a long query string is refused the same way.
     let mut stream = server.connect().await;
@@ -153,6 +183,7 @@ async fn a_head_over_the_header_limit_is_a_431_and_one_under_it_is_served() {
     stream.write_all(head.as_bytes()).await.expect("sent");
     let (response, _) = read_until_closed(&mut stream, 5 * SECOND).await;
     assert!(response.starts_with("HTTP/1.1 431 "), "{response}");
+    names_the_limit(xml_error(&response));
 
     // So does a head of more than hyper's 100 headers, however short.
     let mut stream = server.connect().await;
@@ -161,6 +192,7 @@ async fn a_head_over_the_header_limit_is_a_431_and_one_under_it_is_served() {
     stream.write_all(head.as_bytes()).await.expect("sent");
     let (response, _) = read_until_closed(&mut stream, 5 * SECOND).await;
     assert!(response.starts_with("HTTP/1.1 431 "), "{response}");
+    names_the_limit(xml_error(&response));
 
     let response = server
         .client()
@@ -170,6 +202,67 @@ async fn a_head_over_the_header_limit_is_a_431_and_one_under_it_is_served() {
         .await
         .expect("sent");
     assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_raw_quote_or_angle_bracket_in_the_url_is_a_400_whose_xml_body_says_to_percent_encode() {
+    let server = serve(Limits::DEFAULT).await;
+    server
+        .client()
+        .post(server.url("/api/integrations"))
+        .json(&integration_body("PO_TO_ERP"))
+        .send()
+        .await
+        .expect("sent");
+
+    // As `curl -g` sends the README's example: the brackets pass, the quotes do not.
+    for target in [
+        r#"/api/integrations?fields=["id"]"#,
+        "/api/integrations?code[contains]=<PO>",
+        "/api/<integrations>",
+    ] {
+        for accept in ["application/json", "application/xml"] {
+            let mut stream = server.connect().await;
+            let head = server
+                .head("GET", target, "")
+                .replace("application/json", accept);
+            stream.write_all(head.as_bytes()).await.expect("sent");
+            let (response, closed) = read_until_closed(&mut stream, 5 * SECOND).await;
+            assert!(
+                response.starts_with("HTTP/1.1 400 "),
+                "{target}: {response}"
+            );
+            assert!(closed, "the connection closes after hyper's 400");
+            let message = xml_error(&response);
+            assert!(
+                message.contains(r#"Percent-encode ", <, > and ` in the URL"#)
+                    && message.contains("-G --data-urlencode"),
+                "{message}"
+            );
+        }
+    }
+
+    // Percent-encoded, as the message says, the same request is served, in either format.
+    let encoded = "/api/integrations?fields=%5B%22id%22%5D";
+    let (status, body) = server.get(encoded).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        body[0]["id"].is_i64() && body[0].get("code").is_none(),
+        "{body}"
+    );
+    let response = server
+        .client()
+        .get(server.url(encoded))
+        .header("Accept", "application/xml")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = response.text().await.expect("text");
+    assert!(
+        text.contains("<id type=\"integer\">") && !text.contains("<code>"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -546,6 +639,10 @@ async fn serve_takes_its_limits_from_the_command_line_and_drains_on_sigterm() {
     stream.write_all(head.as_bytes()).await.expect("sent");
     let (response, _) = read_until_closed(&mut stream, 5 * SECOND).await;
     assert!(response.starts_with("HTTP/1.1 431 "), "{response}");
+    assert!(
+        xml_error(&response).contains("must fit in 8192 bytes"),
+        "{response}"
+    );
 
     let response = reqwest::Client::new()
         .post(server.url("/oauth2/token"))
