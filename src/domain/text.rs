@@ -37,7 +37,9 @@ mod tests {
 
     #[test]
     fn xml_carries_tab_and_line_ends_but_no_other_control() {
-        for c in ['\t', '\n', '\r', ' ', 'é', '\u{85}', '\u{2028}', '\u{FFFD}', '😀'] {
+        for c in [
+            '\t', '\n', '\r', ' ', 'é', '\u{85}', '\u{2028}', '\u{FFFD}', '😀',
+        ] {
             assert!(is_xml_char(c), "{c:?}");
         }
         for c in ['\0', '\u{1}', '\u{8}', '\u{b}', '\u{c}', '\u{1b}', '\u{1f}'] {

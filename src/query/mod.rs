@@ -447,7 +447,11 @@ mod tests {
         assert_eq!(
             conditions,
             [
-                ("status", Op::Eq, &Operand::One(Bind::Text("successful".into()))),
+                (
+                    "status",
+                    Op::Eq,
+                    &Operand::One(Bind::Text("successful".into()))
+                ),
                 ("id", Op::Lt, &Operand::One(Bind::Int(9))),
                 ("id", Op::Gt, &Operand::One(Bind::Int(2))),
             ]
@@ -468,10 +472,16 @@ mod tests {
 
     #[test]
     fn a_vocabulary_binds_its_canonical_spelling_and_refuses_other_values_in_rails_words() {
-        assert_eq!(text_of("status=Successful"), (Op::Eq, Operand::One(text("successful"))));
+        assert_eq!(
+            text_of("status=Successful"),
+            (Op::Eq, Operand::One(text("successful")))
+        );
         assert_eq!(
             text_of("status[not_in]=FAILED,Paused"),
-            (Op::NotIn, Operand::List(vec![text("failed"), text("paused")]))
+            (
+                Op::NotIn,
+                Operand::List(vec![text("failed"), text("paused")])
+            )
         );
         assert_eq!(
             text_of("integration_errors[document_type]=asn::header").1,
@@ -487,10 +497,19 @@ mod tests {
         // Text matches become the words they match, case folded; comparisons fold case.
         assert_eq!(
             text_of("status[ends_with]=ING"),
-            (Op::In, Operand::List(vec![text("pending"), text("running")]))
+            (
+                Op::In,
+                Operand::List(vec![text("pending"), text("running")])
+            )
         );
-        assert_eq!(text_of("status[contains]=xyz"), (Op::In, Operand::List(vec![])));
-        assert_eq!(text_of("status[gt]=Pending"), (Op::Gt, Operand::One(text("pending"))));
+        assert_eq!(
+            text_of("status[contains]=xyz"),
+            (Op::In, Operand::List(vec![]))
+        );
+        assert_eq!(
+            text_of("status[gt]=Pending"),
+            (Op::Gt, Operand::One(text("pending")))
+        );
     }
 
     #[test]
@@ -533,9 +552,17 @@ mod tests {
         );
         // Distinct keys: of a repeated one only its last value would count.
         let conditions = |n| {
-            let fields = ["id", "total_records", "records_processed", "total-records", "records-processed"];
+            let fields = [
+                "id",
+                "total_records",
+                "records_processed",
+                "total-records",
+                "records-processed",
+            ];
             let ops = ["gt", "lt", "gt_or_eq", "lt_or_eq", "not_eq"];
-            let keys = fields.iter().flat_map(|f| ops.iter().map(move |op| format!("{f}[{op}]=1")));
+            let keys = fields
+                .iter()
+                .flat_map(|f| ops.iter().map(move |op| format!("{f}[{op}]=1")));
             keys.take(n).collect::<Vec<_>>().join("&")
         };
         assert!(parse(&conditions(MAX_CONDITIONS)).is_ok());

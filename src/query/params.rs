@@ -122,7 +122,12 @@ mod tests {
         // Keys are compared as decoded; distinct keys all stay.
         assert_eq!(
             pairs("id%5Bgt%5D=1&id[gt]=2&id[lt]=9&status[eq]=a&status=b"),
-            owned(&[("id[gt]", "2"), ("id[lt]", "9"), ("status[eq]", "a"), ("status", "b")])
+            owned(&[
+                ("id[gt]", "2"),
+                ("id[lt]", "9"),
+                ("status[eq]", "a"),
+                ("status", "b")
+            ])
         );
     }
 

@@ -186,14 +186,21 @@ mod tests {
         );
         // An unknown association, and a field used as one, are dropped with all they hold.
         assert_eq!(
-            fields(r#"fields=[{"supplier":["id",{"address":["city"]}]},{"status":["x"]},"status"]"#),
+            fields(
+                r#"fields=[{"supplier":["id",{"address":["city"]}]},{"status":["x"]},"status"]"#
+            ),
             [Pick::Key("status".into())]
         );
         assert_eq!(fields(r#"fields=["po-number"]"#), []);
         // But what they hold must still be a list within the bounds.
         assert!(Shape::parse(&RUNS, r#"fields=[{"supplier":"id"}]"#).is_err());
         let deep = r#"fields=[{"a":[{"b":[{"c":[{"d":["id"]}]}]}]}]"#;
-        assert!(Shape::parse(&RUNS, deep).unwrap_err().to_string().contains("deep"));
+        assert!(
+            Shape::parse(&RUNS, deep)
+                .unwrap_err()
+                .to_string()
+                .contains("deep")
+        );
     }
 
     #[test]
@@ -206,8 +213,11 @@ mod tests {
         );
         assert!(Shape::parse(&RUNS, "return_object=everything").is_err());
         assert_eq!(
-            Shape::parse(&RUNS, "null&status=failed&return_object=limited&return_object=none")
-                .unwrap(),
+            Shape::parse(
+                &RUNS,
+                "null&status=failed&return_object=limited&return_object=none"
+            )
+            .unwrap(),
             Shape {
                 return_object: ReturnObject::None,
                 fields: None

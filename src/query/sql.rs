@@ -219,7 +219,11 @@ mod tests {
             "status[in]=Failed,RUNNING&integration[name][starts_with]=SAP&integration[code][not_eq]=X",
         );
         assert!(sql.text.contains("t0.status IN ($1, $2)"), "{}", sql.text);
-        assert!(sql.text.contains("lower(t1.name) LIKE $3 ESCAPE"), "{}", sql.text);
+        assert!(
+            sql.text.contains("lower(t1.name) LIKE $3 ESCAPE"),
+            "{}",
+            sql.text
+        );
         assert!(
             sql.text
                 .contains("(lower(t1.code) <> $4 OR t1.code IS NULL)"),
@@ -238,7 +242,11 @@ mod tests {
         let sql = compile("status[gt]=P&status[contains]=zz&integration[code][blank]=true");
         assert!(sql.text.contains("lower(t0.status) > $1"), "{}", sql.text);
         assert!(sql.text.contains("1 = 0"), "{}", sql.text);
-        assert!(sql.text.contains("(t1.code IS NULL OR t1.code = '')"), "{}", sql.text);
+        assert!(
+            sql.text.contains("(t1.code IS NULL OR t1.code = '')"),
+            "{}",
+            sql.text
+        );
     }
 
     #[test]
