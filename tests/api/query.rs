@@ -1432,7 +1432,7 @@ async fn fields_ignores_names_the_resource_does_not_have_on_index_show_and_write
 
     assert_eq!(
         search(&app, RUNS, &[("fields", fixed)]).await,
-        [expected.clone()]
+        std::slice::from_ref(&expected)
     );
     assert_eq!(
         search(&app, INTEGRATIONS, &[("fields", fixed)]).await,
