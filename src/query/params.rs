@@ -39,17 +39,16 @@ pub fn parse(query: &str) -> Result<Vec<(String, String)>> {
         }
         pairs.push((key, value));
     }
-    let last: HashMap<&str, usize> = pairs
-        .iter()
+    let mut last = HashMap::new();
+    for (i, (key, _)) in pairs.iter().enumerate() {
+        last.insert(key.clone(), i);
+    }
+    Ok(pairs
+        .into_iter()
         .enumerate()
-        .map(|(i, (key, _))| (key.as_str(), i))
-        .collect();
-    let keep: Vec<bool> = (0..pairs.len())
-        .map(|i| last[pairs[i].0.as_str()] == i)
-        .collect();
-    let mut keep = keep.into_iter();
-    pairs.retain(|_| keep.next().unwrap_or(false));
-    Ok(pairs)
+        .filter(|(i, (key, _))| last.get(key) == Some(i))
+        .map(|(_, pair)| pair)
+        .collect())
 }
 
 /// `+` as a space, then `%XX` as a byte; a `%` not followed by two hex digits stays as it is
