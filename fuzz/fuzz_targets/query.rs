@@ -32,9 +32,10 @@ const RESOURCES: [&Resource; 6] = [
     &DELIVERIES,
 ];
 
+/// SQL's words, and `lower`, the one function (free text is matched without ASCII case).
 const KEYWORDS: &[&str] = &[
     "SELECT", "FROM", "WHERE", "AND", "OR", "NOT", "IN", "IS", "NULL", "EXISTS", "LIKE", "ESCAPE",
-    "ORDER", "BY", "ASC", "DESC", "LIMIT", "OFFSET",
+    "ORDER", "BY", "ASC", "DESC", "LIMIT", "OFFSET", "lower",
 ];
 
 fuzz_target!(|data: &[u8]| {

@@ -61,7 +61,8 @@ impl Write {
         Body(&self.body)
     }
 
-    /// The response shape asked for; any other query parameter is a 400.
+    /// The response shape asked for; any other query parameter is ignored, as Rails
+    /// ignores what a write does not use (some clients append `?null` to every write).
     pub fn shape(&self, resource: &'static Resource) -> Result<Shape> {
         Shape::parse(resource, &self.query)
     }

@@ -1,14 +1,23 @@
 //! Coupa's query language (spec §3): `field[op]=value` conditions, association paths,
 //! paging, ordering and response shaping.
 //!
-//! A query string is parsed once, against a resource's whitelist ([`schema`]), into a typed
-//! [`Query`]; [`sql`] then compiles it to SQL text with `$N` placeholders and typed binds.
-//! Any key, field or operator that is not understood is a 400 naming it.
+//! A query string is decoded as Rack decodes it ([`params`]: a repeated key keeps its last
+//! value), parsed once against a resource's whitelist ([`schema`]) into a typed [`Query`];
+//! [`sql`] then compiles it to SQL text with `$N` placeholders and typed binds. Any filter
+//! key, field or operator that is not understood is a 400 naming it.
+//!
+//! Text is matched as Coupa's MySQL collations match it, without case, in the same way on
+//! both backends: a closed vocabulary's value is looked up in it here and bound in its
+//! canonical spelling (an unknown one is a 400 in Rails' words); free text is compared
+//! with ASCII letters folded on both sides, and only ASCII letters, so that SQLite and
+//! PostgreSQL give the same answer.
 
+pub mod params;
 pub mod schema;
 pub mod shape;
 pub mod sql;
 
+use crate::domain::input::humanize;
 use crate::error::{Error, Result};
 use crate::time::{self, Timestamp};
 use schema::{Assoc, Field, Kind, Resource};
@@ -82,7 +91,7 @@ impl Op {
         matches!(self, Op::Contains | Op::StartsWith | Op::EndsWith)
     }
 
-    fn is_comparison(self) -> bool {
+    pub fn is_comparison(self) -> bool {
         matches!(self, Op::Gt | Op::Lt | Op::GtOrEq | Op::LtOrEq)
     }
 }
@@ -147,12 +156,12 @@ impl Query {
         };
         let mut order_by = None;
         let mut dir = None;
-        for (key, value) in form_urlencoded::parse(query.as_bytes()) {
-            match key.as_ref() {
+        for (key, value) in params::parse(query)? {
+            match key.as_str() {
                 "limit" => q.limit = non_negative("limit", &value)?.clamp(0, MAX_LIMIT),
                 "offset" => q.offset = non_negative("offset", &value)?,
-                "order_by" => order_by = Some(value.into_owned()),
-                "dir" => dir = Some(value.into_owned()),
+                "order_by" => order_by = Some(value),
+                "dir" => dir = Some(value),
                 _ if q.shape.take(resource, &key, &value)? => {}
                 _ if q.conditions.len() == MAX_CONDITIONS => {
                     return Err(Error::invalid(format!(
@@ -252,6 +261,10 @@ fn condition(resource: &'static Resource, key: &str, value: &str) -> Result<Cond
     }
     let operand = operand(field, op, value)
         .map_err(|message| Error::invalid(format!("{message} (in '{key}')")))?;
+    let (op, operand) = match field.kind {
+        Kind::Vocab(words) => canonical(field, words, op, operand)?,
+        _ => (op, operand),
+    };
     Ok(Condition {
         path,
         field,
@@ -264,7 +277,7 @@ fn operand(field: &Field, op: Op, value: &str) -> Result<Operand, String> {
     let name = field.name;
     match field.kind {
         Kind::Opaque => return Err(format!("Field '{name}' cannot be queried")),
-        Kind::Text => {}
+        Kind::Text | Kind::Vocab(_) => {}
         _ if op.is_text_match() => {
             return Err(format!(
                 "Operator '{}' applies to text, and '{name}' is not text",
@@ -315,7 +328,59 @@ fn bind(field: &Field, value: &str) -> Result<Bind, String> {
             "false" | "0" => Ok(Bind::Bool(false)),
             _ => Err(format!("'{value}' is not a boolean ({name})")),
         },
-        Kind::Text | Kind::Opaque => Ok(Bind::Text(value.to_owned())),
+        Kind::Text => Ok(Bind::Text(value.to_ascii_lowercase())),
+        Kind::Vocab(_) | Kind::Opaque => Ok(Bind::Text(value.to_owned())),
+    }
+}
+
+/// A condition on a closed vocabulary, in terms of its canonical words: `eq`, `not_eq`, `in`
+/// and `not_in` take words of it, spelled in any case, and refuse any other value as Rails'
+/// inclusion validation does; a text match becomes `in` the words it matches; a comparison
+/// folds case, as on free text.
+fn canonical(
+    field: &Field,
+    words: &'static [&'static str],
+    op: Op,
+    operand: Operand,
+) -> Result<(Op, Operand)> {
+    let word = |bind: Bind| match bind {
+        Bind::Text(text) => words
+            .iter()
+            .find(|w| w.eq_ignore_ascii_case(&text))
+            .map(|w| Bind::Text((*w).to_owned()))
+            .ok_or_else(|| {
+                Error::invalid(format!(
+                    "{} is not included in the list ({})",
+                    humanize(field.name),
+                    words.join(", ")
+                ))
+            }),
+        other => Ok(other),
+    };
+    match (op, operand) {
+        (Op::Eq | Op::NotEq, Operand::One(bind)) => Ok((op, Operand::One(word(bind)?))),
+        (Op::In | Op::NotIn, Operand::List(binds)) => {
+            let binds = binds.into_iter().map(word).collect::<Result<_>>()?;
+            Ok((op, Operand::List(binds)))
+        }
+        (Op::Contains | Op::StartsWith | Op::EndsWith, Operand::One(Bind::Text(text))) => {
+            let text = text.to_ascii_lowercase();
+            let matches = |w: &str| match op {
+                Op::StartsWith => w.starts_with(&text),
+                Op::EndsWith => w.ends_with(&text),
+                _ => w.contains(&text),
+            };
+            let list = words
+                .iter()
+                .filter(|w| matches(&w.to_ascii_lowercase()))
+                .map(|w| Bind::Text((*w).to_owned()))
+                .collect();
+            Ok((Op::In, Operand::List(list)))
+        }
+        (op, Operand::One(Bind::Text(text))) if op.is_comparison() => {
+            Ok((op, Operand::One(Bind::Text(text.to_ascii_lowercase()))))
+        }
+        (op, operand) => Ok((op, operand)),
     }
 }
 
@@ -372,6 +437,98 @@ mod tests {
     }
 
     #[test]
+    fn a_repeated_key_keeps_its_last_value_and_distinct_keys_stay_anded() {
+        let q = parse("status=failed&status=successful&id[gt]=1&id[lt]=9&id[gt]=2").unwrap();
+        let conditions: Vec<(&str, Op, &Operand)> = q
+            .conditions
+            .iter()
+            .map(|c| (c.field.name, c.op, &c.operand))
+            .collect();
+        assert_eq!(
+            conditions,
+            [
+                (
+                    "status",
+                    Op::Eq,
+                    &Operand::One(Bind::Text("successful".into()))
+                ),
+                ("id", Op::Lt, &Operand::One(Bind::Int(9))),
+                ("id", Op::Gt, &Operand::One(Bind::Int(2))),
+            ]
+        );
+        // The bound counts what is left once repeats are dropped.
+        let repeated = vec!["id[gt]=1"; MAX_CONDITIONS + 5].join("&");
+        assert_eq!(parse(&repeated).unwrap().conditions.len(), 1);
+    }
+
+    fn text_of(q: &str) -> (Op, Operand) {
+        let c = parse(q).unwrap().conditions.remove(0);
+        (c.op, c.operand)
+    }
+
+    fn text(value: &str) -> Bind {
+        Bind::Text(value.into())
+    }
+
+    #[test]
+    fn a_vocabulary_binds_its_canonical_spelling_and_refuses_other_values_in_rails_words() {
+        assert_eq!(
+            text_of("status=Successful"),
+            (Op::Eq, Operand::One(text("successful")))
+        );
+        assert_eq!(
+            text_of("status[not_in]=FAILED,Paused"),
+            (
+                Op::NotIn,
+                Operand::List(vec![text("failed"), text("paused")])
+            )
+        );
+        assert_eq!(
+            text_of("integration_errors[document_type]=asn::header").1,
+            Operand::One(text("Asn::Header"))
+        );
+        assert_eq!(
+            message("status=done"),
+            "Status is not included in the list (pending, running, paused, successful, failed)"
+        );
+        assert!(message("status[in]=failed,nope").starts_with("Status is not included"));
+        assert!(message("status[not_eq]=").starts_with("Status is not included"));
+        assert!(message("integration[direction]=up").starts_with("Direction is not included"));
+        // Text matches become the words they match, case folded; comparisons fold case.
+        assert_eq!(
+            text_of("status[ends_with]=ING"),
+            (
+                Op::In,
+                Operand::List(vec![text("pending"), text("running")])
+            )
+        );
+        assert_eq!(
+            text_of("status[contains]=xyz"),
+            (Op::In, Operand::List(vec![]))
+        );
+        assert_eq!(
+            text_of("status[gt]=Pending"),
+            (Op::Gt, Operand::One(text("pending")))
+        );
+    }
+
+    #[test]
+    fn free_text_is_bound_with_ascii_letters_lowercased_only() {
+        assert_eq!(
+            text_of("integration[code]=PO_To_ERP").1,
+            Operand::One(text("po_to_erp"))
+        );
+        assert_eq!(
+            text_of("integration[name][contains]=ÉCOLE").1,
+            Operand::One(text("École"))
+        );
+        assert_eq!(
+            text_of("integration[code][in]=A,b").1,
+            Operand::List(vec![text("a"), text("b")])
+        );
+    }
+
+    #[test]
     fn refuses_what_it_does_not_understand_by_name() {
         assert!(message("colour=red").contains("'colour'"));
         assert!(message("status[like]=x").contains("'like'"));
@@ -393,7 +550,21 @@ mod tests {
         assert!(
             message(&format!("id[not_in]={}", list(MAX_LIST + 1))).contains("at most 500 values")
         );
-        let conditions = |n| vec!["id[gt]=1"; n].join("&");
+        // Distinct keys: of a repeated one only its last value would count.
+        let conditions = |n| {
+            let fields = [
+                "id",
+                "total_records",
+                "records_processed",
+                "total-records",
+                "records-processed",
+            ];
+            let ops = ["gt", "lt", "gt_or_eq", "lt_or_eq", "not_eq"];
+            let keys = fields
+                .iter()
+                .flat_map(|f| ops.iter().map(move |op| format!("{f}[{op}]=1")));
+            keys.take(n).collect::<Vec<_>>().join("&")
+        };
         assert!(parse(&conditions(MAX_CONDITIONS)).is_ok());
         // Shaping and paging keys are not conditions.
         assert!(

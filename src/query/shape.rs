@@ -1,12 +1,13 @@
 //! Response shaping: `return_object=limited|shallow|none` and `fields=[…]` (spec §3).
 //!
-//! Both are accepted on every route of a resource, reads and writes alike; `fields` names
-//! are checked against the resource's whitelist, so a typo is a 400 and not a silent gap.
+//! Both are accepted on every route of a resource, reads and writes alike. Names in `fields`
+//! that the resource does not have are ignored, as Coupa ignores them (some clients send one
+//! fixed list for every resource); a list that is not one, or passes the bounds, is a 400.
 
 use serde_json::Value;
 
-use super::MAX_DEPTH;
 use super::schema::Resource;
+use super::{MAX_DEPTH, params};
 use crate::error::{Error, Result};
 
 /// The most names one `fields=` may list, nested ones included.
@@ -47,13 +48,12 @@ pub struct Shape {
 }
 
 impl Shape {
-    /// The shape of a write's response: its query string may hold only shaping keys.
+    /// The shape of the answer to a write or a show, which use only the shaping keys of
+    /// their query string: any other parameter is ignored, as Rails ignores it.
     pub fn parse(resource: &'static Resource, query: &str) -> Result<Shape> {
         let mut shape = Shape::default();
-        for (key, value) in form_urlencoded::parse(query.as_bytes()) {
-            if !shape.take(resource, &key, &value)? {
-                return Err(Error::invalid(format!("Unknown query parameter '{key}'")));
-            }
+        for (key, value) in params::parse(query)? {
+            shape.take(resource, &key, &value)?;
         }
         Ok(shape)
     }
@@ -87,7 +87,7 @@ impl Shape {
                     Error::invalid(format!("fields must be a JSON array of names: {e}"))
                 })?;
                 let mut budget = MAX_PICKS;
-                self.fields = Some(picks(resource, &list, 0, &mut budget)?);
+                self.fields = Some(picks(Some(resource), &list, 0, &mut budget)?);
             }
             _ => return Ok(false),
         }
@@ -95,8 +95,10 @@ impl Shape {
     }
 }
 
+/// The picks of `list` on `resource`; on `None` (an association the resource does not
+/// have) the list is only checked for its form and bounds, and yields nothing.
 fn picks(
-    resource: &'static Resource,
+    resource: Option<&'static Resource>,
     list: &Value,
     depth: usize,
     budget: &mut usize,
@@ -111,22 +113,22 @@ fn picks(
         })?;
         match item {
             Value::String(name) => {
-                let known = resource.field(&underscored(name)).is_some()
-                    || resource.assoc(&underscored(name)).is_some();
-                if !known {
-                    return Err(Error::invalid(format!("Unknown field '{name}' in fields")));
+                let known = resource.is_some_and(|r| {
+                    r.field(&underscored(name)).is_some() || r.assoc(&underscored(name)).is_some()
+                });
+                if known {
+                    out.push(Pick::Key(dashed(name)));
                 }
-                out.push(Pick::Key(dashed(name)));
             }
             Value::Object(nested) if depth < MAX_DEPTH => {
                 for (name, inner) in nested {
-                    let assoc = resource.assoc(&underscored(name)).ok_or_else(|| {
-                        Error::invalid(format!("Unknown association '{name}' in fields"))
-                    })?;
-                    out.push(Pick::Nested(
-                        dashed(name),
-                        picks(assoc.target, inner, depth + 1, budget)?,
-                    ));
+                    let target = resource
+                        .and_then(|r| r.assoc(&underscored(name)))
+                        .map(|assoc| assoc.target);
+                    let inner = picks(target, inner, depth + 1, budget)?;
+                    if target.is_some() {
+                        out.push(Pick::Nested(dashed(name), inner));
+                    }
                 }
             }
             Value::Object(_) => {
@@ -168,14 +170,41 @@ mod tests {
                 Pick::Nested("integration".into(), vec![Pick::Key("code".into())])
             ]
         );
-        let bad = Shape::parse(&RUNS, r#"fields=["id",{"integration":["colour"]}]"#).unwrap_err();
-        assert!(bad.to_string().contains("'colour'"));
         assert!(Shape::parse(&RUNS, "fields=id").is_err());
-        assert!(Shape::parse(&RUNS, r#"fields=[{"status":["x"]}]"#).is_err());
+        assert!(Shape::parse(&RUNS, r#"fields=["id",7]"#).is_err());
     }
 
     #[test]
-    fn writes_take_only_shaping_keys() {
+    fn names_the_resource_does_not_have_are_ignored_at_any_depth() {
+        let fields = |q: &str| Shape::parse(&RUNS, q).unwrap().fields.unwrap();
+        assert_eq!(
+            fields(r#"fields=["id","po-number",{"integration":["colour","code"]}]"#),
+            [
+                Pick::Key("id".into()),
+                Pick::Nested("integration".into(), vec![Pick::Key("code".into())])
+            ]
+        );
+        // An unknown association, and a field used as one, are dropped with all they hold.
+        assert_eq!(
+            fields(
+                r#"fields=[{"supplier":["id",{"address":["city"]}]},{"status":["x"]},"status"]"#
+            ),
+            [Pick::Key("status".into())]
+        );
+        assert_eq!(fields(r#"fields=["po-number"]"#), []);
+        // But what they hold must still be a list within the bounds.
+        assert!(Shape::parse(&RUNS, r#"fields=[{"supplier":"id"}]"#).is_err());
+        let deep = r#"fields=[{"a":[{"b":[{"c":[{"d":["id"]}]}]}]}]"#;
+        assert!(
+            Shape::parse(&RUNS, deep)
+                .unwrap_err()
+                .to_string()
+                .contains("deep")
+        );
+    }
+
+    #[test]
+    fn writes_and_shows_take_the_shaping_keys_and_ignore_the_others() {
         assert_eq!(
             Shape::parse(&RUNS, "return_object=none")
                 .unwrap()
@@ -183,11 +212,22 @@ mod tests {
             ReturnObject::None
         );
         assert!(Shape::parse(&RUNS, "return_object=everything").is_err());
+        assert_eq!(
+            Shape::parse(
+                &RUNS,
+                "null&status=failed&return_object=limited&return_object=none"
+            )
+            .unwrap(),
+            Shape {
+                return_object: ReturnObject::None,
+                fields: None
+            }
+        );
         assert!(
-            Shape::parse(&RUNS, "status=failed")
+            Shape::parse(&RUNS, "foo=%00")
                 .unwrap_err()
                 .to_string()
-                .contains("'status'")
+                .contains("'foo' contains U+0000")
         );
     }
 

@@ -101,10 +101,24 @@ fn filter(sql: &mut Sql, depth: usize, conditions: &[&Condition]) -> String {
 }
 
 fn predicate(sql: &mut Sql, alias: &str, c: &Condition) -> String {
-    let column = format!("{alias}.{}", c.field.name);
+    let raw = format!("{alias}.{}", c.field.name);
+    // Free text, and comparisons on a vocabulary, fold ASCII case: `lower()` is ASCII-only
+    // on SQLite, and on PostgreSQL under the columns' `COLLATE "C"`; the parser has already
+    // lowercased the value. A vocabulary's other operators bind its canonical spelling.
+    let folded = match c.field.kind {
+        Kind::Text => true,
+        Kind::Vocab(_) => c.op.is_comparison(),
+        _ => false,
+    };
+    let column = if folded {
+        format!("lower({raw})")
+    } else {
+        raw.clone()
+    };
     match (&c.operand, c.op) {
         (Operand::Flag(blank), _) => {
-            let is_text = c.field.kind == Kind::Text;
+            let column = raw;
+            let is_text = c.field.kind.is_text();
             match (blank, is_text) {
                 (true, true) => format!("({column} IS NULL OR {column} = '')"),
                 (true, false) => format!("{column} IS NULL"),
@@ -112,11 +126,15 @@ fn predicate(sql: &mut Sql, alias: &str, c: &Condition) -> String {
                 (false, false) => format!("{column} IS NOT NULL"),
             }
         }
+        (Operand::List(values), op) if values.is_empty() => {
+            // A text match on a vocabulary that matches none of its words.
+            if op == Op::NotIn { "1 = 1" } else { "1 = 0" }.to_owned()
+        }
         (Operand::List(values), op) => {
             let placeholders: Vec<String> = values.iter().map(|v| sql.bind(v.clone())).collect();
             let list = placeholders.join(", ");
             if op == Op::NotIn {
-                format!("({column} NOT IN ({list}) OR {column} IS NULL)")
+                format!("({column} NOT IN ({list}) OR {raw} IS NULL)")
             } else {
                 format!("{column} IN ({list})")
             }
@@ -136,7 +154,7 @@ fn predicate(sql: &mut Sql, alias: &str, c: &Condition) -> String {
         (Operand::One(value), op) => {
             let p = sql.bind(value.clone());
             match op {
-                Op::NotEq | Op::NotIn => format!("({column} <> {p} OR {column} IS NULL)"),
+                Op::NotEq | Op::NotIn => format!("({column} <> {p} OR {raw} IS NULL)"),
                 Op::Gt => format!("{column} > {p}"),
                 Op::Lt => format!("{column} < {p}"),
                 Op::GtOrEq => format!("{column} >= {p}"),
@@ -173,10 +191,10 @@ mod tests {
 
     #[test]
     fn user_text_only_ever_becomes_a_bind() {
-        let sql = compile("status=x' OR 1=1 --&integration[code][contains]=50%_off");
+        let sql = compile("integration[name]=x' OR 1=1 --&integration[code][contains]=50%_off");
         assert!(!sql.text.contains("OR 1=1"));
         assert!(!sql.text.contains("50"));
-        assert_eq!(sql.binds[0], Bind::Text("x' OR 1=1 --".into()));
+        assert_eq!(sql.binds[0], Bind::Text("x' or 1=1 --".into()));
         assert_eq!(sql.binds[1], Bind::Text("%50\\%\\_off%".into()));
     }
 
@@ -189,10 +207,46 @@ mod tests {
             sql.text,
             "SELECT t0.id FROM integration_runs t0 WHERE EXISTS (SELECT 1 FROM integration_errors t1 \
              WHERE t1.integration_run_id = t0.id AND t1.resolved = $1 AND t1.document_type = $2) \
-             AND t0.integration_id IN (SELECT t1.id FROM integrations t1 WHERE t1.code = $3) \
+             AND t0.integration_id IN (SELECT t1.id FROM integrations t1 WHERE lower(t1.code) = $3) \
              ORDER BY t0.id ASC LIMIT $4 OFFSET $5"
         );
         assert_eq!(sql.binds.len(), 5);
+    }
+
+    #[test]
+    fn free_text_folds_the_column_and_a_vocabulary_uses_it_as_it_is() {
+        let sql = compile(
+            "status[in]=Failed,RUNNING&integration[name][starts_with]=SAP&integration[code][not_eq]=X",
+        );
+        assert!(sql.text.contains("t0.status IN ($1, $2)"), "{}", sql.text);
+        assert!(
+            sql.text.contains("lower(t1.name) LIKE $3 ESCAPE"),
+            "{}",
+            sql.text
+        );
+        assert!(
+            sql.text
+                .contains("(lower(t1.code) <> $4 OR t1.code IS NULL)"),
+            "{}",
+            sql.text
+        );
+        assert_eq!(
+            sql.binds[..4],
+            [
+                Bind::Text("failed".into()),
+                Bind::Text("running".into()),
+                Bind::Text("sap%".into()),
+                Bind::Text("x".into())
+            ]
+        );
+        let sql = compile("status[gt]=P&status[contains]=zz&integration[code][blank]=true");
+        assert!(sql.text.contains("lower(t0.status) > $1"), "{}", sql.text);
+        assert!(sql.text.contains("1 = 0"), "{}", sql.text);
+        assert!(
+            sql.text.contains("(t1.code IS NULL OR t1.code = '')"),
+            "{}",
+            sql.text
+        );
     }
 
     #[test]

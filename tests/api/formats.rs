@@ -4,7 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{TestApp, messages, spawn_app};
+use crate::helpers::{TestApp, messages, spawn_app, xml_value};
 
 /// Sends `body` with `content_type` to create a run; answers status and JSON body.
 async fn post_raw(
@@ -272,19 +272,24 @@ async fn unknown_body_keys_are_ignored_and_underscores_accepted() {
 }
 
 #[tokio::test]
-async fn writes_refuse_unknown_query_parameters() {
+async fn writes_ignore_query_parameters_they_do_not_use() {
     let app = spawn_app().await;
     app.create_integration("Q").await;
     let (status, body) = app
         .post_json(
-            "/api/integration_runs?status=failed",
+            "/api/integration_runs?status=failed&null",
             json!({"integration": {"code": "Q"}}),
         )
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(
-        messages(&body, "integration-run"),
-        ["Unknown query parameter 'status'"]
-    );
-    assert_nothing_written(&app).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["status"], "pending");
+    let (status, text) = app
+        .xml(
+            Method::POST,
+            "/api/integration_runs?foo=bar",
+            Some("<integration-run><integration><code>Q</code></integration></integration-run>"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{text}");
+    assert_eq!(xml_value(&text)["status"], "pending");
 }

@@ -559,7 +559,23 @@ async fn the_query_language_bounds_are_400s_that_name_each_limit() {
     let server = serve(Limits::DEFAULT).await;
     let runs = "/api/integration_runs";
 
-    let conditions = |n| vec!["id[gt]=0"; n].join("&");
+    // Distinct keys: of a key sent more than once only its last value counts (Rack's rule).
+    let conditions = |n| {
+        let fields = [
+            "id",
+            "total_records",
+            "records_processed",
+            "total-records",
+            "records-processed",
+        ];
+        let ops = ["gt", "gt_or_eq", "not_eq", "lt", "lt_or_eq"];
+        let keys = fields
+            .iter()
+            .flat_map(|f| ops.iter().map(move |op| format!("{f}[{op}]=0")));
+        keys.take(n).collect::<Vec<_>>().join("&")
+    };
+    let repeated = format!("{runs}?{}", vec!["id[gt]=0"; 25].join("&"));
+    assert_served(&server, &repeated).await;
     let within = format!("{runs}?{}&limit=5&order_by=id", conditions(20));
     assert_served(&server, &within).await;
     let over = format!("{runs}?{}", conditions(21));

@@ -3,7 +3,9 @@
 //! returns exactly the runs, in exactly the order, that a naive filter in memory selects.
 //!
 //! The filter is written from docs/api.md ("Querying"), not from `src/query`: text matching is
-//! case-sensitive and literal, `not_eq`/`not_in` include nulls, several conditions on
+//! literal and without ASCII case (other letters keep theirs), a closed vocabulary (`status`,
+//! `document_type`) refuses a value that is none of its words with a 400, a repeated key
+//! keeps its last value, `not_eq`/`not_in` include nulls, several conditions on
 //! `integration_errors` must hold for one and the same error, nulls sort last ascending and
 //! first descending, ties go by id, and a page holds at most 50.
 
@@ -16,7 +18,9 @@ use proptest::test_runner::{Config, TestRunner};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app};
+use runledger::domain::integration_errors::DOCUMENT_TYPES;
+
+use crate::helpers::{TestApp, messages, spawn_app};
 
 const RUNS: &str = "/api/integration_runs";
 
@@ -302,9 +306,13 @@ async fn create_data_set(app: &TestApp) -> Vec<Row> {
 enum Kind {
     Int,
     Text,
+    /// A closed vocabulary: its words match in any case, any other value is refused.
+    Vocab(&'static [&'static str]),
     Time,
     Bool,
 }
+
+const STATUSES: &[&str] = &["pending", "running", "paused", "successful", "failed"];
 
 /// Which record a field belongs to: the run, its integration, or any of its errors.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -330,7 +338,7 @@ const fn field(on: On, name: &'static str, kind: Kind) -> Field {
 const FIELDS: [(u32, Field); 14] = [
     (2, field(On::Run, "id", Kind::Int)),
     (1, field(On::Run, "integration_id", Kind::Int)),
-    (3, field(On::Run, "status", Kind::Text)),
+    (3, field(On::Run, "status", Kind::Vocab(STATUSES))),
     (3, field(On::Run, "total_records", Kind::Int)),
     (3, field(On::Run, "records_processed", Kind::Int)),
     (3, field(On::Run, "start_time", Kind::Time)),
@@ -341,7 +349,10 @@ const FIELDS: [(u32, Field); 14] = [
     (5, field(On::Integration, "code", Kind::Text)),
     (2, field(On::Integration, "name", Kind::Text)),
     (3, field(On::Errors, "resolved", Kind::Bool)),
-    (3, field(On::Errors, "document_type", Kind::Text)),
+    (
+        3,
+        field(On::Errors, "document_type", Kind::Vocab(DOCUMENT_TYPES)),
+    ),
 ];
 
 /// The run's own fields, which `order_by` takes.
@@ -397,7 +408,7 @@ impl Op {
         use Op::*;
         match kind {
             // The matching operators twice: they have the most corners.
-            Kind::Text => vec![
+            Kind::Text | Kind::Vocab(_) => vec![
                 Eq, NotEq, Contains, StartsWith, EndsWith, Gt, Lt, GtOrEq, LtOrEq, In, NotIn,
                 Blank, Contains, StartsWith, EndsWith,
             ],
@@ -483,9 +494,45 @@ impl Cond {
         }
     }
 
-    /// Whether the condition holds of a record whose field is `actual` (`None`: null).
+    /// Whether the server must refuse the condition: a value of `eq`, `not_eq`, `in` or
+    /// `not_in` on a closed vocabulary that is none of its words, in any case.
+    fn refused(&self) -> bool {
+        let Kind::Vocab(words) = self.field.kind else {
+            return false;
+        };
+        let outside = |o: &Operand| !words.iter().any(|w| w.eq_ignore_ascii_case(&o.text));
+        match (&self.arg, self.op) {
+            (Arg::One(o), Op::Eq | Op::NotEq) => outside(o),
+            (Arg::List(list), _) => list.iter().any(outside),
+            _ => false,
+        }
+    }
+
+    /// Whether the condition holds of a record whose field is `actual` (`None`: null). Text
+    /// compares with ASCII letters folded on both sides.
     fn holds(&self, actual: Option<&Val>) -> bool {
-        let one = || match &self.arg {
+        let fold = |v: &Val| match v {
+            Val::Text(t) => Val::Text(t.to_ascii_lowercase()),
+            other => other.clone(),
+        };
+        let actual = actual.map(fold);
+        let actual = actual.as_ref();
+        let arg = match &self.arg {
+            Arg::One(o) => Arg::One(Operand {
+                value: fold(&o.value),
+                text: o.text.clone(),
+            }),
+            Arg::List(list) => Arg::List(
+                list.iter()
+                    .map(|o| Operand {
+                        value: fold(&o.value),
+                        text: o.text.clone(),
+                    })
+                    .collect(),
+            ),
+            Arg::Flag(flag) => Arg::Flag(*flag),
+        };
+        let one = || match &arg {
             Arg::One(o) => &o.value,
             other => panic!("{:?} takes one value, not {other:?}", self.op),
         };
@@ -493,7 +540,7 @@ impl Cond {
             (Some(Val::Text(a)), Val::Text(v)) => f(a, v),
             _ => false,
         };
-        match (self.op, &self.arg) {
+        match (self.op, &arg) {
             (Op::Blank, Arg::Flag(blank)) => {
                 let is_blank = match actual {
                     None => true,
@@ -578,10 +625,27 @@ impl Query {
         format!("{RUNS}?{}", query.finish())
     }
 
+    /// The conditions the server reads: of a key sent more than once, the last.
+    fn effective(&self) -> Vec<&Cond> {
+        let keys: Vec<String> = self.conditions.iter().map(Cond::key).collect();
+        self.conditions
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !keys[i + 1..].contains(&keys[*i]))
+            .map(|(_, c)| c)
+            .collect()
+    }
+
+    /// Whether the server must refuse the query (400).
+    fn refused(&self) -> bool {
+        self.effective().iter().any(|c| c.refused())
+    }
+
     /// Whether a run matches every condition; those on `integration_errors` must all hold
     /// for one and the same error.
     fn selects(&self, row: &Row) -> bool {
-        let on = |on: On| self.conditions.iter().filter(move |c| c.field.on == on);
+        let effective = self.effective();
+        let on = |on: On| effective.iter().filter(move |c| c.field.on == on);
         let run = on(On::Run).all(|c| c.holds(run_value(row, c.field.name).as_ref()));
         let integration = on(On::Integration)
             .all(|c| c.holds(integration_value(&row.integration, c.field.name).as_ref()));
@@ -852,12 +916,25 @@ async fn any_query_returns_exactly_what_a_naive_filter_selects() {
     let strategy = query(&rows);
     let handle = tokio::runtime::Handle::current();
     let (asked, found) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let refusals = AtomicUsize::new(0);
     // The runner calls back synchronously; this worker thread may block while the other
     // serves.
     let outcome = tokio::task::block_in_place(|| {
         runner.run(&strategy, |q| {
             let url = q.url();
             let (status, body) = handle.block_on(app.get_json(&url));
+            if q.refused() {
+                prop_assert_eq!(status, StatusCode::BAD_REQUEST, "GET {}: {}", url, body);
+                let message = messages(&body, "integration-run").join(" ");
+                prop_assert!(
+                    message.contains("is not included in the list"),
+                    "GET {}: {}",
+                    url,
+                    body
+                );
+                refusals.fetch_add(1, Ordering::Relaxed);
+                return Ok(());
+            }
             prop_assert_eq!(status, StatusCode::OK, "GET {}: {}", url, body);
             let got: Vec<i64> = body
                 .as_array()
@@ -878,9 +955,10 @@ async fn any_query_returns_exactly_what_a_naive_filter_selects() {
         panic!("{failure}");
     }
     let (asked, found) = (asked.into_inner(), found.into_inner());
+    let refusals = refusals.into_inner();
     eprintln!(
-        "{} queries over {COUNT} runs ({found} with results) after writing them in {written:?}; \
-         {:?} in all",
+        "{} queries over {COUNT} runs ({found} with results, {refusals} refused) after writing \
+         them in {written:?}; {:?} in all",
         config.cases,
         started.elapsed()
     );

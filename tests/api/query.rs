@@ -244,8 +244,14 @@ async fn text_operators_select_exactly_the_matching_runs() {
     act(&app, failed, "fail", None).await;
     let all = [pending, running, successful, failed];
 
-    let cases: [(&str, &str, &[i64]); 21] = [
+    let cases: [(&str, &str, &[i64]); 24] = [
         ("status", "running", &[running]),
+        // A closed vocabulary matches without case, as Coupa's collations compare.
+        ("status", "Running", &[running]),
+        ("status[not_eq]", "RUNNING", &[pending, successful, failed]),
+        ("status[contains]", "SS", &[successful]),
+        ("status[gt]", "Pending", &[running, successful]),
+        ("status[in]", "Running,failed", &[running, failed]),
         ("status[eq]", "running", &[running]),
         ("status[not_eq]", "running", &[pending, successful, failed]),
         ("status[contains]", "ss", &[successful]),
@@ -259,12 +265,10 @@ async fn text_operators_select_exactly_the_matching_runs() {
         ("status[gt_or_eq]", "running", &[running, successful]),
         ("status[lt_or_eq]", "pending", &[pending, failed]),
         ("status[in]", "running,failed", &[running, failed]),
-        ("status[in]", "running,nope", &[running]),
         ("status[not_in]", "running,failed", &[pending, successful]),
         ("status[blank]", "false", &all),
         ("status[blank]", "true", &[]),
         ("status", "paused", &[]),
-        ("status", "", &[]),
         ("status[contains]", "", &all),
     ];
     for (key, value, expected) in cases {
@@ -441,7 +445,7 @@ async fn integrations_answer_every_operator_on_integer_text_and_datetime_fields(
 }
 
 #[tokio::test]
-async fn contains_matches_case_sensitively_and_literally() {
+async fn text_matches_without_ascii_case_and_literally_on_every_operator() {
     let app = spawn_app().await;
     let title = integration(&app, "Alpha").await;
     let upper = integration(&app, "ALPHA").await;
@@ -451,60 +455,97 @@ async fn contains_matches_case_sensitively_and_literally() {
     let digits = integration(&app, "5000OFF").await;
     let backslash = integration(&app, "back\\slash").await;
     let lookalike = integration(&app, "backXslash").await;
+    let e_upper = integration(&app, "ÉCOLE").await;
+    let e_lower = integration(&app, "école").await;
+    let alphas = [title, upper, lower];
 
-    let cases: [(&str, &str, &[i64]); 24] = [
-        // Case-sensitive, on purpose: every operator agrees with `=`.
-        ("code", "alpha", &[lower]),
-        ("code", "ALPHA", &[upper]),
-        ("code", "aLpHa", &[]),
-        ("code[contains]", "lph", &[title, lower]),
-        ("code[contains]", "LPH", &[upper]),
-        ("code[contains]", "lPh", &[]),
-        ("code[starts_with]", "a", &[lower]),
-        ("code[starts_with]", "Al", &[title]),
-        ("code[ends_with]", "HA", &[upper]),
-        ("code[ends_with]", "ha", &[title, lower]),
-        ("code[in]", "alpha,ALPHA", &[upper, lower]),
+    let cases: [(&str, &str, &[i64]); 33] = [
+        // Without ASCII case, as Coupa's MySQL collations compare: every operator agrees
+        // with `=`.
+        ("code", "alpha", &alphas),
+        ("code", "ALPHA", &alphas),
+        ("code", "aLpHa", &alphas),
+        ("code[eq]", "Alpha", &alphas),
+        ("code[contains]", "lph", &alphas),
+        ("code[contains]", "LPH", &alphas),
+        ("code[contains]", "lPh", &alphas),
+        ("code[starts_with]", "a", &alphas),
+        ("code[ends_with]", "Ha", &alphas),
+        ("code[in]", "alpha,50%_off", &[title, upper, lower, percent]),
         (
             "code[not_eq]",
             "alpha",
-            &[title, upper, percent, wild, digits, backslash, lookalike],
+            &[
+                percent, wild, digits, backslash, lookalike, e_upper, e_lower,
+            ],
         ),
-        ("name", "alpha integration", &[lower]),
-        ("name[contains]", "A INT", &[]),
+        (
+            "code[not_in]",
+            "ALPHA,50xyoff,5000off,Back\\Slash,BACKXSLASH,école",
+            &[percent, e_upper],
+        ),
+        (
+            "code[gt_or_eq]",
+            "backxslash",
+            &[lookalike, e_upper, e_lower],
+        ),
+        ("code[lt]", "ALPHA", &[percent, wild, digits]),
+        ("name", "alpha INTEGRATION", &alphas),
+        ("name[contains]", "A INT", &alphas),
+        // Only ASCII letters fold, the same on both backends: É and é stay apart.
+        ("code", "école", &[e_lower]),
+        ("code", "ÉCOLE", &[e_upper]),
+        ("code", "École", &[e_upper]),
+        ("code[ends_with]", "Cole", &[e_upper, e_lower]),
         // `%`, `_` and `\` are literal characters, not wildcards.
         ("code[contains]", "%", &[percent]),
         ("code[contains]", "_", &[percent]),
         ("code[contains]", "%_", &[percent]),
-        ("code[contains]", "0%_O", &[percent]),
+        ("code[contains]", "0%_o", &[percent]),
         ("code[starts_with]", "50%", &[percent]),
         ("code[ends_with]", "_OFF", &[percent]),
+        ("code[ends_with]", "_off", &[percent]),
         ("code[ends_with]", "__OFF", &[]),
         ("code[contains]", "\\", &[backslash]),
         ("code[contains]", "k\\s", &[backslash]),
+        ("code[contains]", "K\\S", &[backslash]),
         ("code[starts_with]", "5_", &[]),
+        (
+            "code[blank]",
+            "false",
+            &[
+                title, upper, lower, percent, wild, digits, backslash, lookalike, e_upper, e_lower,
+            ],
+        ),
     ];
     for (key, value, expected) in cases {
         assert_ids(&app, INTEGRATIONS, &[(key, value)], expected).await;
     }
 
-    // The same holds on runs: no status holds a literal `%` or `_`, or an upper-case letter.
+    // The same holds on runs: no status holds a literal `%` or `_`; a status and the
+    // integration's code match in any case.
     let run = app.create_run("Alpha").await;
     for (key, value) in [
         ("status[contains]", "%"),
         ("status[contains]", "_"),
         ("status[starts_with]", "%"),
         ("status[ends_with]", "_"),
-        ("status", "PENDING"),
-        ("status[contains]", "PEND"),
-        ("status[starts_with]", "Pend"),
         ("integration[code][contains]", "%"),
-        ("integration[code]", "ALPHA"),
+        ("integration[code]", "école"),
     ] {
         assert_ids(&app, RUNS, &[(key, value)], &[]).await;
     }
-    assert_ids(&app, RUNS, &[("status[contains]", "end")], &[run]).await;
-    assert_ids(&app, RUNS, &[("integration[code]", "Alpha")], &[run]).await;
+    for (key, value) in [
+        ("status", "PENDING"),
+        ("status[contains]", "PEND"),
+        ("status[starts_with]", "Pend"),
+        ("status[contains]", "end"),
+        ("integration[code]", "ALPHA"),
+        ("integration[code]", "Alpha"),
+        ("integration[name][ends_with]", "Integration"),
+    ] {
+        assert_ids(&app, RUNS, &[(key, value)], &[run]).await;
+    }
 }
 
 #[tokio::test]
@@ -522,7 +563,7 @@ async fn association_paths_filter_runs_by_their_integration() {
     let (po_id, inv_id, gl_id) = (po.to_string(), inv.to_string(), gl.to_string());
     let sap = format!("{po},{inv}");
 
-    let cases: [(&str, &str, &[i64]); 22] = [
+    let cases: [(&str, &str, &[i64]); 23] = [
         ("integration[code]", "SAP_PO", &[po1, po2]),
         ("integration[code][eq]", "SAP_PO", &[po1, po2]),
         ("integration[code][not_eq]", "SAP_PO", &[inv1, gl1]),
@@ -534,12 +575,14 @@ async fn association_paths_filter_runs_by_their_integration() {
         ),
         ("integration[code][starts_with]", "SAP_", &[po1, inv1, po2]),
         ("integration[code][contains]", "_G", &[gl1]),
-        ("integration[code]", "sap_po", &[]),
+        // Without case, as Coupa's collations compare.
+        ("integration[code]", "sap_po", &[po1, po2]),
+        ("integration[code][in]", "sap_inv,Oracle_GL", &[inv1, gl1]),
         ("integration[code]", "NOPE", &[]),
         ("integration[name]", "SAP_INV integration", &[inv1]),
         ("integration[name][starts_with]", "SAP", &[po1, inv1, po2]),
         ("integration[name][ends_with]", "GL integration", &[gl1]),
-        ("integration[name][starts_with]", "sap", &[]),
+        ("integration[name][starts_with]", "sap", &[po1, inv1, po2]),
         ("integration[id]", &inv_id, &[inv1]),
         ("integration[id][gt]", &po_id, &[inv1, gl1]),
         ("integration_id", &gl_id, &[gl1]),
@@ -1180,15 +1223,69 @@ async fn every_bad_query_is_a_400_naming_what_is_wrong() {
         assert_refused(&app, RUNS, &[(key, value)], named).await;
     }
 
+    // A value outside a closed vocabulary, in Rails' words.
+    let vocabularies: [(&str, &str, &[&str]); 5] = [
+        (
+            "status",
+            "done",
+            &["Status is not included in the list (pending, running, paused, successful, failed)"],
+        ),
+        (
+            "status[in]",
+            "failed,Done",
+            &["Status is not included in the list"],
+        ),
+        (
+            "status[not_eq]",
+            "",
+            &["Status is not included in the list"],
+        ),
+        (
+            "integration[direction]",
+            "sideways",
+            &["Direction is not included in the list (to_coupa, from_coupa)"],
+        ),
+        (
+            "integration_errors[document-type]",
+            "Invoices",
+            &["Document type is not included in the list (ContingentWorkOrderHeader, "],
+        ),
+    ];
+    for (key, value, named) in vocabularies {
+        assert_refused(&app, RUNS, &[(key, value)], named).await;
+    }
+
+    // Text that XML cannot carry, in a value or in a key, named without being echoed.
+    let unshowable: [(&str, &str, &[&str]); 3] = [
+        (
+            "status",
+            "fail\u{0}ed",
+            &["Query parameter 'status' contains U+0000 at character 5"],
+        ),
+        (
+            "integration[code]",
+            "\u{1b}[31m",
+            &["'integration[code]' contains U+001B"],
+        ),
+        (
+            "st\u{1}atus",
+            "failed",
+            &["A query parameter name contains U+0001 at character 3"],
+        ),
+    ];
+    for (key, value, named) in unshowable {
+        assert_refused(&app, RUNS, &[(key, value)], named).await;
+    }
+
     let shaping: [(&str, &str, &[&str]); 5] = [
         ("fields", "notjson", &["fields"]),
-        ("fields", r#"["nope"]"#, &["'nope'"]),
+        ("fields", r#"["id",7]"#, &["fields"]),
+        ("fields", r#"{"id":1}"#, &["fields"]),
         (
             "fields",
-            r#"["id",{"created_by":["colour"]}]"#,
-            &["'colour'"],
+            r#"[{"a":[{"b":[{"c":[{"d":["id"]}]}]}]}]"#,
+            &["fields", "3 associations deep"],
         ),
-        ("fields", r#"{"id":1}"#, &["fields"]),
         ("return_object", "weird", &["return_object", "'weird'"]),
     ];
     for (key, value, named) in shaping {
@@ -1216,11 +1313,11 @@ async fn every_bad_query_is_a_400_naming_what_is_wrong() {
     )
     .await;
 
-    // Show takes only the shaping keys, and checks them.
+    // Show checks the shaping keys (it ignores the others) and the text of every one.
     for (key, value, named) in [
-        ("fields", r#"["nope"]"#, "'nope'"),
+        ("fields", "notjson", "fields"),
         ("return_object", "weird", "'weird'"),
-        ("status", "running", "'status'"),
+        ("status", "\u{0}", "'status' contains U+0000"),
     ] {
         let url = format!("{RUNS}/1?{}", encode(&[(key, value)]));
         let (status, body) = app.get_json(&url).await;
@@ -1270,24 +1367,39 @@ async fn a_query_value_cannot_inject_sql() {
     let second = app.create_run("SAFE").await;
 
     for (key, value) in [
-        ("status", "x' OR '1'='1"),
-        ("status", "x' OR 1=1 --"),
-        ("status", "\" OR \"\"=\""),
-        ("status[contains]", "' OR ''='"),
-        ("status[in]", "x') OR ('1'='1"),
+        ("integration[code]", "x' OR '1'='1"),
+        ("integration[code]", "x' OR 1=1 --"),
+        ("integration[name]", "\" OR \"\"=\""),
+        ("integration[code][contains]", "' OR ''='"),
+        ("integration[code][in]", "x') OR ('1'='1"),
         ("integration[code]", "x'); DROP TABLE integration_runs; --"),
         ("integration[name][starts_with]", "%' OR 1=1 --"),
+        ("status[contains]", "' OR ''='"),
     ] {
         assert_ids(&app, RUNS, &[(key, value)], &[]).await;
     }
-    // A value is only ever a value: no run has this status, so every run is "not in" it.
+    // A value is only ever a value: no integration has this code, so every run is "not in" it.
     assert_ids(
         &app,
         RUNS,
-        &[("status[not_in]", "pending') AND ('1'='2")],
+        &[("integration[code][not_in]", "SAFE') AND ('1'='2")],
         &[first, second],
     )
     .await;
+    // On a closed vocabulary such a value is not one of its words.
+    for (key, value) in [
+        ("status", "x' OR '1'='1"),
+        ("status[in]", "x') OR ('1'='1"),
+        ("status[not_in]", "pending') AND ('1'='2"),
+    ] {
+        assert_refused(
+            &app,
+            RUNS,
+            &[(key, value)],
+            &["Status is not included in the list"],
+        )
+        .await;
+    }
     assert_refused(&app, RUNS, &[("id", "1 OR 1=1")], &["'1 OR 1=1'"]).await;
     assert_refused(
         &app,
@@ -1307,4 +1419,296 @@ async fn a_query_value_cannot_inject_sql() {
         &[first, second],
     )
     .await;
+}
+
+#[tokio::test]
+async fn fields_ignores_names_the_resource_does_not_have_on_index_show_and_writes() {
+    let app = spawn_app().await;
+    let integration_id = integration(&app, "FIXED").await;
+    let run = app.create_run("FIXED").await;
+    // One fixed list for every resource, as some clients send it.
+    let fixed = r#"["id","po-number","status",{"integration":["code","colour"]},{"supplier":["id"]},{"status":["x"]}]"#;
+    let expected = json!({"id": run, "status": "pending", "integration": {"code": "FIXED"}});
+
+    assert_eq!(
+        search(&app, RUNS, &[("fields", fixed)]).await,
+        std::slice::from_ref(&expected)
+    );
+    assert_eq!(
+        search(&app, INTEGRATIONS, &[("fields", fixed)]).await,
+        [json!({"id": integration_id})]
+    );
+
+    let url = format!("{RUNS}/{run}?{}", encode(&[("fields", fixed)]));
+    let (status, body) = app.get_json(&url).await;
+    assert_eq!((status, &body), (StatusCode::OK, &expected));
+    let (status, text) = app.xml(Method::GET, &url, None).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert_eq!(xml_value(&text), expected);
+
+    let url = format!("{RUNS}/{run}/run?{}", encode(&[("fields", fixed)]));
+    let running = json!({"id": run, "status": "running", "integration": {"code": "FIXED"}});
+    assert_eq!(put(&app, &url, None).await, running);
+    let (status, text) = app.xml(Method::PUT, &url, None).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert_eq!(xml_value(&text), running);
+
+    // A list of nothing the resource has keeps nothing of each record, in both formats.
+    let url = format!("{RUNS}/{run}?{}", encode(&[("fields", r#"["po-number"]"#)]));
+    let (status, body) = app.get_json(&url).await;
+    assert_eq!((status, body), (StatusCode::OK, json!({})));
+    let (status, text) = app.xml(Method::GET, &url, None).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert!(text.contains("<integration-run"), "{text}");
+}
+
+#[tokio::test]
+async fn writes_and_shows_ignore_query_parameters_they_do_not_use_but_check_shaping_ones() {
+    let app = spawn_app().await;
+    app.create_integration("LAX").await;
+
+    let (status, created) = app
+        .post_json(
+            &format!("{RUNS}?foo=bar&status=failed"),
+            json!({"integration": {"code": "LAX"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["status"], "pending");
+    let run = created["id"].as_i64().expect("run id");
+
+    let answer = put(&app, &format!("{RUNS}/{run}/run?null"), None).await;
+    assert_eq!(answer["status"], "running");
+    let (status, text) = app
+        .xml(
+            Method::PUT,
+            &format!("{RUNS}/{run}/pause?null&order_by=nope"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert_eq!(xml_value(&text)["status"], "paused");
+    let answer = update(&app, run, json!({"total-records": 3})).await;
+    assert_eq!(answer["total-records"], 3);
+
+    // Shaping parameters still shape, and are still checked, next to ignored ones.
+    let answer = put(
+        &app,
+        &format!("{RUNS}/{run}?null&return_object=limited"),
+        Some(json!({"records-processed": 1})),
+    )
+    .await;
+    assert_eq!(answer, json!({"id": run}));
+    let url = format!("{RUNS}/{run}/run?null&return_object=weird");
+    let (status, body) = app.put_json(&url, None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(messages(&body, "integration-run")[0].contains("'weird'"));
+    let (status, text) = app.xml(Method::PUT, &url, None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
+    assert!(text.contains("'weird'"), "{text}");
+    // Text XML cannot carry is refused in any parameter, used or not, naming it.
+    for query in ["fields=%5B%22id%00%22%5D", "null=%01"] {
+        let url = format!("{RUNS}/{run}/run?{query}");
+        let (status, body) = app.put_json(&url, None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{url}: {body}");
+        let (status, text) = app.xml(Method::PUT, &url, None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{url}: {text}");
+        assert_eq!(
+            xml_value(&text),
+            json!({"error": messages(&body, "integration-run")[0]})
+        );
+    }
+    assert_eq!(
+        app.get_json(&format!("{RUNS}/{run}")).await.1["status"],
+        "paused"
+    );
+
+    // A show of one record uses only the shaping parameters, as Rails does.
+    let url = format!("{RUNS}/{run}?status=failed&colour=red&return_object=limited");
+    let (status, body) = app.get_json(&url).await;
+    assert_eq!((status, body), (StatusCode::OK, json!({"id": run})));
+    let (status, text) = app.xml(Method::GET, &url, None).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert_eq!(xml_value(&text), json!({"id": run}));
+}
+
+#[tokio::test]
+async fn a_repeated_query_key_keeps_its_last_value_as_rack_parses_it() {
+    let app = spawn_app().await;
+    app.create_integration("REP").await;
+    let failed = app.create_run("REP").await;
+    act(&app, failed, "fail", None).await;
+    let successful = app.create_run("REP").await;
+    act(&app, successful, "success", None).await;
+    let pending = app.create_run("REP").await;
+
+    let cases: [(Pairs, &[i64]); 6] = [
+        (
+            &[("status", "failed"), ("status", "successful")],
+            &[successful],
+        ),
+        (&[("status", "successful"), ("status", "failed")], &[failed]),
+        (&[("limit", "1"), ("limit", "2")], &[failed, successful]),
+        (
+            &[("order_by", "id"), ("dir", "asc"), ("dir", "desc")],
+            &[pending, successful, failed],
+        ),
+        // Distinct keys, even on one field, stay ANDed.
+        (
+            &[
+                ("id[gt]", &failed.to_string()),
+                ("id[lt]", &pending.to_string()),
+            ],
+            &[successful],
+        ),
+        (&[("status", "failed"), ("status[eq]", "successful")], &[]),
+    ];
+    for (pairs, expected) in cases {
+        assert_ids(&app, RUNS, pairs, expected).await;
+    }
+
+    // The bound of 20 conditions counts them once repeats are dropped.
+    let first = failed.to_string();
+    let repeats: Vec<(&str, &str)> = (0..25).map(|_| ("id[gt_or_eq]", first.as_str())).collect();
+    assert_ids(&app, RUNS, &repeats, &[failed, successful, pending]).await;
+    // A refused value that a later one replaces is never read.
+    assert_ids(
+        &app,
+        RUNS,
+        &[("status", "done"), ("status", "Pending")],
+        &[pending],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn every_closed_vocabulary_matches_without_case_and_refuses_what_it_does_not_hold() {
+    let app = spawn_app().await;
+    let mut body = integration_body("VOC");
+    body["end-system-type"] = json!("third_party_vendor");
+    let integration = integration_from(&app, body).await;
+    let run = app.create_run("VOC").await;
+    let error = app.file_error(run, "InvoiceHeader", false).await["id"]
+        .as_i64()
+        .expect("error id");
+    let (status, contact) = app
+        .post_json(
+            "/api/integration_contacts",
+            json!({"contact-alert-type": "Functional", "contactable-type": "SupplierUser",
+                   "contactable-id": 5, "integration": {"id": integration},
+                   "email": "ops@example.com"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{contact}");
+    let contact = contact["id"].as_i64().expect("contact id");
+
+    let found: [(&str, Pairs, i64); 7] = [
+        (
+            INTEGRATIONS,
+            &[("end_system_type", "THIRD_PARTY_VENDOR")],
+            integration,
+        ),
+        (
+            INTEGRATIONS,
+            &[("direction[in]", "To_Coupa,FROM_COUPA")],
+            integration,
+        ),
+        (
+            RUNS,
+            &[("integration[end-system-type][starts_with]", "Third")],
+            run,
+        ),
+        (
+            RUNS,
+            &[("integration_errors[document_type]", "invoiceheader")],
+            run,
+        ),
+        (
+            "/api/integration_errors",
+            &[
+                ("document-type", "INVOICEHEADER"),
+                ("contact_alert_type", "technical"),
+            ],
+            error,
+        ),
+        (
+            "/api/integration_contacts",
+            &[("contactable_type", "supplieruser")],
+            contact,
+        ),
+        (
+            "/api/integration_contacts",
+            &[("contact-alert-type[not_eq]", "TECHNICAL")],
+            contact,
+        ),
+    ];
+    for (path, pairs, id) in found {
+        let url = format!("{path}?{}", encode(pairs));
+        let (status, body) = app.get_json(&url).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {body}");
+        let ids: Vec<i64> = body
+            .as_array()
+            .expect(&url)
+            .iter()
+            .filter_map(|r| r["id"].as_i64())
+            .collect();
+        assert_eq!(ids, [id], "{url}");
+        let (status, text) = app.xml(Method::GET, &url, None).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {text}");
+    }
+
+    let refused: [(&str, Pairs, &str); 4] = [
+        (
+            INTEGRATIONS,
+            &[("end_system_type", "mainframe")],
+            "End system type is not included in the list (internal, payroll, erp, hr, third_party_partner, third_party_vendor, other)",
+        ),
+        (
+            INTEGRATIONS,
+            &[("integration-type[not_in]", "api,csv")],
+            "Integration type is not included in the list (flat_file, api, corporate_credit_card_file, json, xml, original_format)",
+        ),
+        (
+            "/api/integration_contacts",
+            &[("contactable_type", "Group")],
+            "Contactable type is not included in the list (User, UserGroup, ApprovalGroup, Supplier, SupplierUser)",
+        ),
+        (
+            "/api/integration_errors",
+            &[("contact_alert_type", "urgent")],
+            "Contact alert type is not included in the list (Technical, Functional, Both)",
+        ),
+    ];
+    for (path, pairs, message) in refused {
+        let url = format!("{path}?{}", encode(pairs));
+        let (status, body) = app.get_json(&url).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{url}: {body}");
+        assert!(body.to_string().contains(message), "{url}: {body}");
+        let (status, text) = app.xml(Method::GET, &url, None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{url}: {text}");
+        assert_eq!(xml_value(&text), json!({"error": message}), "{url}");
+    }
+}
+
+#[tokio::test]
+async fn a_query_that_is_not_utf8_once_decoded_is_a_400_naming_the_parameter() {
+    let app = spawn_app().await;
+    app.create_integration("UTF").await;
+    let run = app.create_run("UTF").await;
+    for path in [
+        format!("{RUNS}?integration%5Bcode%5D=%FF"),
+        format!("{RUNS}/{run}?fields=%C3"),
+    ] {
+        let (status, body) = app.get_json(&path).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
+        let message = &messages(&body, "integration-run")[0];
+        assert!(message.contains("is not UTF-8"), "{path}: {message}");
+        assert!(
+            message.contains("'integration[code]'") || message.contains("'fields'"),
+            "{message}"
+        );
+        let (status, text) = app.xml(Method::GET, &path, None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {text}");
+        assert_eq!(xml_value(&text), json!({"error": message}));
+    }
 }

@@ -1364,7 +1364,7 @@ async fn runs_are_found_through_their_errors() {
     // The runs without errors (one has a history record) match no condition on errors.
     let with_errors = get_ok(
         &app,
-        &format!("{RUNS}?integration_errors[document_type][not_eq]=Nothing"),
+        &format!("{RUNS}?integration_errors[document_type][not_eq]=Contract"),
     )
     .await;
     assert_eq!(
