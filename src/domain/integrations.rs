@@ -109,23 +109,26 @@ pub struct NewIntegration {
 }
 
 impl Integration {
-    /// Applies an update. Required elements were refused as blank by [`IntegrationFields::parse`],
-    /// so only `integration-type` can be cleared.
-    pub fn apply(&mut self, fields: IntegrationFields) {
-        let set = |target: &mut String, value: Field<String>| {
+    /// Applies an update, and says whether it changed anything. Required elements were
+    /// refused as blank by [`IntegrationFields::parse`], so only `integration-type` can be
+    /// cleared.
+    pub fn apply(&mut self, fields: &IntegrationFields) -> bool {
+        let before = self.clone();
+        let set = |target: &mut String, value: &Field<String>| {
             if let Some(Some(v)) = value {
-                *target = v;
+                v.clone_into(target);
             }
         };
-        set(&mut self.code, fields.code);
-        set(&mut self.name, fields.name);
-        set(&mut self.business_object, fields.business_object);
-        set(&mut self.direction, fields.direction);
-        set(&mut self.end_system, fields.end_system);
-        set(&mut self.end_system_type, fields.end_system_type);
-        if let Some(value) = fields.integration_type {
-            self.integration_type = value;
+        set(&mut self.code, &fields.code);
+        set(&mut self.name, &fields.name);
+        set(&mut self.business_object, &fields.business_object);
+        set(&mut self.direction, &fields.direction);
+        set(&mut self.end_system, &fields.end_system);
+        set(&mut self.end_system_type, &fields.end_system_type);
+        if let Some(value) = &fields.integration_type {
+            self.integration_type.clone_from(value);
         }
+        *self != before
     }
 }
 
