@@ -382,7 +382,10 @@ mod tests {
                 assert_eq!(Action::Finish.target(done, unresolved), done);
             }
         }
-        assert_eq!(Action::Success.target(Status::Failed, false), Status::Successful);
+        assert_eq!(
+            Action::Success.target(Status::Failed, false),
+            Status::Successful
+        );
     }
 
     #[test]
@@ -428,10 +431,16 @@ mod tests {
     fn a_repeated_action_sets_its_time_only_when_it_is_empty() {
         let now = time::parse("2026-11-28T11:00:00Z").unwrap();
         let mut r = run(Status::Successful);
-        assert!(r.apply(&RunFields::default(), Some(Status::Successful), now).unwrap());
+        assert!(
+            r.apply(&RunFields::default(), Some(Status::Successful), now)
+                .unwrap()
+        );
         assert_eq!((r.status, r.end_time), (Status::Successful, Some(now)));
         let later = time::parse("2026-11-28T12:00:00Z").unwrap();
-        assert!(!r.apply(&RunFields::default(), Some(Status::Successful), later).unwrap());
+        assert!(
+            !r.apply(&RunFields::default(), Some(Status::Successful), later)
+                .unwrap()
+        );
         assert_eq!(r.end_time, Some(now));
     }
 
@@ -471,7 +480,10 @@ mod tests {
             ..Default::default()
         };
         assert!(r.apply(&too_many, Some(Status::Successful), now).is_err());
-        assert!(r.apply(&RunFields::default(), Some(Status::Running), now).is_err());
+        assert!(
+            r.apply(&RunFields::default(), Some(Status::Running), now)
+                .is_err()
+        );
         assert_eq!(r, before);
     }
 
