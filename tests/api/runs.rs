@@ -302,7 +302,9 @@ async fn seeded_run(app: &TestApp) -> (String, Value) {
         error: None,
     };
     app.store.seed_runs(vec![seeded]).await.expect("seeded");
-    let (_, list) = app.get_json("/api/integration_runs?integration[code]=OLD").await;
+    let (_, list) = app
+        .get_json("/api/integration_runs?integration[code]=OLD")
+        .await;
     let run = list[0].clone();
     assert_eq!(run["updated-at"], "2020-06-01T07:59:00+00:00");
     (format!("/api/integration_runs/{}", run["id"]), run)
@@ -325,9 +327,15 @@ async fn a_repeated_run_applies_its_count_and_moves_nothing_else() {
         )
         .await;
         assert_eq!(status, StatusCode::OK, "{format:?}: {again}");
-        assert_eq!(again["records-processed"], 50, "{format:?}: the body applies");
+        assert_eq!(
+            again["records-processed"], 50,
+            "{format:?}: the body applies"
+        );
         assert_eq!(again["status"], "running", "{format:?}");
-        assert_eq!(again["start-time"], first["start-time"], "{format:?}: start-time stays");
+        assert_eq!(
+            again["start-time"], first["start-time"],
+            "{format:?}: start-time stays"
+        );
         let (_, shown) = app.get_json(&path).await;
         assert_eq!(shown["records-processed"], 50, "{format:?}: and is stored");
         assert_eq!(shown["start-time"], first["start-time"], "{format:?}");
@@ -358,7 +366,10 @@ async fn a_repeated_success_applies_its_body_to_the_successful_run() {
             "{format:?}"
         );
         assert_eq!(again["flow"], json!({"step": "sent"}), "{format:?}");
-        assert_eq!(again["end-time"], done["end-time"], "{format:?}: end-time stays");
+        assert_eq!(
+            again["end-time"], done["end-time"],
+            "{format:?}: end-time stays"
+        );
         let (_, shown) = app.get_json(&path).await;
         assert_eq!(shown, again, "{format:?}: the answer is the run as stored");
     }
@@ -369,17 +380,27 @@ async fn a_repeated_action_still_refuses_what_the_run_refuses_and_changes_nothin
     let app = spawn_app().await;
     app.create_integration("JOB").await;
     for format in FORMATS {
-        for (from, action) in [("running", "run"), ("successful", "success"), ("failed", "fail")] {
+        for (from, action) in [
+            ("running", "run"),
+            ("successful", "success"),
+            ("failed", "fail"),
+        ] {
             let id = run_in(&app, from).await;
             let path = format!("/api/integration_runs/{id}");
-            app.put_json(&path, Some(json!({"total-records": 10, "records-processed": 4})))
-                .await;
+            app.put_json(
+                &path,
+                Some(json!({"total-records": 10, "records-processed": 4})),
+            )
+            .await;
             let (_, before) = app.get_json(&path).await;
             let refused = [
                 (action, json!({"records-processed": 11})),
                 (action, json!({"total-records": 3})),
                 // Any other move out of a terminal status stays refused, body and all.
-                (if from == "running" { "pause" } else { "run" }, json!({"total-records": 20})),
+                (
+                    if from == "running" { "pause" } else { "run" },
+                    json!({"total-records": 20}),
+                ),
             ];
             for (action, body) in refused {
                 if from == "running" && action == "pause" {
@@ -388,12 +409,19 @@ async fn a_repeated_action_still_refuses_what_the_run_refuses_and_changes_nothin
                 let sent = format!("{path}/{action}");
                 let (status, answer) =
                     put_in(&app, format, &sent, "integration-run", body.clone()).await;
-                assert_eq!(status, StatusCode::BAD_REQUEST, "{format:?} {from} {action} {body}");
+                assert_eq!(
+                    status,
+                    StatusCode::BAD_REQUEST,
+                    "{format:?} {from} {action} {body}"
+                );
                 if let Format::Json = format {
                     assert_eq!(messages(&answer, "integration-run").len(), 1, "{answer}");
                 }
                 let (_, after) = app.get_json(&path).await;
-                assert_eq!(after, before, "{format:?} {from} {action} {body}: nothing changed");
+                assert_eq!(
+                    after, before,
+                    "{format:?} {from} {action} {body}: nothing changed"
+                );
             }
         }
     }
@@ -418,9 +446,14 @@ async fn finish_repeated_on_a_finished_run_keeps_its_status_and_applies_its_body
         app.put_json(&resolve, None).await;
         for (id, status) in [(succeeded, "successful"), (failed, "failed")] {
             let path = format!("/api/integration_runs/{id}/finish");
-            let (code, again) =
-                put_in(&app, format, &path, "integration-run", json!({"total-records": 4}))
-                    .await;
+            let (code, again) = put_in(
+                &app,
+                format,
+                &path,
+                "integration-run",
+                json!({"total-records": 4}),
+            )
+            .await;
             assert_eq!(code, StatusCode::OK, "{format:?} {status}: {again}");
             assert_eq!(again["status"], status, "{format:?}");
             assert_eq!(again["total-records"], 4, "{format:?}");
@@ -444,8 +477,15 @@ async fn a_write_of_the_stored_values_leaves_updated_at_and_updated_by_as_they_w
                 let (status, answer) =
                     put_in(&app, format, &sent, "integration-run", body.clone()).await;
                 assert_eq!(status, StatusCode::OK, "{format:?} {sent} {body}: {answer}");
-                assert_eq!(answer["updated-at"], seeded["updated-at"], "{format:?} {sent} {body}");
-                assert_eq!(answer["updated-by"], Value::Null, "{format:?} {sent} {body}");
+                assert_eq!(
+                    answer["updated-at"], seeded["updated-at"],
+                    "{format:?} {sent} {body}"
+                );
+                assert_eq!(
+                    answer["updated-by"],
+                    Value::Null,
+                    "{format:?} {sent} {body}"
+                );
             }
         }
     }
@@ -471,12 +511,18 @@ async fn a_flow_equal_to_the_stored_one_is_no_change() {
     for sent in [path.clone(), format!("{path}/run")] {
         let (status, answer) = app.put_json(&sent, Some(reordered.clone())).await;
         assert_eq!(status, StatusCode::OK);
-        assert_eq!(answer, before, "{sent}: the same object, its keys in another order");
+        assert_eq!(
+            answer, before,
+            "{sent}: the same object, its keys in another order"
+        );
     }
     let (_, answer) = app
         .put_json(&path, Some(json!({"flow": {"step": "sent"}})))
         .await;
-    assert_eq!(answer["updated-by"]["login"], "another-client", "a smaller flow is a change");
+    assert_eq!(
+        answer["updated-by"]["login"], "another-client",
+        "a smaller flow is a change"
+    );
 }
 
 #[tokio::test]
@@ -487,8 +533,11 @@ async fn a_run_put_back_as_it_reads_is_not_touched() {
     for status in ["running", "successful"] {
         let id = run_in(&app, status).await;
         let path = format!("/api/integration_runs/{id}");
-        app.put_json(&path, Some(json!({"total-records": 3, "flow": {"step": "one"}})))
-            .await;
+        app.put_json(
+            &path,
+            Some(json!({"total-records": 3, "flow": {"step": "one"}})),
+        )
+        .await;
         app.file_error(id, "Supplier", false).await;
         paths.push(path);
     }
