@@ -3,11 +3,11 @@
 //! The SQL is the same on SQLite and PostgreSQL (see [`super::sql`]); what differs is how a
 //! datetime is stored, how a row is locked for update, and the driver. Each backend module
 //! defines those few items — `Conn`, `DbRow`, `Statement`, `query` and `query_scalar` in
-//! sqlx's shape, `TimeValue`, `time_param`, `time_value`, `LOCK`, `ANALYZE`, the seeding
-//! statements, and a store type whose `write` and `read` run an operation on a connection —
-//! and expands [`sql_store!`] to get the whole [`super::Store`] implementation for its types.
-//! PostgreSQL runs it on sqlx; SQLite on rusqlite through [`super::lite`], on the thread that
-//! owns the connection.
+//! sqlx's shape, `TimeValue`, `time_param`, `time_value`, `LOCK`, `READ_FIRST`, `ANALYZE`,
+//! the seeding statements, and a store type whose `write` and `read` run an operation on a
+//! connection — and expands [`sql_store!`] to get the whole [`super::Store`] implementation
+//! for its types. PostgreSQL runs it on sqlx; SQLite on rusqlite through [`super::lite`], on
+//! the thread that owns the connection.
 //!
 //! A macro rather than generic code: sqlx's traits make a store generic over the database
 //! need bounds on every function (executors for every lifetime, encodings for every type),
@@ -107,16 +107,18 @@ impl Store for $store {
         fields: IntegrationFields,
         actor: Option<&Actor>,
     ) -> Result<Integration> {
-        // A write that changes nothing is answered from a read, without a turn at the writer;
-        // anything else (a change, a refusal) is decided by the write.
-        let checked = fields.clone();
-        let read = self
-            .read(move |conn| {
-                Box::pin(async move { integration_update(conn, id, &checked, false).await })
-            })
-            .await;
-        if let Ok((stored, false)) = read {
-            return Ok(stored);
+        // A write that changes nothing writes nothing. With `READ_FIRST` it is answered from a
+        // read; anything else (a change, a refusal) is decided by the write.
+        if READ_FIRST {
+            let checked = fields.clone();
+            let read = self
+                .read(move |conn| {
+                    Box::pin(async move { integration_update(conn, id, &checked, false).await })
+                })
+                .await;
+            if let Ok((stored, false)) = read {
+                return Ok(stored);
+            }
         }
         let actor = actor.cloned();
         self.write(move |tx| {
@@ -206,19 +208,21 @@ impl Store for $store {
         action: Option<Action>,
         actor: Option<&Actor>,
     ) -> Result<RunView> {
-        // A write that changes nothing (a retried action, a body equal to what is stored) is
-        // answered from a read, without a turn at the writer; anything else is decided by
-        // the write, on the run as it is then.
-        let checked = fields.clone();
-        let read = self
-            .read(move |conn| {
-                Box::pin(async move {
-                    run_update(conn, id, &checked, action, time::now(), false).await
+        // A write that changes nothing (a retried action, a body equal to what is stored)
+        // writes nothing. With `READ_FIRST` it is answered from a read; anything else (a
+        // change, a refusal) is decided by the write, on the run as it is then.
+        if READ_FIRST {
+            let checked = fields.clone();
+            let read = self
+                .read(move |conn| {
+                    Box::pin(async move {
+                        run_update(conn, id, &checked, action, time::now(), false).await
+                    })
                 })
-            })
-            .await;
-        if let Ok((_, stored, false)) = read {
-            return Ok(stored);
+                .await;
+            if let Ok((_, stored, false)) = read {
+                return Ok(stored);
+            }
         }
         let actor = actor.cloned();
         self.write(move |tx| {
@@ -369,15 +373,17 @@ impl Store for $store {
         fields: RecordFields,
         actor: Option<&Actor>,
     ) -> Result<IntegrationError> {
-        // A write that changes nothing is answered from a read (see `update_run`).
-        let checked = fields.clone();
-        let read = self
-            .read(move |conn| {
-                Box::pin(async move { record_update(conn, kind, id, &checked, false).await })
-            })
-            .await;
-        if let Ok((stored, false)) = read {
-            return Ok(stored);
+        // A write that changes nothing writes nothing (see `update_run`).
+        if READ_FIRST {
+            let checked = fields.clone();
+            let read = self
+                .read(move |conn| {
+                    Box::pin(async move { record_update(conn, kind, id, &checked, false).await })
+                })
+                .await;
+            if let Ok((stored, false)) = read {
+                return Ok(stored);
+            }
         }
         let now = time::now();
         let actor = actor.cloned();
@@ -421,12 +427,12 @@ impl Store for $store {
         resolved: bool,
         actor: Option<&Actor>,
     ) -> Result<IntegrationError> {
-        // `resolve` on a resolved record (`unresolve` on an open one) changes nothing: it is
-        // answered from a read.
-        let read = self
-            .read(move |conn| Box::pin(fetch_record(conn, kind, id, false)))
-            .await;
-        if let Ok(stored) = read
+        // `resolve` on a resolved record (`unresolve` on an open one) changes nothing and
+        // writes nothing (see `update_run`).
+        if READ_FIRST
+            && let Ok(stored) = self
+                .read(move |conn| Box::pin(fetch_record(conn, kind, id, false)))
+                .await
             && stored.resolved == resolved
         {
             return Ok(stored);
@@ -527,15 +533,17 @@ impl Store for $store {
         fields: ContactFields,
         actor: Option<&Actor>,
     ) -> Result<Contact> {
-        // A write that changes nothing is answered from a read (see `update_run`).
-        let checked = fields.clone();
-        let read = self
-            .read(move |conn| {
-                Box::pin(async move { contact_update(conn, id, &checked, false).await })
-            })
-            .await;
-        if let Ok((stored, false)) = read {
-            return Ok(stored);
+        // A write that changes nothing writes nothing (see `update_run`).
+        if READ_FIRST {
+            let checked = fields.clone();
+            let read = self
+                .read(move |conn| {
+                    Box::pin(async move { contact_update(conn, id, &checked, false).await })
+                })
+                .await;
+            if let Ok((stored, false)) = read {
+                return Ok(stored);
+            }
         }
         let now = time::now();
         let actor = actor.cloned();
