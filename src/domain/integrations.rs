@@ -213,6 +213,40 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn an_update_says_whether_it_changed_anything() {
+        let created = crate::time::parse("2026-11-28T10:00:00Z").unwrap();
+        let stored = Integration {
+            id: 1,
+            code: "PO".into(),
+            name: "PO integration".into(),
+            business_object: "OrderHeader".into(),
+            direction: "from_coupa".into(),
+            end_system: "SAP".into(),
+            end_system_type: "erp".into(),
+            integration_type: None,
+            standard: false,
+            created_at: created,
+            updated_at: created,
+            created_by: None,
+            updated_by: None,
+        };
+        let fields = |v: Value| IntegrationFields::parse(Body(v.as_object().unwrap())).unwrap();
+        for same in [
+            json!({}),
+            json!({"code": "PO", "end-system-type": "erp"}),
+            json!({"integration-type": null}),
+        ] {
+            let mut i = stored.clone();
+            assert!(!i.apply(&fields(same.clone())), "{same}");
+            assert_eq!(i, stored, "{same}");
+        }
+        for change in [json!({"code": "PO2"}), json!({"integration-type": "api"})] {
+            let mut i = stored.clone();
+            assert!(i.apply(&fields(change.clone())), "{change}");
+        }
+    }
+
+    #[test]
     fn create_needs_every_required_element() {
         let body = json!({"code": "PO", "direction": "sideways"});
         let err = IntegrationFields::parse(Body(body.as_object().unwrap())).unwrap_err();
