@@ -1055,7 +1055,8 @@ mod tests {
                 let before = run.clone();
                 let retried = actual(&mut run, Some(act), &first, unresolved, now + 120);
                 if !clears_its_time {
-                    prop_assert_eq!(retried, Outcome::Unchanged, "{:?} with {:?}", act, first.json());
+                    let context = format!("{act:?} with {:?}", first.json());
+                    prop_assert_eq!(retried, Outcome::Unchanged, "{}", context);
                     prop_assert_eq!(&run, &before);
                 }
                 let model = model_of(&run);
