@@ -109,23 +109,26 @@ pub struct NewIntegration {
 }
 
 impl Integration {
-    /// Applies an update. Required elements were refused as blank by [`IntegrationFields::parse`],
-    /// so only `integration-type` can be cleared.
-    pub fn apply(&mut self, fields: IntegrationFields) {
-        let set = |target: &mut String, value: Field<String>| {
+    /// Applies an update, and says whether it changed anything. Required elements were
+    /// refused as blank by [`IntegrationFields::parse`], so only `integration-type` can be
+    /// cleared.
+    pub fn apply(&mut self, fields: &IntegrationFields) -> bool {
+        let before = self.clone();
+        let set = |target: &mut String, value: &Field<String>| {
             if let Some(Some(v)) = value {
-                *target = v;
+                v.clone_into(target);
             }
         };
-        set(&mut self.code, fields.code);
-        set(&mut self.name, fields.name);
-        set(&mut self.business_object, fields.business_object);
-        set(&mut self.direction, fields.direction);
-        set(&mut self.end_system, fields.end_system);
-        set(&mut self.end_system_type, fields.end_system_type);
-        if let Some(value) = fields.integration_type {
-            self.integration_type = value;
+        set(&mut self.code, &fields.code);
+        set(&mut self.name, &fields.name);
+        set(&mut self.business_object, &fields.business_object);
+        set(&mut self.direction, &fields.direction);
+        set(&mut self.end_system, &fields.end_system);
+        set(&mut self.end_system_type, &fields.end_system_type);
+        if let Some(value) = &fields.integration_type {
+            self.integration_type.clone_from(value);
         }
+        *self != before
     }
 }
 
@@ -208,6 +211,40 @@ impl IntegrationRef {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_update_says_whether_it_changed_anything() {
+        let created = crate::time::parse("2026-11-28T10:00:00Z").unwrap();
+        let stored = Integration {
+            id: 1,
+            code: "PO".into(),
+            name: "PO integration".into(),
+            business_object: "OrderHeader".into(),
+            direction: "from_coupa".into(),
+            end_system: "SAP".into(),
+            end_system_type: "erp".into(),
+            integration_type: None,
+            standard: false,
+            created_at: created,
+            updated_at: created,
+            created_by: None,
+            updated_by: None,
+        };
+        let fields = |v: Value| IntegrationFields::parse(Body(v.as_object().unwrap())).unwrap();
+        for same in [
+            json!({}),
+            json!({"code": "PO", "end-system-type": "erp"}),
+            json!({"integration-type": null}),
+        ] {
+            let mut i = stored.clone();
+            assert!(!i.apply(&fields(same.clone())), "{same}");
+            assert_eq!(i, stored, "{same}");
+        }
+        for change in [json!({"code": "PO2"}), json!({"integration-type": "api"})] {
+            let mut i = stored.clone();
+            assert!(i.apply(&fields(change.clone())), "{change}");
+        }
+    }
 
     #[test]
     fn create_needs_every_required_element() {

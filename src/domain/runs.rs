@@ -77,14 +77,18 @@ pub enum Action {
 }
 
 impl Action {
-    /// The status this action moves a run to.
-    pub fn target(self, has_unresolved_errors: bool) -> Status {
+    /// The status this action asks for, for a run in status `from`.
+    ///
+    /// `finish` on a run that is already finished asks for the status it has: whatever its
+    /// errors say now, it is a retry of the `finish` that ended the run, not a new move.
+    pub fn target(self, from: Status, has_unresolved_errors: bool) -> Status {
         match self {
             Action::Run => Status::Running,
             Action::Pending => Status::Pending,
             Action::Pause => Status::Paused,
             Action::Success => Status::Successful,
             Action::Fail => Status::Failed,
+            Action::Finish if from.is_terminal() => from,
             Action::Finish if has_unresolved_errors => Status::Failed,
             Action::Finish => Status::Successful,
         }
@@ -94,13 +98,14 @@ impl Action {
 /// What a status action does to a run in status `from`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Transition {
-    /// The run already has the status: a retried request, answered with the run unchanged.
+    /// The run already has the status: a retried request. No status moves; the body still
+    /// applies, as in any update.
     Unchanged,
     Move(Status),
 }
 
 /// The status machine. Any move out of `pending`, `running` or `paused` is allowed;
-/// `successful` and `failed` are terminal; repeating the current status is a no-op.
+/// `successful` and `failed` are terminal; repeating the current status moves nothing.
 pub fn transition(from: Status, to: Status) -> Result<Transition> {
     if from == to {
         Ok(Transition::Unchanged)
@@ -254,40 +259,47 @@ impl Run {
         }
     }
 
-    /// Applies an update and, with `target`, a status move, as of `now`.
+    /// Applies an update and, with `target`, a status move, as of `now`, and says whether
+    /// anything changed.
     ///
-    /// Returns `false` when the action repeats the current status: the run stays exactly as
-    /// it was, body and all, so that a retried request is harmless.
+    /// An action that repeats the current status moves nothing but applies its body (its
+    /// values are absolute, so a retried request is harmless), and sets the action's time
+    /// only if it is empty, as a move does. A write that leaves every value as it was leaves
+    /// the run exactly as it was, `updated_at` included; a refused one leaves it untouched.
     pub fn apply(
         &mut self,
         fields: &RunFields,
         target: Option<Status>,
         now: Timestamp,
     ) -> Result<bool> {
-        if let Some(to) = target {
-            match transition(self.status, to)? {
-                Transition::Unchanged => return Ok(false),
-                Transition::Move(to) => self.status = to,
-            }
+        let mut next = self.clone();
+        if let Some(to) = target
+            && let Transition::Move(to) = transition(self.status, to)?
+        {
+            next.status = to;
         }
-        set(&mut self.start_time, &fields.start_time);
-        set(&mut self.end_time, &fields.end_time);
-        set(&mut self.total_records, &fields.total_records);
-        set(&mut self.records_processed, &fields.records_processed);
-        set(&mut self.flow, &fields.flow);
+        set(&mut next.start_time, &fields.start_time);
+        set(&mut next.end_time, &fields.end_time);
+        set(&mut next.total_records, &fields.total_records);
+        set(&mut next.records_processed, &fields.records_processed);
+        set(&mut next.flow, &fields.flow);
         match target {
-            Some(Status::Running) if self.start_time.is_none() => self.start_time = Some(now),
-            Some(s) if s.is_terminal() && self.end_time.is_none() => self.end_time = Some(now),
+            Some(Status::Running) if next.start_time.is_none() => next.start_time = Some(now),
+            Some(s) if s.is_terminal() && next.end_time.is_none() => next.end_time = Some(now),
             _ => {}
         }
-        if let (Some(total), Some(processed)) = (self.total_records, self.records_processed)
+        if let (Some(total), Some(processed)) = (next.total_records, next.records_processed)
             && processed > total
         {
             return Err(Error::invalid(format!(
                 "Records processed ({processed}) must be less than or equal to total records ({total})"
             )));
         }
-        self.updated_at = now;
+        if next == *self {
+            return Ok(false);
+        }
+        next.updated_at = now;
+        *self = next;
         Ok(true)
     }
 }
@@ -357,8 +369,23 @@ mod tests {
 
     #[test]
     fn finish_fails_a_run_with_unresolved_errors() {
-        assert_eq!(Action::Finish.target(true), Status::Failed);
-        assert_eq!(Action::Finish.target(false), Status::Successful);
+        for open in [Status::Pending, Status::Running, Status::Paused] {
+            assert_eq!(Action::Finish.target(open, true), Status::Failed);
+            assert_eq!(Action::Finish.target(open, false), Status::Successful);
+        }
+    }
+
+    #[test]
+    fn finish_on_a_finished_run_asks_for_the_status_it_has() {
+        for done in [Status::Successful, Status::Failed] {
+            for unresolved in [false, true] {
+                assert_eq!(Action::Finish.target(done, unresolved), done);
+            }
+        }
+        assert_eq!(
+            Action::Success.target(Status::Failed, false),
+            Status::Successful
+        );
     }
 
     #[test]
@@ -382,15 +409,81 @@ mod tests {
     }
 
     #[test]
-    fn a_repeated_action_changes_nothing() {
+    fn a_repeated_action_applies_its_body_and_moves_no_status() {
+        let started = time::parse("2026-11-28T10:30:00Z").unwrap();
         let now = time::parse("2026-11-28T11:00:00Z").unwrap();
-        let mut r = run(Status::Running);
-        let before = r.clone();
+        let mut r = Run {
+            start_time: Some(started),
+            ..run(Status::Running)
+        };
         let fields = RunFields {
             total_records: Some(Some(9)),
             ..Default::default()
         };
-        assert!(!r.apply(&fields, Some(Status::Running), now).unwrap());
+        assert!(r.apply(&fields, Some(Status::Running), now).unwrap());
+        assert_eq!(r.status, Status::Running);
+        assert_eq!(r.total_records, Some(9));
+        assert_eq!(r.start_time, Some(started), "a time already set stays");
+        assert_eq!(r.updated_at, now);
+    }
+
+    #[test]
+    fn a_repeated_action_sets_its_time_only_when_it_is_empty() {
+        let now = time::parse("2026-11-28T11:00:00Z").unwrap();
+        let mut r = run(Status::Successful);
+        assert!(
+            r.apply(&RunFields::default(), Some(Status::Successful), now)
+                .unwrap()
+        );
+        assert_eq!((r.status, r.end_time), (Status::Successful, Some(now)));
+        let later = time::parse("2026-11-28T12:00:00Z").unwrap();
+        assert!(
+            !r.apply(&RunFields::default(), Some(Status::Successful), later)
+                .unwrap()
+        );
+        assert_eq!(r.end_time, Some(now));
+    }
+
+    #[test]
+    fn a_write_that_changes_nothing_leaves_the_run_as_it_was() {
+        let now = time::parse("2026-11-28T11:00:00Z").unwrap();
+        let mut r = Run {
+            start_time: Some(time::parse("2026-11-28T10:30:00Z").unwrap()),
+            total_records: Some(9),
+            flow: Some(json!({"step": 1, "files": ["a.csv"]})),
+            ..run(Status::Running)
+        };
+        let before = r.clone();
+        let same = RunFields {
+            start_time: Some(before.start_time),
+            end_time: Some(None),
+            total_records: Some(Some(9)),
+            flow: Some(Some(json!({"files": ["a.csv"], "step": 1}))),
+            ..Default::default()
+        };
+        for target in [None, Some(Status::Running)] {
+            assert!(!r.apply(&same, target, now).unwrap(), "{target:?}");
+            assert_eq!(r, before, "{target:?}");
+        }
+    }
+
+    #[test]
+    fn a_refused_write_leaves_the_run_as_it_was() {
+        let now = time::parse("2026-11-28T11:00:00Z").unwrap();
+        let mut r = Run {
+            total_records: Some(5),
+            ..run(Status::Successful)
+        };
+        let before = r.clone();
+        let too_many = RunFields {
+            records_processed: Some(Some(6)),
+            ..Default::default()
+        };
+        assert!(r.apply(&too_many, Some(Status::Successful), now).is_err());
+        assert!(
+            r.apply(&RunFields::default(), Some(Status::Running), now)
+                .is_err()
+        );
         assert_eq!(r, before);
     }
 
@@ -571,9 +664,11 @@ mod tests {
                 }
             }
 
-            /// The status docs/api.md says the action asks for.
-            fn target(self, unresolved: bool) -> &'static str {
+            /// The status docs/api.md says the action asks for, of a run in status `from`:
+            /// `finish` on a finished run repeats its status.
+            fn target(self, from: &'static str, unresolved: bool) -> &'static str {
                 match self {
+                    Act::Finish if TERMINAL.contains(&from) => from,
                     Act::Run => "running",
                     Act::Pending => "pending",
                     Act::Pause => "paused",
@@ -699,7 +794,7 @@ mod tests {
         #[derive(Clone, Debug, PartialEq)]
         enum Outcome {
             Refused(Refusal),
-            /// The action repeats the current status: 200, nothing applied.
+            /// The write leaves every value as it was: 200, the run untouched.
             Unchanged,
             Changed(Model),
         }
@@ -715,14 +810,12 @@ mod tests {
             if !body.valid() {
                 return Outcome::Refused(Refusal::Body);
             }
-            let target = act.map(|a| a.target(unresolved));
-            if let Some(to) = target {
-                if to == m.status {
-                    return Outcome::Unchanged;
-                }
-                if TERMINAL.contains(&m.status) {
-                    return Outcome::Refused(Refusal::Status);
-                }
+            let target = act.map(|a| a.target(m.status, unresolved));
+            if let Some(to) = target
+                && to != m.status
+                && TERMINAL.contains(&m.status)
+            {
+                return Outcome::Refused(Refusal::Status);
             }
             let mut n = m.clone();
             n.status = target.unwrap_or(m.status);
@@ -750,6 +843,9 @@ mod tests {
                 && processed > total
             {
                 return Outcome::Refused(Refusal::Counts);
+            }
+            if n == *m {
+                return Outcome::Unchanged;
             }
             n.updated = now;
             Outcome::Changed(n)
@@ -784,7 +880,7 @@ mod tests {
                     return Outcome::Refused(Refusal::Body);
                 }
             };
-            let target = act.map(|a| a.action().target(unresolved));
+            let target = act.map(|a| a.action().target(r.status, unresolved));
             let mut next = r.clone();
             let now = time::from_unix(now).unwrap();
             match next.apply(&fields, target, now) {
@@ -793,7 +889,7 @@ mod tests {
                     Outcome::Changed(model_of(r))
                 }
                 Ok(false) => {
-                    assert_eq!(&next, r, "a repeated action changed the run");
+                    assert_eq!(&next, r, "a write that changed nothing changed the run");
                     Outcome::Unchanged
                 }
                 Err(Error::Invalid(messages)) => {
@@ -869,7 +965,7 @@ mod tests {
                         context
                     );
                 }
-                match act.map(|a| a.target(unresolved)) {
+                match act.map(|a| a.target(model.status, unresolved)) {
                     Some("running") => prop_assert!(
                         after.start.is_some(),
                         "{}: running without a start-time",
@@ -934,8 +1030,9 @@ mod tests {
             }
 
             /// A retried action is harmless: once an action has moved a run, sending it again
-            /// changes nothing, whatever the body (one that does not validate is refused
-            /// before the machine sees it).
+            /// with the same body changes nothing (unless that body clears the very time the
+            /// action sets: the retry sets it again). Sent with another body, the action
+            /// moves no status and applies the body, as the rules say.
             #[test]
             fn a_repeated_action_is_harmless(
                 steps in prop::collection::vec(step(), 0..20),
@@ -948,15 +1045,25 @@ mod tests {
                 let Outcome::Changed(_) = moved else {
                     return Ok(());
                 };
-                let before = run.clone();
-                let repeated = actual(&mut run, Some(act), &again, unresolved, now + 120);
-                let want = if again.valid() {
-                    Outcome::Unchanged
-                } else {
-                    Outcome::Refused(Refusal::Body)
+                let status = run.status;
+                let target = act.target(status.as_str(), unresolved);
+                let clears_its_time = match target {
+                    "running" => matches!(first.start, When::Null),
+                    t if TERMINAL.contains(&t) => matches!(first.end, When::Null),
+                    _ => false,
                 };
-                prop_assert_eq!(repeated, want, "{:?} again with {:?}", act, again.json());
-                prop_assert_eq!(run, before);
+                let before = run.clone();
+                let retried = actual(&mut run, Some(act), &first, unresolved, now + 120);
+                if !clears_its_time {
+                    let context = format!("{act:?} with {:?}", first.json());
+                    prop_assert_eq!(retried, Outcome::Unchanged, "{}", context);
+                    prop_assert_eq!(&run, &before);
+                }
+                let model = model_of(&run);
+                let want = expected(&model, Some(act), &again, unresolved, now + 180);
+                let repeated = actual(&mut run, Some(act), &again, unresolved, now + 180);
+                prop_assert_eq!(&repeated, &want, "{:?} again with {:?}", act, again.json());
+                prop_assert_eq!(run.status, status, "a repeated action moved the status");
             }
         }
 

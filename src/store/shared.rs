@@ -3,11 +3,11 @@
 //! The SQL is the same on SQLite and PostgreSQL (see [`super::sql`]); what differs is how a
 //! datetime is stored, how a row is locked for update, and the driver. Each backend module
 //! defines those few items — `Conn`, `DbRow`, `Statement`, `query` and `query_scalar` in
-//! sqlx's shape, `TimeValue`, `time_param`, `time_value`, `LOCK`, `ANALYZE`, the seeding
-//! statements, and a store type whose `write` and `read` run an operation on a connection —
-//! and expands [`sql_store!`] to get the whole [`super::Store`] implementation for its types.
-//! PostgreSQL runs it on sqlx; SQLite on rusqlite through [`super::lite`], on the thread that
-//! owns the connection.
+//! sqlx's shape, `TimeValue`, `time_param`, `time_value`, `LOCK`, `READ_FIRST`, `ANALYZE`,
+//! the seeding statements, and a store type whose `write` and `read` run an operation on a
+//! connection — and expands [`sql_store!`] to get the whole [`super::Store`] implementation
+//! for its types. PostgreSQL runs it on sqlx; SQLite on rusqlite through [`super::lite`], on
+//! the thread that owns the connection.
 //!
 //! A macro rather than generic code: sqlx's traits make a store generic over the database
 //! need bounds on every function (executors for every lifetime, encodings for every type),
@@ -107,13 +107,27 @@ impl Store for $store {
         fields: IntegrationFields,
         actor: Option<&Actor>,
     ) -> Result<Integration> {
+        // A write that changes nothing writes nothing. With `READ_FIRST` it is answered from a
+        // read; anything else (a change, a refusal) is decided by the write.
+        if READ_FIRST {
+            let checked = fields.clone();
+            let read = self
+                .read(move |conn| {
+                    Box::pin(async move { integration_update(conn, id, &checked, false).await })
+                })
+                .await;
+            if let Ok((stored, false)) = read {
+                return Ok(stored);
+            }
+        }
         let actor = actor.cloned();
         self.write(move |tx| {
             Box::pin(async move {
                 let actor = actor.as_ref();
-                let mut integration = fetch_integration(tx, id, true).await?;
-                integration.apply(fields);
-                check_unique(tx, id, &integration.code, &integration.name).await?;
+                let (mut integration, changed) = integration_update(tx, id, &fields, true).await?;
+                if !changed {
+                    return Ok(integration);
+                }
                 integration.updated_at = time::now();
                 integration.updated_by = actor.cloned();
                 let i = &integration;
@@ -194,75 +208,75 @@ impl Store for $store {
         action: Option<Action>,
         actor: Option<&Actor>,
     ) -> Result<RunView> {
+        // A write that changes nothing (a retried action, a body equal to what is stored)
+        // writes nothing. With `READ_FIRST` it is answered from a read; anything else (a
+        // change, a refusal) is decided by the write, on the run as it is then.
+        if READ_FIRST {
+            let checked = fields.clone();
+            let read = self
+                .read(move |conn| {
+                    Box::pin(async move {
+                        run_update(conn, id, &checked, action, time::now(), false).await
+                    })
+                })
+                .await;
+            if let Ok((_, stored, false)) = read {
+                return Ok(stored);
+            }
+        }
         let actor = actor.cloned();
         self.write(move |tx| {
             Box::pin(async move {
                 let actor = actor.as_ref();
-                let mut view = fetch_run(tx, id, true).await?;
-                let moved_to = match &fields.integration {
-                    Some(reference) => Some(find_integration(tx, reference).await?),
-                    None => None,
-                };
-                let target = match action {
-                    Some(Action::Finish) => {
-                        // The run was read with all of its errors.
-                        let unresolved = view.errors.iter().any(|error| !error.resolved);
-                        Some(Action::Finish.target(unresolved))
-                    }
-                    Some(action) => Some(action.target(false)),
-                    None => None,
-                };
-                let read = view.run.clone();
-                if view.run.apply(&fields, target, time::now())? {
-                    if let Some(integration) = moved_to {
-                        view.run.integration_id = integration.id;
-                        view.integration = integration;
-                    }
-                    view.run.updated_by = actor.cloned();
-                    let run = &view.run;
-                    let changed = [
-                        run.integration_id != read.integration_id,
-                        run.status != read.status,
-                        run.start_time != read.start_time,
-                        run.end_time != read.end_time,
-                        run.total_records != read.total_records,
-                        run.records_processed != read.records_processed,
-                        run.flow != read.flow,
-                    ];
-                    let sql = q::update_run(changed);
-                    let mut update = query(&sql).bind(run.id).bind(read.status.as_str());
-                    if changed[0] {
-                        update = update.bind(run.integration_id);
-                    }
-                    if changed[1] {
-                        update = update.bind(run.status.as_str());
-                    }
-                    if changed[2] {
-                        update = update.bind(run.start_time.map(time_param));
-                    }
-                    if changed[3] {
-                        update = update.bind(run.end_time.map(time_param));
-                    }
-                    if changed[4] {
-                        update = update.bind(run.total_records);
-                    }
-                    if changed[5] {
-                        update = update.bind(run.records_processed);
-                    }
-                    if changed[6] {
-                        update = update.bind(run.flow.as_ref().map(Json));
-                    }
-                    let written = update
-                        .bind(time_param(run.updated_at))
-                        .bind(actor.map(|a| a.id))
-                        .execute(&mut *tx)
-                        .await?;
-                    if written.rows_affected() != 1 {
-                        return Err(Error::Conflict(format!(
-                            "Integration run {id} changed while it was being updated; \
-                             retry the request"
-                        )));
-                    }
+                let (read, mut view, changed) =
+                    run_update(tx, id, &fields, action, time::now(), true).await?;
+                if !changed {
+                    return Ok(view);
+                }
+                view.run.updated_by = actor.cloned();
+                let run = &view.run;
+                let changed = [
+                    run.integration_id != read.integration_id,
+                    run.status != read.status,
+                    run.start_time != read.start_time,
+                    run.end_time != read.end_time,
+                    run.total_records != read.total_records,
+                    run.records_processed != read.records_processed,
+                    run.flow != read.flow,
+                ];
+                let sql = q::update_run(changed);
+                let mut update = query(&sql).bind(run.id).bind(read.status.as_str());
+                if changed[0] {
+                    update = update.bind(run.integration_id);
+                }
+                if changed[1] {
+                    update = update.bind(run.status.as_str());
+                }
+                if changed[2] {
+                    update = update.bind(run.start_time.map(time_param));
+                }
+                if changed[3] {
+                    update = update.bind(run.end_time.map(time_param));
+                }
+                if changed[4] {
+                    update = update.bind(run.total_records);
+                }
+                if changed[5] {
+                    update = update.bind(run.records_processed);
+                }
+                if changed[6] {
+                    update = update.bind(run.flow.as_ref().map(Json));
+                }
+                let written = update
+                    .bind(time_param(run.updated_at))
+                    .bind(actor.map(|a| a.id))
+                    .execute(&mut *tx)
+                    .await?;
+                if written.rows_affected() != 1 {
+                    return Err(Error::Conflict(format!(
+                        "Integration run {id} changed while it was being updated; \
+                         retry the request"
+                    )));
                 }
                 Ok(view)
             })
@@ -359,25 +373,27 @@ impl Store for $store {
         fields: RecordFields,
         actor: Option<&Actor>,
     ) -> Result<IntegrationError> {
+        // A write that changes nothing writes nothing (see `update_run`).
+        if READ_FIRST {
+            let checked = fields.clone();
+            let read = self
+                .read(move |conn| {
+                    Box::pin(async move { record_update(conn, kind, id, &checked, false).await })
+                })
+                .await;
+            if let Ok((stored, false)) = read {
+                return Ok(stored);
+            }
+        }
         let now = time::now();
         let actor = actor.cloned();
         self.write(move |tx| {
             Box::pin(async move {
                 let actor = actor.as_ref();
-                let mut record = fetch_record(tx, kind, id, true).await?;
-                if let Some(run) = fields.integration_run {
-                    record.integration_run_id = run;
+                let (record, changed) = record_update(tx, kind, id, &fields, true).await?;
+                if !changed {
+                    return Ok(record);
                 }
-                if fields.integration_run.is_some() || fields.integration.is_some() {
-                    record.integration_id = record_integration(
-                        tx,
-                        &fields,
-                        record.integration_run_id,
-                        record.integration_id,
-                    )
-                    .await?;
-                }
-                record.apply(&fields);
                 let r = &record;
                 query(&q::update_record(kind.table()))
                     .bind(r.id)
@@ -411,20 +427,31 @@ impl Store for $store {
         resolved: bool,
         actor: Option<&Actor>,
     ) -> Result<IntegrationError> {
+        // `resolve` on a resolved record (`unresolve` on an open one) changes nothing and
+        // writes nothing (see `update_run`).
+        if READ_FIRST
+            && let Ok(stored) = self
+                .read(move |conn| Box::pin(fetch_record(conn, kind, id, false)))
+                .await
+            && stored.resolved == resolved
+        {
+            return Ok(stored);
+        }
         let actor = actor.cloned();
         self.write(move |tx| {
             Box::pin(async move {
                 let actor = actor.as_ref();
-                let written = query(&q::resolve_record(kind.table()))
+                let record = fetch_record(tx, kind, id, true).await?;
+                if record.resolved == resolved {
+                    return Ok(record);
+                }
+                query(&q::resolve_record(kind.table()))
                     .bind(id)
                     .bind(resolved)
                     .bind(time_param(time::now()))
                     .bind(actor.map(|a| a.id))
                     .execute(&mut *tx)
                     .await?;
-                if written.rows_affected() == 0 {
-                    return Err(record_not_found(kind, id));
-                }
                 let record = fetch_record(tx, kind, id, false).await?;
                 Ok(record)
             })
@@ -506,20 +533,27 @@ impl Store for $store {
         fields: ContactFields,
         actor: Option<&Actor>,
     ) -> Result<Contact> {
+        // A write that changes nothing writes nothing (see `update_run`).
+        if READ_FIRST {
+            let checked = fields.clone();
+            let read = self
+                .read(move |conn| {
+                    Box::pin(async move { contact_update(conn, id, &checked, false).await })
+                })
+                .await;
+            if let Ok((stored, false)) = read {
+                return Ok(stored);
+            }
+        }
         let now = time::now();
         let actor = actor.cloned();
         self.write(move |tx| {
             Box::pin(async move {
                 let actor = actor.as_ref();
-                let mut contact = fetch_contact(tx, id, true).await?;
-                match &fields.integration {
-                    Some(Some(reference)) => {
-                        contact.integration_id = Some(find_integration(tx, reference).await?.id)
-                    }
-                    Some(None) => contact.integration_id = None,
-                    None => {}
+                let (mut contact, changed) = contact_update(tx, id, &fields, true).await?;
+                if !changed {
+                    return Ok(contact);
                 }
-                contact.apply(&fields);
                 contact.updated_at = now;
                 contact.updated_by = actor.cloned();
                 let c = &contact;
@@ -873,6 +907,23 @@ async fn fetch_integration(conn: &mut Conn, id: i64, lock: bool) -> Result<Integ
     integration_row(&row)
 }
 
+/// An integration as `fields` would leave it, and whether that differs from what is stored.
+/// Uniqueness is checked only when something changes.
+async fn integration_update(
+    conn: &mut Conn,
+    id: i64,
+    fields: &IntegrationFields,
+    lock: bool,
+) -> Result<(Integration, bool)> {
+    let read = fetch_integration(conn, id, lock).await?;
+    let mut next = read.clone();
+    if !next.apply(fields) {
+        return Ok((read, false));
+    }
+    check_unique(conn, id, &next.code, &next.name).await?;
+    Ok((next, true))
+}
+
 /// The integration a reference names, or Coupa's "Unable to find" 400.
 async fn find_integration(
     conn: &mut Conn,
@@ -909,6 +960,37 @@ async fn fetch_run(conn: &mut Conn, id: i64, lock: bool) -> Result<RunView> {
     let mut runs = vec![run_row(&row)?];
     attach_errors(conn, &mut runs).await?;
     Ok(runs.remove(0))
+}
+
+/// A run as a write would leave it, as of `now`: the run as read, the run as the write
+/// leaves it (with its integration), and whether the two differ. A refusal is an error.
+async fn run_update(
+    conn: &mut Conn,
+    id: i64,
+    fields: &RunFields,
+    action: Option<Action>,
+    now: Timestamp,
+    lock: bool,
+) -> Result<(Run, RunView, bool)> {
+    let mut view = fetch_run(conn, id, lock).await?;
+    let moved_to = match &fields.integration {
+        Some(reference) => Some(find_integration(conn, reference).await?),
+        None => None,
+    };
+    // The run was read with all of its errors: all that `finish` looks at.
+    let unresolved = view.errors.iter().any(|error| !error.resolved);
+    let target = action.map(|action| action.target(view.run.status, unresolved));
+    let read = view.run.clone();
+    let mut changed = view.run.apply(fields, target, now)?;
+    if let Some(integration) = moved_to
+        && integration.id != read.integration_id
+    {
+        view.run.integration_id = integration.id;
+        view.run.updated_at = now;
+        view.integration = integration;
+        changed = true;
+    }
+    Ok((read, view, changed))
 }
 
 /// Loads the errors of every run in one query.
@@ -1122,6 +1204,29 @@ async fn record_integration(
     }
 }
 
+/// A record as `fields` would leave it, and whether the update changes anything: a value,
+/// or responses to append.
+async fn record_update(
+    conn: &mut Conn,
+    kind: RecordKind,
+    id: i64,
+    fields: &RecordFields,
+    lock: bool,
+) -> Result<(IntegrationError, bool)> {
+    let read = fetch_record(conn, kind, id, lock).await?;
+    let mut next = read.clone();
+    if let Some(run) = fields.integration_run {
+        next.integration_run_id = run;
+    }
+    if fields.integration_run.is_some() || fields.integration.is_some() {
+        next.integration_id =
+            record_integration(conn, fields, next.integration_run_id, next.integration_id).await?;
+    }
+    next.apply(fields);
+    let changed = next != read || !fields.responses.is_empty();
+    Ok((next, changed))
+}
+
 async fn insert_responses(
     conn: &mut Conn,
     kind: RecordKind,
@@ -1239,6 +1344,27 @@ async fn fetch_contact(conn: &mut Conn, id: i64, lock: bool) -> Result<Contact> 
         Error::NotFound(format!("Couldn't find IntegrationContact with 'id'={id}"))
     })?;
     contact_row(&row)
+}
+
+/// A contact as `fields` would leave it, and whether that differs from what is stored.
+async fn contact_update(
+    conn: &mut Conn,
+    id: i64,
+    fields: &ContactFields,
+    lock: bool,
+) -> Result<(Contact, bool)> {
+    let read = fetch_contact(conn, id, lock).await?;
+    let mut next = read.clone();
+    match &fields.integration {
+        Some(Some(reference)) => {
+            next.integration_id = Some(find_integration(conn, reference).await?.id);
+        }
+        Some(None) => next.integration_id = None,
+        None => {}
+    }
+    next.apply(fields);
+    let changed = next != read;
+    Ok((next, changed))
 }
 
 fn contact_row(row: &DbRow) -> Result<Contact> {

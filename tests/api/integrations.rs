@@ -4,6 +4,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::helpers::{integration_body, messages, spawn_app, xml_value};
+use crate::runs::{FORMATS, put_back_changes_nothing, put_in, write_as};
 
 #[tokio::test]
 async fn create_returns_201_with_every_element_in_json() {
@@ -256,4 +257,50 @@ async fn show_and_update_speak_xml_too() {
         text.contains("<error>Couldn't find Integration with 'id'=999</error>"),
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn an_integration_put_back_as_it_reads_is_not_touched() {
+    let mut app = spawn_app().await;
+    let id = app.create_integration("SAME").await["id"].clone();
+    write_as(&mut app, "another-client").await;
+    put_back_changes_nothing(&app, &format!("/api/integrations/{id}"), &[]).await;
+}
+
+#[tokio::test]
+async fn an_update_with_the_stored_values_keeps_updated_by_and_a_change_moves_it() {
+    let mut app = spawn_app().await;
+    let created = app.create_integration("SAME").await;
+    let path = format!("/api/integrations/{}", created["id"]);
+    app.put_json(&path, Some(json!({"integration-type": null})))
+        .await;
+    let (_, before) = app.get_json(&path).await;
+    write_as(&mut app, "another-client").await;
+    for format in FORMATS {
+        for same in [
+            json!({"code": "SAME", "end-system-type": "erp"}),
+            json!({"integration-type": null}),
+        ] {
+            let (status, answer) = put_in(&app, format, &path, "integration", same.clone()).await;
+            assert_eq!(status, StatusCode::OK, "{format:?} {same}: {answer}");
+            assert_eq!(
+                answer["updated-by"], before["updated-by"],
+                "{format:?} {same}"
+            );
+            assert_eq!(
+                answer["updated-at"], before["updated-at"],
+                "{format:?} {same}"
+            );
+        }
+    }
+    assert_eq!(app.get_json(&path).await.1, before, "nothing was written");
+    for (format, change) in FORMATS.into_iter().zip(["api", "xml"]) {
+        let body = json!({ "integration-type": change });
+        let (_, answer) = put_in(&app, format, &path, "integration", body).await;
+        assert_eq!(answer["integration-type"], change, "{format:?}");
+        assert_eq!(
+            answer["updated-by"]["login"], "another-client",
+            "{format:?}"
+        );
+    }
 }

@@ -5,9 +5,13 @@
 use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
+use runledger::domain::runs::Status;
+use runledger::seed::SeedRun;
+use runledger::time;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, messages, spawn_app, xml_value};
+use crate::runs::{FORMATS, Format, put_back_changes_nothing, put_in, write_as};
 
 const ERRORS: &str = "/api/integration_errors";
 const HISTORY: &str = "/api/integration_history_records";
@@ -1853,6 +1857,175 @@ async fn history_records_resolve_and_unresolve() {
     assert_eq!(status, StatusCode::OK, "{open}");
     assert_eq!(open["resolved"], false);
     assert_eq!(get_ok(&app, &path).await, open);
+}
+
+/// An integration error filed straight through the store on 2020-06-01 at 08:00, resolved
+/// or not: its `updated-at` is a known instant long past, so a write that moves it shows
+/// without waiting for the clock. Returns its path and the error as it reads.
+async fn seeded_error(app: &TestApp, document_id: i64, resolved: bool) -> (String, Value) {
+    let integration = app.create_integration(&format!("OLD{document_id}")).await;
+    let at = time::parse("2020-06-01T08:00:00Z").expect("a time");
+    let seeded = SeedRun {
+        integration_id: id(&integration),
+        status: Status::Failed,
+        created_at: at,
+        start_time: Some(at),
+        end_time: Some(at),
+        total_records: None,
+        records_processed: None,
+        error: Some(("Supplier", document_id, resolved)),
+    };
+    app.store.seed_runs(vec![seeded]).await.expect("seeded");
+    let list = get_ok(app, &format!("{ERRORS}?document-id={document_id}")).await;
+    let error = list[0].clone();
+    assert_eq!(error["updated-at"], "2020-06-01T08:00:00+00:00", "{error}");
+    (format!("{ERRORS}/{}", id(&error)), error)
+}
+
+#[tokio::test]
+async fn resolve_on_a_resolved_error_and_unresolve_on_an_open_one_touch_nothing() {
+    let app = spawn_app().await;
+    for format in FORMATS {
+        let base = match format {
+            Format::Json => 100,
+            Format::Xml => 200,
+        };
+        for (n, resolved, action, undo) in [
+            (1, true, "resolve", "unresolve"),
+            (2, false, "unresolve", "resolve"),
+        ] {
+            let (path, seeded) = seeded_error(&app, base + n, resolved).await;
+            let sent = format!("{path}/{action}");
+            let (status, answer) =
+                put_in(&app, format, &sent, "integration-error", json!({})).await;
+            assert_eq!(status, StatusCode::OK, "{format:?} {action}: {answer}");
+            assert_eq!(answer["resolved"], resolved, "{format:?} {action}");
+            assert_eq!(
+                answer["updated-at"], seeded["updated-at"],
+                "{format:?} {action}"
+            );
+            assert_eq!(answer["updated-by"], Value::Null, "{format:?} {action}");
+            assert_eq!(
+                get_ok(&app, &path).await,
+                seeded,
+                "{format:?} {action}: not written"
+            );
+            // Flipping it is a change, which moves updated-at and names its author.
+            let sent = format!("{path}/{undo}");
+            let (_, flipped) = put_in(&app, format, &sent, "integration-error", json!({})).await;
+            assert_eq!(flipped["resolved"], !resolved, "{format:?} {undo}");
+            assert_ne!(
+                flipped["updated-at"], seeded["updated-at"],
+                "{format:?} {undo}"
+            );
+            assert_eq!(
+                flipped["updated-by"]["login"], "test-client",
+                "{format:?} {undo}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_error_updated_with_its_stored_values_keeps_updated_at_and_updated_by() {
+    let app = spawn_app().await;
+    let (path, seeded) = seeded_error(&app, 7, false).await;
+    let same = json!({"document-type": "Supplier", "document-id": 7, "status": null,
+                      "contact-alert-type": "Technical",
+                      "integration-run": {"id": seeded["integration-run"]["id"]}});
+    for format in FORMATS {
+        let (status, answer) = put_in(&app, format, &path, "integration-error", same.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{format:?}: {answer}");
+        assert_eq!(answer["updated-at"], seeded["updated-at"], "{format:?}");
+        assert_eq!(answer["updated-by"], Value::Null, "{format:?}");
+    }
+    assert_eq!(get_ok(&app, &path).await, seeded, "nothing was written");
+}
+
+#[tokio::test]
+async fn records_and_contacts_put_back_as_they_read_are_not_touched() {
+    let mut app = spawn_app().await;
+    app.create_integration("SUP").await;
+    let run = app.create_run("SUP").await;
+    let responses = json!([{"response-code": "E1", "response-message": "refused"}]);
+    let error = file_error(
+        &app,
+        run,
+        json!({"document-type": "Supplier", "document-id": 3, "external-id": "X-1",
+               "responses": responses}),
+    )
+    .await;
+    let history = file_history(&app, HISTORY, json!({"responses": responses})).await;
+    let contact = file_contact(
+        &app,
+        "Both",
+        json!({"integration": {"code": "SUP"}, "email": "ops@example.com",
+               "webhook-url": "https://hooks.example.com/1"}),
+    )
+    .await;
+    let resolved = file_history(&app, HISTORY, json!({"document-id": 8})).await;
+    let resolved_path = format!("{HISTORY}/{}", id(&resolved));
+    let (_, resolved) = app
+        .put_json(&format!("{resolved_path}/resolve"), None)
+        .await;
+    write_as(&mut app, "another-client").await;
+    // Responses are left out: a list of them in an update appends them.
+    put_back_changes_nothing(&app, &format!("{ERRORS}/{}", id(&error)), &["responses"]).await;
+    put_back_changes_nothing(&app, &format!("{HISTORY}/{}", id(&history)), &["responses"]).await;
+    put_back_changes_nothing(&app, &format!("{CONTACTS}/{}", id(&contact)), &[]).await;
+    for format in FORMATS {
+        let sent = format!("{resolved_path}/resolve");
+        let (status, again) =
+            put_in(&app, format, &sent, "integration-history-record", json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{format:?}: {again}");
+        assert_eq!(
+            again, resolved,
+            "{format:?}: resolving a resolved record touches nothing"
+        );
+    }
+}
+
+#[tokio::test]
+async fn responses_in_an_update_are_a_change() {
+    let mut app = spawn_app().await;
+    app.create_integration("SUP").await;
+    let run = app.create_run("SUP").await;
+    let error = file_error(&app, run, json!({"document-type": "Supplier"})).await;
+    let history = file_history(&app, HISTORY, json!({})).await;
+    write_as(&mut app, "another-client").await;
+    for (path, root) in [
+        (format!("{ERRORS}/{}", id(&error)), "integration-error"),
+        (
+            format!("{HISTORY}/{}", id(&history)),
+            "integration-history-record",
+        ),
+    ] {
+        for (n, format) in FORMATS.into_iter().enumerate() {
+            let (_, before) = app.get_json(&path).await;
+            let body = match format {
+                Format::Json => json!({"responses": [{"response-code": "E2"}]}),
+                // One response, as XML without an array type carries it.
+                Format::Xml => json!({"responses": {"response": {"response-code": "E2"}}}),
+            };
+            let (status, answer) = put_in(&app, format, &path, root, body).await;
+            assert_eq!(status, StatusCode::OK, "{format:?}: {answer}");
+            let codes: Vec<_> = answer["responses"]
+                .as_array()
+                .expect("responses")
+                .iter()
+                .map(|r| r["response-code"].clone())
+                .collect();
+            assert_eq!(codes.len(), n + 1, "{format:?}: {answer}");
+            assert_eq!(
+                answer["updated-by"]["login"], "another-client",
+                "{format:?}"
+            );
+            assert_eq!(
+                answer["status"], before["status"],
+                "{format:?}: nothing else changed"
+            );
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------

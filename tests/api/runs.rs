@@ -1,6 +1,10 @@
 //! `/api/integration_runs`: the lifecycle of a run, every status action, in JSON and XML.
 
 use reqwest::{Method, StatusCode};
+use runledger::domain::clients::Scopes;
+use runledger::domain::runs::Status;
+use runledger::seed::SeedRun;
+use runledger::time;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, messages, spawn_app, xml_value};
@@ -202,20 +206,341 @@ async fn terminal_statuses_refuse_every_other_action_and_accept_their_repeat() {
     }
 }
 
+/// The formats a write is sent and answered in.
+#[derive(Clone, Copy, Debug)]
+pub enum Format {
+    Json,
+    Xml,
+}
+
+pub const FORMATS: [Format; 2] = [Format::Json, Format::Xml];
+
+/// `PUT path` with `body` (an object of scalars and objects) sent and answered in `format`,
+/// the answer read back into JSON either way.
+pub async fn put_in(
+    app: &TestApp,
+    format: Format,
+    path: &str,
+    root: &str,
+    body: Value,
+) -> (StatusCode, Value) {
+    match format {
+        Format::Json => app.put_json(path, Some(body)).await,
+        Format::Xml => {
+            let document = format!("<{root}>{}</{root}>", xml_elements(&body));
+            let (status, text) = app.xml(Method::PUT, path, Some(&document)).await;
+            (status, xml_value(&text))
+        }
+    }
+}
+
+/// The elements of a JSON object in Rails' XML: `type="integer"`, `nil="true"`, nesting.
+fn xml_elements(object: &Value) -> String {
+    let mut xml = String::new();
+    for (key, value) in object.as_object().expect("an object") {
+        xml.push_str(&match value {
+            Value::Null => format!("<{key} nil=\"true\"/>"),
+            Value::Number(n) => format!("<{key} type=\"integer\">{n}</{key}>"),
+            Value::String(s) => format!("<{key}>{s}</{key}>"),
+            Value::Object(_) => format!("<{key}>{}</{key}>", xml_elements(value)),
+            other => panic!("no XML spelling for {other} in these tests"),
+        });
+    }
+    xml
+}
+
+/// Makes every later request of `app` come from another API client, `name`: a write it
+/// makes shows in `updated-by`, and one that is not made leaves the first author there.
+pub async fn write_as(app: &mut TestApp, name: &str) {
+    let (client_id, secret) = app.register_client(name, Scopes::ALL).await;
+    let token = app.token(&client_id, &secret, None).await;
+    app.client = app.client_with_token(&token);
+}
+
+/// Sends back the record at `path` exactly as it reads, in JSON and in XML, and checks that
+/// nothing moved: the answer and the record are what they were, `updated-at` and
+/// `updated-by` included (send it as another client than its author, see [`write_as`]).
+/// `leave_out` names elements not to send back.
+pub async fn put_back_changes_nothing(app: &TestApp, path: &str, leave_out: &[&str]) {
+    let (_, before) = app.get_json(path).await;
+    let mut body = before.clone();
+    for key in leave_out {
+        body.as_object_mut().expect("a record").remove(*key);
+    }
+    let (status, answer) = app.put_json(path, Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer, before, "JSON: the answer is the record as stored");
+    let (_, text) = app.xml(Method::GET, path, None).await;
+    let mut document = text.clone();
+    for key in leave_out {
+        let (start, end) = (format!("<{key}"), format!("</{key}>"));
+        if let (Some(a), Some(b)) = (document.find(&start), document.find(&end)) {
+            document.replace_range(a..b + end.len(), "");
+        }
+    }
+    let (status, answer) = app.xml(Method::PUT, path, Some(&document)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer, text, "XML: the answer is the record as stored");
+    let (_, after) = app.get_json(path).await;
+    assert_eq!(after, before, "the record did not move");
+}
+
+/// A running run, started at 08:00 of 2020-06-01, written straight to the store as of that
+/// morning: its `updated-at` is a known instant long past, so a write that moves it shows
+/// without waiting for the clock. Returns its path and the run as it reads.
+async fn seeded_run(app: &TestApp) -> (String, Value) {
+    let integration = app.create_integration("OLD").await;
+    let at = |t: &str| time::parse(t).expect("a time");
+    let seeded = SeedRun {
+        integration_id: integration["id"].as_i64().expect("id"),
+        status: Status::Running,
+        created_at: at("2020-06-01T07:59:00Z"),
+        start_time: Some(at("2020-06-01T08:00:00Z")),
+        end_time: None,
+        total_records: Some(100),
+        records_processed: Some(40),
+        error: None,
+    };
+    app.store.seed_runs(vec![seeded]).await.expect("seeded");
+    let (_, list) = app
+        .get_json("/api/integration_runs?integration[code]=OLD")
+        .await;
+    let run = list[0].clone();
+    assert_eq!(run["updated-at"], "2020-06-01T07:59:00+00:00");
+    (format!("/api/integration_runs/{}", run["id"]), run)
+}
+
 #[tokio::test]
-async fn a_repeated_action_on_an_open_run_is_a_no_op() {
+async fn a_repeated_run_applies_its_count_and_moves_nothing_else() {
     let app = spawn_app().await;
     app.create_integration("JOB").await;
-    let id = run_in(&app, "running").await;
-    let (_, first) = app.get_json(&format!("/api/integration_runs/{id}")).await;
-    let (status, again) = app
-        .put_json(
-            &format!("/api/integration_runs/{id}/run"),
-            Some(json!({"total-records": 9})),
+    for format in FORMATS {
+        let id = run_in(&app, "running").await;
+        let path = format!("/api/integration_runs/{id}");
+        let (_, first) = app.get_json(&path).await;
+        let (status, again) = put_in(
+            &app,
+            format,
+            &format!("{path}/run"),
+            "integration-run",
+            json!({"records-processed": 50}),
         )
         .await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(again, first, "the body of a repeated action is not applied");
+        assert_eq!(status, StatusCode::OK, "{format:?}: {again}");
+        assert_eq!(
+            again["records-processed"], 50,
+            "{format:?}: the body applies"
+        );
+        assert_eq!(again["status"], "running", "{format:?}");
+        assert_eq!(
+            again["start-time"], first["start-time"],
+            "{format:?}: start-time stays"
+        );
+        let (_, shown) = app.get_json(&path).await;
+        assert_eq!(shown["records-processed"], 50, "{format:?}: and is stored");
+        assert_eq!(shown["start-time"], first["start-time"], "{format:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_repeated_success_applies_its_body_to_the_successful_run() {
+    let app = spawn_app().await;
+    app.create_integration("JOB").await;
+    for format in FORMATS {
+        let id = run_in(&app, "successful").await;
+        let path = format!("/api/integration_runs/{id}");
+        let (_, done) = app.get_json(&path).await;
+        let (status, again) = put_in(
+            &app,
+            format,
+            &format!("{path}/success"),
+            "integration-run",
+            json!({"total-records": 12, "records-processed": 12, "flow": {"step": "sent"}}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{format:?}: {again}");
+        assert_eq!(again["status"], "successful", "{format:?}");
+        assert_eq!(
+            (&again["total-records"], &again["records-processed"]),
+            (&json!(12), &json!(12)),
+            "{format:?}"
+        );
+        assert_eq!(again["flow"], json!({"step": "sent"}), "{format:?}");
+        assert_eq!(
+            again["end-time"], done["end-time"],
+            "{format:?}: end-time stays"
+        );
+        let (_, shown) = app.get_json(&path).await;
+        assert_eq!(shown, again, "{format:?}: the answer is the run as stored");
+    }
+}
+
+#[tokio::test]
+async fn a_repeated_action_still_refuses_what_the_run_refuses_and_changes_nothing() {
+    let app = spawn_app().await;
+    app.create_integration("JOB").await;
+    for format in FORMATS {
+        for (from, action) in [
+            ("running", "run"),
+            ("successful", "success"),
+            ("failed", "fail"),
+        ] {
+            let id = run_in(&app, from).await;
+            let path = format!("/api/integration_runs/{id}");
+            app.put_json(
+                &path,
+                Some(json!({"total-records": 10, "records-processed": 4})),
+            )
+            .await;
+            let (_, before) = app.get_json(&path).await;
+            let mut refused = vec![
+                (action, json!({"records-processed": 11})),
+                (action, json!({"total-records": 3})),
+            ];
+            if from != "running" {
+                // Any other move out of a terminal status stays refused, body and all.
+                refused.push(("run", json!({"total-records": 20})));
+            }
+            for (action, body) in refused {
+                let sent = format!("{path}/{action}");
+                let (status, answer) =
+                    put_in(&app, format, &sent, "integration-run", body.clone()).await;
+                assert_eq!(
+                    status,
+                    StatusCode::BAD_REQUEST,
+                    "{format:?} {from} {action} {body}"
+                );
+                if let Format::Json = format {
+                    assert_eq!(messages(&answer, "integration-run").len(), 1, "{answer}");
+                }
+                let (_, after) = app.get_json(&path).await;
+                assert_eq!(
+                    after, before,
+                    "{format:?} {from} {action} {body}: nothing changed"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn finish_repeated_on_a_finished_run_keeps_its_status_and_applies_its_body() {
+    let app = spawn_app().await;
+    app.create_integration("JOB").await;
+    for format in FORMATS {
+        // Finished successfully, then an error is filed: a retried finish does not fail it.
+        let succeeded = run_in(&app, "running").await;
+        let (_, done) = act(&app, succeeded, "finish").await;
+        assert_eq!(done["status"], "successful");
+        app.file_error(succeeded, "Supplier", false).await;
+        // Failed by its error, which is then resolved: a retried finish does not succeed it.
+        let failed = run_in(&app, "running").await;
+        let error = app.file_error(failed, "Supplier", false).await;
+        let (_, done) = act(&app, failed, "finish").await;
+        assert_eq!(done["status"], "failed");
+        let resolve = format!("/api/integration_errors/{}/resolve", error["id"]);
+        app.put_json(&resolve, None).await;
+        for (id, status) in [(succeeded, "successful"), (failed, "failed")] {
+            let path = format!("/api/integration_runs/{id}/finish");
+            let (code, again) = put_in(
+                &app,
+                format,
+                &path,
+                "integration-run",
+                json!({"total-records": 4}),
+            )
+            .await;
+            assert_eq!(code, StatusCode::OK, "{format:?} {status}: {again}");
+            assert_eq!(again["status"], status, "{format:?}");
+            assert_eq!(again["total-records"], 4, "{format:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_write_of_the_stored_values_leaves_updated_at_and_updated_by_as_they_were() {
+    let app = spawn_app().await;
+    let (path, seeded) = seeded_run(&app).await;
+    // The same values, spelled otherwise: another zone and a fraction (whole seconds are
+    // stored), a null for a null, the counts as they are.
+    let same = [
+        json!({"start-time": "2020-06-01T10:00:00.250+02:00", "end-time": null}),
+        json!({"total-records": 100, "records-processed": 40}),
+    ];
+    for format in FORMATS {
+        for body in &same {
+            for sent in [path.clone(), format!("{path}/run")] {
+                let (status, answer) =
+                    put_in(&app, format, &sent, "integration-run", body.clone()).await;
+                assert_eq!(status, StatusCode::OK, "{format:?} {sent} {body}: {answer}");
+                assert_eq!(
+                    answer["updated-at"], seeded["updated-at"],
+                    "{format:?} {sent} {body}"
+                );
+                assert_eq!(
+                    answer["updated-by"],
+                    Value::Null,
+                    "{format:?} {sent} {body}"
+                );
+            }
+        }
+    }
+    let (_, after) = app.get_json(&path).await;
+    assert_eq!(after, seeded, "nothing was written");
+    // A value that differs is a change: updated-at and updated-by move.
+    let (_, changed) = app
+        .put_json(&path, Some(json!({"records-processed": 41})))
+        .await;
+    assert_ne!(changed["updated-at"], seeded["updated-at"]);
+    assert_eq!(changed["updated-by"]["login"], "test-client");
+}
+
+#[tokio::test]
+async fn a_flow_equal_to_the_stored_one_is_no_change() {
+    let mut app = spawn_app().await;
+    let (path, _) = seeded_run(&app).await;
+    let flow = json!({"step": "sent", "files": {"first": "a.csv", "count": 2}});
+    app.put_json(&path, Some(json!({ "flow": flow }))).await;
+    write_as(&mut app, "another-client").await;
+    let (_, before) = app.get_json(&path).await;
+    let reordered = json!({"flow": {"files": {"count": 2, "first": "a.csv"}, "step": "sent"}});
+    for sent in [path.clone(), format!("{path}/run")] {
+        let (status, answer) = app.put_json(&sent, Some(reordered.clone())).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            answer, before,
+            "{sent}: the same object, its keys in another order"
+        );
+    }
+    let (_, answer) = app
+        .put_json(&path, Some(json!({"flow": {"step": "sent"}})))
+        .await;
+    assert_eq!(
+        answer["updated-by"]["login"], "another-client",
+        "a smaller flow is a change"
+    );
+}
+
+#[tokio::test]
+async fn a_run_put_back_as_it_reads_is_not_touched() {
+    let mut app = spawn_app().await;
+    app.create_integration("JOB").await;
+    let mut paths = Vec::new();
+    for status in ["running", "successful"] {
+        let id = run_in(&app, status).await;
+        let path = format!("/api/integration_runs/{id}");
+        app.put_json(
+            &path,
+            Some(json!({"total-records": 3, "flow": {"step": "one"}})),
+        )
+        .await;
+        app.file_error(id, "Supplier", false).await;
+        paths.push(path);
+    }
+    write_as(&mut app, "another-client").await;
+    for path in paths {
+        put_back_changes_nothing(&app, &path, &[]).await;
+    }
 }
 
 #[tokio::test]
@@ -566,14 +891,9 @@ async fn every_status_action_speaks_xml() {
         assert_eq!(status, StatusCode::OK, "{action}: {text}");
         let run = xml_value(&text);
         assert_eq!(run["status"], *to, "{action}");
-        let expected_total = if *to == "running" {
-            Value::Null
-        } else {
-            json!(7)
-        };
         assert_eq!(
-            run["total-records"], expected_total,
-            "{action}: the body applies unless it is a repeat"
+            run["total-records"], 7,
+            "{action}: the body applies, to a repeat too"
         );
     }
 }
