@@ -198,12 +198,45 @@ impl IntegrationRef {
         ))
     }
 
-    /// Whether `integration` is the one this reference names.
+    /// Whether `integration` answers to this reference. Text keys compare without ASCII case,
+    /// as Coupa's MySQL compares them and as queries do (docs/api.md, "Querying").
     pub fn matches(&self, integration: &Integration) -> bool {
         !self.is_empty()
             && self.id.is_none_or(|id| id == integration.id)
+            && self
+                .code
+                .as_ref()
+                .is_none_or(|c| c.eq_ignore_ascii_case(&integration.code))
+            && self
+                .name
+                .as_ref()
+                .is_none_or(|n| n.eq_ignore_ascii_case(&integration.name))
+    }
+
+    /// Whether `integration` answers to this reference with every text key spelt as stored.
+    fn matches_exactly(&self, integration: &Integration) -> bool {
+        self.matches(integration)
             && self.code.as_ref().is_none_or(|c| *c == integration.code)
             && self.name.as_ref().is_none_or(|n| *n == integration.name)
+    }
+
+    /// The one integration of `candidates` (those that match without case) this reference
+    /// names. Codes and names are unique without case, but a database written before that
+    /// rule may hold `PO` and `po`: then the exact spelling decides, and without one the
+    /// reference is ambiguous.
+    pub fn pick(&self, mut candidates: Vec<Integration>) -> Result<Integration> {
+        candidates.retain(|c| self.matches(c));
+        if candidates.len() > 1 {
+            candidates.retain(|c| self.matches_exactly(c));
+            if candidates.len() > 1 || candidates.is_empty() {
+                return Err(Error::invalid(format!(
+                    "Several integrations match {} when case is ignored: name one by its \
+                     exact code, its exact name or its id",
+                    self.given
+                )));
+            }
+        }
+        candidates.pop().ok_or_else(|| self.not_found())
     }
 }
 
@@ -211,6 +244,42 @@ impl IntegrationRef {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn integration(id: i64, code: &str) -> Integration {
+        Integration {
+            id,
+            code: code.to_owned(),
+            name: format!("{code} integration"),
+            business_object: "OrderHeader".to_owned(),
+            direction: "to_coupa".to_owned(),
+            end_system: "SAP".to_owned(),
+            end_system_type: "erp".to_owned(),
+            integration_type: None,
+            standard: false,
+            created_at: crate::time::now(),
+            updated_at: crate::time::now(),
+            created_by: None,
+            updated_by: None,
+        }
+    }
+
+    #[test]
+    fn a_reference_picks_without_case_and_prefers_the_exact_spelling() {
+        let reference = IntegrationRef::parse(&json!({"code": "po"}));
+        let upper = integration(1, "PO");
+        assert_eq!(reference.pick(vec![upper.clone()]).unwrap().id, 1);
+        // A database older than unique-without-case may hold both spellings.
+        let lower = integration(2, "po");
+        assert_eq!(reference.pick(vec![upper.clone(), lower]).unwrap().id, 2);
+        let other = integration(3, "Po");
+        let ambiguous = IntegrationRef::parse(&json!({"code": "pO"}));
+        let refused = ambiguous.pick(vec![upper, other]).unwrap_err().to_string();
+        assert!(
+            refused.starts_with("Several integrations match"),
+            "{refused}"
+        );
+        assert!(reference.pick(Vec::new()).is_err());
+    }
 
     #[test]
     fn an_update_says_whether_it_changed_anything() {

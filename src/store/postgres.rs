@@ -68,11 +68,6 @@ type Statement<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
 /// Locks the row a write was decided on until the transaction ends.
 const LOCK: &str = " FOR UPDATE OF t0";
 
-/// Updates are decided in their own transaction only: a read first would cost every update
-/// that changes something (nearly all of them) more round trips, and one that changes
-/// nothing runs no `UPDATE` there (it keeps only the row lock it decided under).
-const READ_FIRST: bool = false;
-
 /// Statistics after a bulk load: autovacuum would get there within minutes, but until it
 /// does, the planner takes the tables for empty and scans them (a page of runs took 25 ms
 /// instead of 3 ms at a million runs).

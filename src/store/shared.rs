@@ -3,7 +3,7 @@
 //! The SQL is the same on SQLite and PostgreSQL (see [`super::sql`]); what differs is how a
 //! datetime is stored, how a row is locked for update, and the driver. Each backend module
 //! defines those few items — `Conn`, `DbRow`, `Statement`, `query` and `query_scalar` in
-//! sqlx's shape, `TimeValue`, `time_param`, `time_value`, `LOCK`, `READ_FIRST`, `ANALYZE`,
+//! sqlx's shape, `TimeValue`, `time_param`, `time_value`, `LOCK`, `ANALYZE`,
 //! the seeding statements, and a store type whose `write` and `read` run an operation on a
 //! connection — and expands [`sql_store!`] to get the whole [`super::Store`] implementation
 //! for its types. PostgreSQL runs it on sqlx; SQLite on rusqlite through [`super::lite`], on
@@ -107,19 +107,7 @@ impl Store for $store {
         fields: IntegrationFields,
         actor: Option<&Actor>,
     ) -> Result<Integration> {
-        // A write that changes nothing writes nothing. With `READ_FIRST` it is answered from a
-        // read; anything else (a change, a refusal) is decided by the write.
-        if READ_FIRST {
-            let checked = fields.clone();
-            let read = self
-                .read(move |conn| {
-                    Box::pin(async move { integration_update(conn, id, &checked, false).await })
-                })
-                .await;
-            if let Ok((stored, false)) = read {
-                return Ok(stored);
-            }
-        }
+        // A write that changes nothing writes nothing (see `update_run`).
         let actor = actor.cloned();
         self.write(move |tx| {
             Box::pin(async move {
@@ -209,21 +197,10 @@ impl Store for $store {
         actor: Option<&Actor>,
     ) -> Result<RunView> {
         // A write that changes nothing (a retried action, a body equal to what is stored)
-        // writes nothing. With `READ_FIRST` it is answered from a read; anything else (a
-        // change, a refusal) is decided by the write, on the run as it is then.
-        if READ_FIRST {
-            let checked = fields.clone();
-            let read = self
-                .read(move |conn| {
-                    Box::pin(async move {
-                        run_update(conn, id, &checked, action, time::now(), false).await
-                    })
-                })
-                .await;
-            if let Ok((_, stored, false)) = read {
-                return Ok(stored);
-            }
-        }
+        // writes nothing: the write decides it, on the run as it is then, and runs no UPDATE.
+        // Deciding it first on a reader would spare such a write its turn at SQLite's writer,
+        // but costs every write that does change something a read more: measured, a quarter
+        // of the lifecycle rate (docs/benchmarks.md).
         let actor = actor.cloned();
         self.write(move |tx| {
             Box::pin(async move {
@@ -374,17 +351,6 @@ impl Store for $store {
         actor: Option<&Actor>,
     ) -> Result<IntegrationError> {
         // A write that changes nothing writes nothing (see `update_run`).
-        if READ_FIRST {
-            let checked = fields.clone();
-            let read = self
-                .read(move |conn| {
-                    Box::pin(async move { record_update(conn, kind, id, &checked, false).await })
-                })
-                .await;
-            if let Ok((stored, false)) = read {
-                return Ok(stored);
-            }
-        }
         let now = time::now();
         let actor = actor.cloned();
         self.write(move |tx| {
@@ -429,14 +395,6 @@ impl Store for $store {
     ) -> Result<IntegrationError> {
         // `resolve` on a resolved record (`unresolve` on an open one) changes nothing and
         // writes nothing (see `update_run`).
-        if READ_FIRST
-            && let Ok(stored) = self
-                .read(move |conn| Box::pin(fetch_record(conn, kind, id, false)))
-                .await
-            && stored.resolved == resolved
-        {
-            return Ok(stored);
-        }
         let actor = actor.cloned();
         self.write(move |tx| {
             Box::pin(async move {
@@ -534,17 +492,6 @@ impl Store for $store {
         actor: Option<&Actor>,
     ) -> Result<Contact> {
         // A write that changes nothing writes nothing (see `update_run`).
-        if READ_FIRST {
-            let checked = fields.clone();
-            let read = self
-                .read(move |conn| {
-                    Box::pin(async move { contact_update(conn, id, &checked, false).await })
-                })
-                .await;
-            if let Ok((stored, false)) = read {
-                return Ok(stored);
-            }
-        }
         let now = time::now();
         let actor = actor.cloned();
         self.write(move |tx| {
@@ -880,8 +827,8 @@ fn bind_all<'q>(mut query: Statement<'q>, binds: &'q [Bind]) -> Statement<'q> {
 async fn check_unique(conn: &mut Conn, id: i64, code: &str, name: &str) -> Result<()> {
     let taken = query(q::INTEGRATION_KEYS_TAKEN)
         .bind(id)
-        .bind(code)
-        .bind(name)
+        .bind(code.to_ascii_lowercase())
+        .bind(name.to_ascii_lowercase())
         .fetch_one(conn)
         .await?;
     let (code_taken, name_taken): (bool, bool) = (taken.try_get(0)?, taken.try_get(1)?);
@@ -932,21 +879,35 @@ async fn find_integration(
     if reference.is_empty() {
         return Err(reference.not_found());
     }
-    let sql = format!(
-        "{} WHERE ($1 IS NULL OR t0.id = $1) AND ($2 IS NULL OR t0.code = $2) \
-         AND ($3 IS NULL OR t0.name = $3)",
-        q::SELECT_INTEGRATIONS
-    );
-    let row = query(&sql)
-        .bind(reference.id)
-        .bind(&reference.code)
-        .bind(&reference.name)
-        .fetch_optional(conn)
-        .await?;
-    match row {
-        Some(row) => integration_row(&row),
-        None => Err(reference.not_found()),
+    // Only the keys given, so that each is an index lookup (`lower(code)` and `lower(name)`
+    // are indexed); text without ASCII case, as queries match it. The domain picks among
+    // the candidates.
+    let mut conditions = Vec::new();
+    let mut binds = Vec::new();
+    if reference.id.is_some() {
+        conditions.push(format!("t0.id = ${}", conditions.len() + 1));
     }
+    for (column, key) in [("code", &reference.code), ("name", &reference.name)] {
+        if let Some(key) = key {
+            conditions.push(format!("lower(t0.{column}) = ${}", conditions.len() + 1));
+            binds.push(key.to_ascii_lowercase());
+        }
+    }
+    let sql = format!(
+        "{} WHERE {} ORDER BY t0.id LIMIT 16",
+        q::SELECT_INTEGRATIONS,
+        conditions.join(" AND ")
+    );
+    let mut select = query(&sql);
+    if let Some(id) = reference.id {
+        select = select.bind(id);
+    }
+    for key in &binds {
+        select = select.bind(key);
+    }
+    let rows = select.fetch_all(conn).await?;
+    let candidates = rows.iter().map(integration_row).collect::<Result<Vec<_>>>()?;
+    reference.pick(candidates)
 }
 
 async fn fetch_run(conn: &mut Conn, id: i64, lock: bool) -> Result<RunView> {

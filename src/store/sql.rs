@@ -165,10 +165,11 @@ pub const INSERT_INTEGRATION: &str = "\
     end_system_type, integration_type, standard, created_at, updated_at, created_by_id, \
     updated_by_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $10) RETURNING id";
 
-/// Whether an integration other than `$1` has the code `$2` / the name `$3`.
+/// Whether an integration other than `$1` has the code `$2` / the name `$3`, ASCII case
+/// aside (bind both lowercased): unique as on Coupa's MySQL, through the `lower()` indexes.
 pub const INTEGRATION_KEYS_TAKEN: &str = "\
-    SELECT EXISTS (SELECT 1 FROM integrations WHERE code = $2 AND id <> $1), \
-    EXISTS (SELECT 1 FROM integrations WHERE name = $3 AND id <> $1)";
+    SELECT EXISTS (SELECT 1 FROM integrations WHERE lower(code) = $2 AND id <> $1), \
+    EXISTS (SELECT 1 FROM integrations WHERE lower(name) = $3 AND id <> $1)";
 
 pub const UPDATE_INTEGRATION: &str = "\
     UPDATE integrations SET code = $2, name = $3, business_object = $4, direction = $5, \

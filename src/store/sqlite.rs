@@ -174,11 +174,6 @@ type Statement<'q> = lite::Query<'q>;
 /// SQLite serialises writers (one writer connection), so reads need no row lock.
 const LOCK: &str = "";
 
-/// Whether an update is first tried on a read, to answer one that changes nothing without a
-/// turn at the writer: SQLite has one writer, each of whose groups waits for a sync, while
-/// reads run beside it on threads of their own.
-const READ_FIRST: bool = true;
-
 /// SQLite plans from its indexes' shapes alone (no `ANALYZE`, so no `sqlite_stat1`): the
 /// plans stay those that docs/benchmarks.md measured, whatever the data.
 const ANALYZE: Option<&str> = None;

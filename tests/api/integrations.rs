@@ -304,3 +304,67 @@ async fn an_update_with_the_stored_values_keeps_updated_by_and_a_change_moves_it
         );
     }
 }
+
+#[tokio::test]
+async fn a_code_or_name_taken_in_another_case_is_taken() {
+    let app = spawn_app().await;
+    app.create_integration("PO_TO_ERP").await;
+    let mut body = integration_body("po_to_erp");
+    body["name"] = json!("PO_TO_ERP INTEGRATION");
+    let (status, answer) = app.post_json("/api/integrations", body).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!(
+        messages(&answer, "integration"),
+        ["Code has already been taken", "Name has already been taken"]
+    );
+
+    // An integration may change the case of its own code.
+    let (status, answer) = app
+        .json(
+            Method::PATCH,
+            "/api/integrations/1",
+            Some(json!({"code": "Po_To_Erp"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["code"], "Po_To_Erp");
+}
+
+#[tokio::test]
+async fn a_reference_names_its_integration_without_case_in_both_formats() {
+    let app = spawn_app().await;
+    app.create_integration("PO_TO_ERP").await;
+    app.create_integration("OTHER").await;
+
+    let (status, run) = app
+        .post_json(
+            "/api/integration_runs",
+            json!({"integration": {"code": "po_to_erp"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{run}");
+    assert_eq!(run["integration"]["code"], "PO_TO_ERP");
+
+    let (status, text) = app
+        .xml(
+            Method::POST,
+            "/api/integration_runs",
+            Some("<integration-run><integration><name>po_to_erp INTEGRATION</name></integration></integration-run>"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{text}");
+    assert_eq!(xml_value(&text)["integration"]["code"], "PO_TO_ERP");
+
+    // Every key given must match, each without case; a key that matches nothing is Coupa's 400.
+    let (status, answer) = app
+        .post_json(
+            "/api/integration_runs",
+            json!({"integration": {"code": "po_to_erp", "name": "other integration"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        messages(&answer, "integration-run")[0].starts_with("Unable to find valid Integration"),
+        "{answer}"
+    );
+}

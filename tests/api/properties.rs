@@ -24,10 +24,11 @@ use crate::helpers::{TestApp, messages, spawn_app};
 
 const RUNS: &str = "/api/integration_runs";
 
-/// Codes with mixed case, LIKE's wildcards, a backslash and non-ASCII letters.
+/// Codes with mixed case, LIKE's wildcards, a backslash and non-ASCII letters (unique without
+/// ASCII case, as codes are).
 const CODES: [&str; 6] = [
     "PO_TO_ERP",
-    "po_to_erp",
+    "po-to-erp",
     "INV-SAP",
     "50%_OFF",
     "Ünïcödé",

@@ -444,74 +444,93 @@ async fn integrations_answer_every_operator_on_integer_text_and_datetime_fields(
     .await;
 }
 
+/// The hex of `text`'s bytes: a code unique without case for each distinct text.
+fn hex(text: &str) -> String {
+    text.bytes().map(|b| format!("{b:02X}")).collect()
+}
+
+/// The id of an integration whose end system is `text` (codes and names are unique without
+/// case, end systems are not, so every spelling of a word can be stored side by side).
+async fn folded(app: &TestApp, text: &str) -> i64 {
+    let code = hex(text);
+    let mut body = integration_body(&code);
+    body["end-system"] = json!(text);
+    body["name"] = json!(format!("{code} {text} integration"));
+    integration_from(app, body).await
+}
+
 #[tokio::test]
 async fn text_matches_without_ascii_case_and_literally_on_every_operator() {
     let app = spawn_app().await;
-    let title = integration(&app, "Alpha").await;
-    let upper = integration(&app, "ALPHA").await;
-    let lower = integration(&app, "alpha").await;
-    let percent = integration(&app, "50%_OFF").await;
-    let wild = integration(&app, "50XYOFF").await;
-    let digits = integration(&app, "5000OFF").await;
-    let backslash = integration(&app, "back\\slash").await;
-    let lookalike = integration(&app, "backXslash").await;
-    let e_upper = integration(&app, "ÉCOLE").await;
-    let e_lower = integration(&app, "école").await;
+    let title = folded(&app, "Alpha").await;
+    let upper = folded(&app, "ALPHA").await;
+    let lower = folded(&app, "alpha").await;
+    let percent = folded(&app, "50%_OFF").await;
+    let wild = folded(&app, "50XYOFF").await;
+    let digits = folded(&app, "5000OFF").await;
+    let backslash = folded(&app, "back\\slash").await;
+    let lookalike = folded(&app, "backXslash").await;
+    let e_upper = folded(&app, "ÉCOLE").await;
+    let e_lower = folded(&app, "école").await;
     let alphas = [title, upper, lower];
 
     let cases: [(&str, &str, &[i64]); 33] = [
         // Without ASCII case, as Coupa's MySQL collations compare: every operator agrees
         // with `=`.
-        ("code", "alpha", &alphas),
-        ("code", "ALPHA", &alphas),
-        ("code", "aLpHa", &alphas),
-        ("code[eq]", "Alpha", &alphas),
-        ("code[contains]", "lph", &alphas),
-        ("code[contains]", "LPH", &alphas),
-        ("code[contains]", "lPh", &alphas),
-        ("code[starts_with]", "a", &alphas),
-        ("code[ends_with]", "Ha", &alphas),
-        ("code[in]", "alpha,50%_off", &[title, upper, lower, percent]),
+        ("end_system", "alpha", &alphas),
+        ("end_system", "ALPHA", &alphas),
+        ("end_system", "aLpHa", &alphas),
+        ("end_system[eq]", "Alpha", &alphas),
+        ("end_system[contains]", "lph", &alphas),
+        ("end_system[contains]", "LPH", &alphas),
+        ("end_system[contains]", "lPh", &alphas),
+        ("end_system[starts_with]", "a", &alphas),
+        ("end_system[ends_with]", "Ha", &alphas),
         (
-            "code[not_eq]",
+            "end_system[in]",
+            "alpha,50%_off",
+            &[title, upper, lower, percent],
+        ),
+        (
+            "end_system[not_eq]",
             "alpha",
             &[
                 percent, wild, digits, backslash, lookalike, e_upper, e_lower,
             ],
         ),
         (
-            "code[not_in]",
+            "end_system[not_in]",
             "ALPHA,50xyoff,5000off,Back\\Slash,BACKXSLASH,école",
             &[percent, e_upper],
         ),
         (
-            "code[gt_or_eq]",
+            "end_system[gt_or_eq]",
             "backxslash",
             &[lookalike, e_upper, e_lower],
         ),
-        ("code[lt]", "ALPHA", &[percent, wild, digits]),
-        ("name", "alpha INTEGRATION", &alphas),
+        ("end_system[lt]", "ALPHA", &[percent, wild, digits]),
+        ("name[ends_with]", "alpha INTEGRATION", &alphas),
         ("name[contains]", "A INT", &alphas),
         // Only ASCII letters fold, the same on both backends: É and é stay apart.
-        ("code", "école", &[e_lower]),
-        ("code", "ÉCOLE", &[e_upper]),
-        ("code", "École", &[e_upper]),
-        ("code[ends_with]", "Cole", &[e_upper, e_lower]),
+        ("end_system", "école", &[e_lower]),
+        ("end_system", "ÉCOLE", &[e_upper]),
+        ("end_system", "École", &[e_upper]),
+        ("end_system[ends_with]", "Cole", &[e_upper, e_lower]),
         // `%`, `_` and `\` are literal characters, not wildcards.
-        ("code[contains]", "%", &[percent]),
-        ("code[contains]", "_", &[percent]),
-        ("code[contains]", "%_", &[percent]),
-        ("code[contains]", "0%_o", &[percent]),
-        ("code[starts_with]", "50%", &[percent]),
-        ("code[ends_with]", "_OFF", &[percent]),
-        ("code[ends_with]", "_off", &[percent]),
-        ("code[ends_with]", "__OFF", &[]),
-        ("code[contains]", "\\", &[backslash]),
-        ("code[contains]", "k\\s", &[backslash]),
-        ("code[contains]", "K\\S", &[backslash]),
-        ("code[starts_with]", "5_", &[]),
+        ("end_system[contains]", "%", &[percent]),
+        ("end_system[contains]", "_", &[percent]),
+        ("end_system[contains]", "%_", &[percent]),
+        ("end_system[contains]", "0%_o", &[percent]),
+        ("end_system[starts_with]", "50%", &[percent]),
+        ("end_system[ends_with]", "_OFF", &[percent]),
+        ("end_system[ends_with]", "_off", &[percent]),
+        ("end_system[ends_with]", "__OFF", &[]),
+        ("end_system[contains]", "\\", &[backslash]),
+        ("end_system[contains]", "k\\s", &[backslash]),
+        ("end_system[contains]", "K\\S", &[backslash]),
+        ("end_system[starts_with]", "5_", &[]),
         (
-            "code[blank]",
+            "end_system[blank]",
             "false",
             &[
                 title, upper, lower, percent, wild, digits, backslash, lookalike, e_upper, e_lower,
@@ -523,15 +542,15 @@ async fn text_matches_without_ascii_case_and_literally_on_every_operator() {
     }
 
     // The same holds on runs: no status holds a literal `%` or `_`; a status and the
-    // integration's code match in any case.
-    let run = app.create_run("Alpha").await;
+    // integration's end system match in any case.
+    let run = app.create_run(&hex("Alpha")).await;
     for (key, value) in [
         ("status[contains]", "%"),
         ("status[contains]", "_"),
         ("status[starts_with]", "%"),
         ("status[ends_with]", "_"),
-        ("integration[code][contains]", "%"),
-        ("integration[code]", "école"),
+        ("integration[end_system][contains]", "%"),
+        ("integration[end_system]", "école"),
     ] {
         assert_ids(&app, RUNS, &[(key, value)], &[]).await;
     }
@@ -540,8 +559,8 @@ async fn text_matches_without_ascii_case_and_literally_on_every_operator() {
         ("status[contains]", "PEND"),
         ("status[starts_with]", "Pend"),
         ("status[contains]", "end"),
-        ("integration[code]", "ALPHA"),
-        ("integration[code]", "Alpha"),
+        ("integration[end_system]", "ALPHA"),
+        ("integration[end_system]", "Alpha"),
         ("integration[name][ends_with]", "Integration"),
     ] {
         assert_ids(&app, RUNS, &[(key, value)], &[run]).await;
