@@ -129,7 +129,7 @@ pub fn router(app: App, limits: &Limits) -> Router {
         let gate = middleware::from_fn_with_state((state.clone(), route.scope), auth::guard);
         router = router.route(route.path, route.handler.route_layer(gate));
     }
-    let app = router
+    router
         .with_state(state)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         // A bug must still answer (500, in Coupa's format) rather than drop the connection.
@@ -142,16 +142,7 @@ pub fn router(app: App, limits: &Limits) -> Router {
             // The path only: query strings may carry credentials (spec §5).
             tracing::info_span!("request", id, method = %request.method(), path = %request.uri().path())
         }))
-        .layer(SetRequestIdLayer::x_request_id(RequestCounter::default()));
-    // Rails' path conventions apply before anything else sees the request, routing included:
-    // a layer of a router with no routes wraps its fallback, the whole application.
-    Router::new()
-        .fallback_service(app)
-        .layer(middleware::map_request(rails_paths))
-}
-
-async fn rails_paths(request: axum::extract::Request) -> axum::extract::Request {
-    crate::http::rails_paths::normalize(request)
+        .layer(SetRequestIdLayer::x_request_id(RequestCounter::default()))
 }
 
 /// Request ids: a process-wide counter, unless the client sent its own `x-request-id`.

@@ -22,8 +22,11 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tower::ServiceExt;
 
 use refusals::Refusals;
+
+use crate::http::rails_paths;
 
 /// What a node accepts of its clients. `docs/security.md` says what a client sees over each.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -112,7 +115,10 @@ pub async fn serve(
         };
         // Answers are written whole; don't hold their last segment back for an ACK.
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
+        // Rails' path conventions (`.json`, a trailing slash) apply before routing. As a plain
+        // map here rather than a router layer, they cost a read nothing measurable; an outer
+        // router with a middleware cost 9 % of the read rate (docs/benchmarks.md).
+        let service = TowerToHyperService::new(router.clone().map_request(rails_paths::normalize));
         let io = TokioIo::new(Refusals::new(stream, limits.max_header_bytes));
         let connection = graceful.watch(http.serve_connection(io, service));
         tokio::spawn(async move {
