@@ -1,13 +1,9 @@
-//! The one error type of the crate and its HTTP status.
+//! The one error type of the crate: pure, with no web framework and no database driver in it.
 //!
-//! Handlers and the store return [`Error`]; turning it into a response only records the status
-//! and the messages. The body itself (Coupa's `<errors>` or `{"errors": …}`) is written by
-//! [`crate::http::errors::render`], which knows the negotiated format and the resource, and
-//! which also dresses the framework's own refusals (unknown route, wrong verb, body too large).
-
-use axum::http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
-use axum::http::{HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+//! Handlers, the domain and the store return [`Error`]. Its HTTP status and headers are
+//! chosen in [`crate::http::errors`], which also writes Coupa's `<errors>` or `{"errors": …}`
+//! body; a driver's failure arrives as [`Error::Storage`] through the conversions in
+//! [`crate::store`], after the store has picked out what it answers differently (unique keys).
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -35,13 +31,9 @@ pub enum Error {
     /// Throttled; the client may retry after the duration.
     #[error("Too many requests: retry in {} s", retry_after_seconds(*.0))]
     TooManyRequests(std::time::Duration),
-    #[error(transparent)]
-    Database(#[from] sqlx::Error),
-    /// The embedded backend's driver (SQLite through rusqlite).
-    #[error(transparent)]
-    Sqlite(#[from] rusqlite::Error),
-    #[error(transparent)]
-    Migration(#[from] sqlx::migrate::MigrateError),
+    /// The database, its driver or its migrations failed: logged in full, never shown.
+    #[error("{0}")]
+    Storage(Box<dyn std::error::Error + Send + Sync>),
     #[error("{0}")]
     Internal(String),
 }
@@ -52,65 +44,27 @@ impl Error {
         Error::Invalid(vec![message.into()])
     }
 
-    pub fn status(&self) -> StatusCode {
-        match self {
-            Error::Invalid(_) => StatusCode::BAD_REQUEST,
-            Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Error::Forbidden(_) => StatusCode::FORBIDDEN,
-            Error::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
-            Error::NotFound(_) | Error::NoResults => StatusCode::NOT_FOUND,
-            Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Error::Conflict(_) => StatusCode::CONFLICT,
-            Error::Database(_) | Error::Sqlite(_) | Error::Migration(_) | Error::Internal(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
-        }
+    /// A failure of the storage below the store, kept whole for the log.
+    pub fn storage(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Error::Storage(Box::new(error))
+    }
+
+    /// Whether the fault is the server's: its detail is logged and hidden from the client.
+    pub fn is_internal(&self) -> bool {
+        matches!(self, Error::Storage(_) | Error::Internal(_))
     }
 
     /// What the client may read. Internal details stay in the log.
-    fn messages(self) -> Vec<String> {
+    pub fn messages(self) -> Vec<String> {
         match self {
             Error::Invalid(messages) => messages,
-            Error::Database(_) | Error::Sqlite(_) | Error::Migration(_) | Error::Internal(_) => {
-                vec!["Internal server error".to_owned()]
-            }
+            internal if internal.is_internal() => vec!["Internal server error".to_owned()],
             other => vec![other.to_string()],
         }
     }
 }
 
-/// The messages of an error response, left in the response's extensions for the renderer.
-#[derive(Clone, Debug)]
-pub struct ErrorMessages(pub Vec<String>);
-
-impl IntoResponse for Error {
-    fn into_response(self) -> Response {
-        let status = self.status();
-        if status.is_server_error() {
-            tracing::error!(error = %self, "request failed");
-        }
-        let mut response = status.into_response();
-        let headers = response.headers_mut();
-        match &self {
-            Error::Unauthorized(_) => {
-                headers.insert(
-                    WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Bearer realm=\"runledger\""),
-                );
-            }
-            Error::TooManyRequests(wait) => {
-                headers.insert(RETRY_AFTER, HeaderValue::from(retry_after_seconds(*wait)));
-            }
-            _ => {}
-        }
-        response
-            .extensions_mut()
-            .insert(ErrorMessages(self.messages()));
-        response
-    }
-}
-
 /// `Retry-After` is whole seconds: round up, and never say 0.
-fn retry_after_seconds(wait: std::time::Duration) -> u64 {
+pub fn retry_after_seconds(wait: std::time::Duration) -> u64 {
     (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
 }

@@ -1,19 +1,64 @@
 //! Coupa's error bodies (spec §4), for every error response the server sends.
 //!
-//! Handlers return [`crate::Error`], which leaves only a status and its messages on the
-//! response. This middleware, wrapped around the whole router, writes the body in the
+//! Handlers return [`crate::Error`]; turning it into a response (below) only sets the status,
+//! the headers and the messages. This middleware, wrapped around the whole router, writes the body in the
 //! negotiated format, and gives the same treatment to refusals that never reached a handler
 //! (unknown route, wrong verb, oversized body, request timeout).
 
 use axum::extract::Request;
-use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 use super::format::Format;
 use super::render::{self, Node};
-use crate::error::ErrorMessages;
+use crate::error::{Error, retry_after_seconds};
+
+/// The messages of an error response, left in the response's extensions for [`render`].
+#[derive(Clone, Debug)]
+pub struct ErrorMessages(pub Vec<String>);
+
+/// The HTTP status of an error.
+pub fn status(error: &Error) -> StatusCode {
+    match error {
+        Error::Invalid(_) => StatusCode::BAD_REQUEST,
+        Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+        Error::Forbidden(_) => StatusCode::FORBIDDEN,
+        Error::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+        Error::NotFound(_) | Error::NoResults => StatusCode::NOT_FOUND,
+        Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        Error::Conflict(_) => StatusCode::CONFLICT,
+        Error::Storage(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = status(&self);
+        if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+        }
+        let mut response = status.into_response();
+        let headers = response.headers_mut();
+        match &self {
+            Error::Unauthorized(_) => {
+                headers.insert(
+                    WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"runledger\""),
+                );
+            }
+            Error::TooManyRequests(wait) => {
+                headers.insert(RETRY_AFTER, HeaderValue::from(retry_after_seconds(*wait)));
+            }
+            _ => {}
+        }
+        response
+            .extensions_mut()
+            .insert(ErrorMessages(self.messages()));
+        response
+    }
+}
 
 /// Marks a response whose error body is already in its own format (OAuth's), to be left as is.
 #[derive(Clone, Copy, Debug)]
@@ -88,5 +133,49 @@ pub fn resource_name(path: &str) -> &'static str {
         "integration_contacts" => "integration-contact",
         "alert_deliveries" => "alert-delivery",
         _ => "request",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::StatusCode;
+    use axum::http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
+    use axum::response::IntoResponse;
+
+    use super::ErrorMessages;
+    use crate::error::Error;
+
+    fn messages(response: &axum::response::Response) -> Vec<String> {
+        response
+            .extensions()
+            .get::<ErrorMessages>()
+            .unwrap()
+            .0
+            .clone()
+    }
+
+    #[test]
+    fn a_storage_failure_is_a_500_whose_detail_the_client_never_reads() {
+        let failure = std::io::Error::other("disk I/O error at /var/lib/secret.db");
+        let response = Error::storage(failure).into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(messages(&response), ["Internal server error"]);
+    }
+
+    #[test]
+    fn refusals_carry_their_status_headers_and_messages() {
+        let response = Error::Unauthorized("Invalid API key".into()).into_response();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert!(response.headers().contains_key(WWW_AUTHENTICATE));
+        assert_eq!(messages(&response), ["Invalid API key"]);
+
+        let wait = std::time::Duration::from_millis(1_500);
+        let response = Error::TooManyRequests(wait).into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()[RETRY_AFTER], "2");
+
+        let response = Error::Invalid(vec!["a".into(), "b".into()]).into_response();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(messages(&response), ["a", "b"]);
     }
 }

@@ -16,7 +16,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use hyper::body::{Frame, SizeHint};
 
-use crate::error::ErrorMessages;
+use super::errors::ErrorMessages;
 use crate::server::Limits;
 
 /// Answers a request that outlives `request_timeout`, and names the body limit in a 413.

@@ -198,6 +198,26 @@ pub(crate) fn on_unique<E: UniqueViolation>(error: E, keys: &[(&str, &str)]) -> 
     error.into()
 }
 
+// A driver's failure is a storage error; what the store answers differently (a unique key,
+// a missing row) it picks out before the conversion.
+impl From<sqlx::Error> for Error {
+    fn from(error: sqlx::Error) -> Self {
+        Error::storage(error)
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for Error {
+    fn from(error: sqlx::migrate::MigrateError) -> Self {
+        Error::storage(error)
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(error: rusqlite::Error) -> Self {
+        Error::storage(error)
+    }
+}
+
 /// A driver's error that may be a unique-key violation.
 pub(crate) trait UniqueViolation: Into<Error> {
     /// The violated key's name and the database's message, if it is one.
@@ -252,7 +272,7 @@ mod tests {
         let other = conn
             .execute("INSERT INTO nowhere VALUES (1)", [])
             .unwrap_err();
-        assert!(matches!(on_unique(other, &keys), Error::Sqlite(_)));
+        assert!(matches!(on_unique(other, &keys), Error::Storage(_)));
     }
 
     #[test]
