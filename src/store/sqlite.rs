@@ -5,24 +5,21 @@
 //! "database is locked", and `synchronous=FULL` makes every commit durable before any write
 //! in it is answered. Reads run on a few threads of their own, each with a read-only
 //! connection, and never wait for writers (WAL readers see the last committed state). Both
-//! run each whole operation on the connection's thread, through [`super::lite`]; sqlx opens
-//! the file and applies the migrations first.
+//! run each whole operation on the connection's thread, through [`super::lite`]. Before
+//! either starts, a connection of its own creates the file if needed and applies the
+//! migrations ([`migrations`]).
+
+mod migrations;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::Path;
-use std::str::FromStr;
+use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags};
-use sqlx::migrate::Migrator;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-use sqlx::{ConnectOptions, Connection as _};
 use tokio::sync::oneshot;
 
 use super::BoxFuture;
 use super::group_commit::{GroupCommit, panic_text};
 use super::lite::{self, query, query_scalar};
-
-pub static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 
 /// Read-only connections, one per reader thread.
 const READERS: usize = 4;
@@ -37,16 +34,17 @@ impl SqliteStore {
     pub async fn open(url: &str) -> Result<Self> {
         let cannot_open =
             |e: &dyn std::fmt::Display| Error::Internal(format!("cannot open {url}: {e}"));
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
-        let mut migrating = options.connect().await.map_err(|e| cannot_open(&e))?;
-        MIGRATOR.run(&mut migrating).await?;
-        migrating.close().await?;
-        let path = options.get_filename();
+        let path = &file_of(url)?;
+        // Once, at start, on this thread, as the connections below are opened: WAL is a
+        // property of the file, kept by every later connection.
+        let mut migrating = connect(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
+            "PRAGMA journal_mode = WAL",
+        )
+        .map_err(|e| cannot_open(&e))?;
+        migrations::run(&mut migrating)?;
+        migrating.close().map_err(|(_, e)| e)?;
         // The writer keeps the indexes it updates in memory: 32 MiB of page cache.
         let writer = connect(
             path,
@@ -82,6 +80,50 @@ impl SqliteStore {
     {
         self.reader.read(work).await
     }
+}
+
+/// The file that `sqlite://PATH` names (percent-decoded, as sqlx read it). `?mode=rwc` and
+/// `?mode=rw` are accepted and change nothing: the file is always created when missing.
+fn file_of(url: &str) -> Result<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"));
+    let (path, params) = match rest.map(|rest| rest.split_once('?').unwrap_or((rest, ""))) {
+        Some((path, params)) if !path.is_empty() && path != ":memory:" => (path, params),
+        _ => {
+            return Err(Error::Internal(format!(
+                "unsupported database URL '{url}': use sqlite://PATH"
+            )));
+        }
+    };
+    for (key, value) in form_urlencoded::parse(params.as_bytes()) {
+        if !(key == "mode" && (value == "rwc" || value == "rw")) {
+            return Err(Error::Internal(format!(
+                "unsupported parameter '{key}={value}' in '{url}': use sqlite://PATH"
+            )));
+        }
+    }
+    let bytes = path.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match hex.map(|h| u8::from_str_radix(h, 16)) {
+            Some(Ok(byte)) if bytes[i] == b'%' => {
+                decoded.push(byte);
+                i += 3;
+            }
+            _ => {
+                decoded.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(decoded)
+        .map(PathBuf::from)
+        .map_err(|_| Error::Internal(format!("the path in '{url}' is not UTF-8")))
 }
 
 /// A connection to the migrated file, set up as every connection of the store must be.
@@ -201,3 +243,22 @@ fn time_value(seconds: TimeValue) -> Option<Timestamp> {
 }
 
 super::shared::sql_store!(SqliteStore);
+
+#[cfg(test)]
+mod tests {
+    use super::file_of;
+
+    #[test]
+    fn a_url_names_its_file_percent_decoded_and_refuses_what_would_be_ignored() {
+        let file = |url| file_of(url).map(|p| p.display().to_string());
+        assert_eq!(file("sqlite://runledger.db").unwrap(), "runledger.db");
+        assert_eq!(
+            file("sqlite:///var/lib/a%20b.db").unwrap(),
+            "/var/lib/a b.db"
+        );
+        assert_eq!(file("sqlite://x.db?mode=rwc").unwrap(), "x.db");
+        assert!(file("sqlite://x.db?cache=shared").is_err());
+        assert!(file("sqlite::memory:").is_err());
+        assert!(file("sqlite://").is_err());
+    }
+}

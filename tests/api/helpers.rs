@@ -408,7 +408,7 @@ pub fn messages(body: &Value, resource: &str) -> Vec<String> {
 /// server's next write waits inside the store for as long as the test likes.
 pub enum WriteLock {
     /// SQLite's one write lock: the server's writer waits for it (`busy_timeout`).
-    Sqlite(sqlx::SqliteConnection),
+    Sqlite(rusqlite::Connection),
     /// Exclusive locks on the integrations and runs tables: reads go on, while every write,
     /// and every read `FOR UPDATE` that decides one, waits.
     Postgres(sqlx::PgConnection),
@@ -419,12 +419,11 @@ impl WriteLock {
         use sqlx::Connection;
         match crate::BACKEND {
             Backend::Sqlite => {
-                let mut connection = sqlx::SqliteConnection::connect(database_url)
-                    .await
-                    .expect("a connection of the test's own");
-                sqlx::query("BEGIN IMMEDIATE")
-                    .execute(&mut connection)
-                    .await
+                let path = database_url.trim_start_matches("sqlite://");
+                let connection =
+                    rusqlite::Connection::open(path).expect("a connection of the test's own");
+                connection
+                    .execute_batch("BEGIN IMMEDIATE")
                     .expect("the write lock");
                 WriteLock::Sqlite(connection)
             }
@@ -448,8 +447,12 @@ impl WriteLock {
 
     pub async fn release(self) {
         let released = match self {
-            WriteLock::Sqlite(mut c) => sqlx::query("ROLLBACK").execute(&mut c).await.map(drop),
-            WriteLock::Postgres(mut c) => sqlx::query("ROLLBACK").execute(&mut c).await.map(drop),
+            WriteLock::Sqlite(c) => c.execute_batch("ROLLBACK").map_err(|e| e.to_string()),
+            WriteLock::Postgres(mut c) => sqlx::query("ROLLBACK")
+                .execute(&mut c)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string()),
         };
         released.expect("lock released");
     }

@@ -13,6 +13,7 @@ mod formats;
 mod helpers;
 mod integrations;
 mod limits;
+mod migrations;
 mod process;
 mod properties;
 mod query;

@@ -1,0 +1,188 @@
+//! SQLite's schema migrations, run through rusqlite, so that sqlx is built for PostgreSQL alone.
+//!
+//! The files in `migrations/sqlite/` are applied in version order and recorded in the table
+//! that sqlx's migrator kept (`_sqlx_migrations`, same columns, same SHA-384 checksums):
+//! a database made before keeps its history, and an applied file that was edited since, or a
+//! version this build does not know, is refused as sqlx refused it.
+
+use std::time::Instant;
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+use sha2::{Digest, Sha384};
+
+use crate::error::{Error, Result};
+
+macro_rules! migration {
+    ($file:literal) => {
+        (
+            $file,
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/migrations/sqlite/",
+                $file
+            )),
+        )
+    };
+}
+
+/// Every migration file, oldest first; a unit test holds this list to the folder.
+const FILES: &[(&str, &str)] = &[
+    migration!("20261129000001_initial.sql"),
+    migration!("20261129000002_api_clients.sql"),
+    migration!("20261129000003_errors_contacts_alerts.sql"),
+    migration!("20261201120000_folded_text_indexes.sql"),
+];
+
+/// sqlx's table, as its SQLite migrator creates it.
+const TABLE: &str = "CREATE TABLE IF NOT EXISTS _sqlx_migrations (
+    version BIGINT PRIMARY KEY,
+    description TEXT NOT NULL,
+    installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    success BOOLEAN NOT NULL,
+    checksum BLOB NOT NULL,
+    execution_time BIGINT NOT NULL
+)";
+
+/// One migration file: `<version>_<description>.sql`.
+struct Migration {
+    version: i64,
+    description: String,
+    sql: &'static str,
+    checksum: Vec<u8>,
+}
+
+impl Migration {
+    fn parse((file, sql): (&str, &'static str)) -> Migration {
+        let (version, rest) = file
+            .split_once('_')
+            .expect("a migration is VERSION_NAME.sql");
+        Migration {
+            version: version.parse().expect("a migration's version is a number"),
+            description: rest.trim_end_matches(".sql").replace('_', " "),
+            sql,
+            checksum: Sha384::digest(sql.as_bytes()).to_vec(),
+        }
+    }
+}
+
+/// Applies the pending migrations in one write transaction: all of them, or none.
+pub fn run(conn: &mut Connection) -> Result<()> {
+    let migrations = FILES
+        .iter()
+        .copied()
+        .map(Migration::parse)
+        .collect::<Vec<_>>();
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.execute_batch(TABLE)?;
+    let dirty: Option<i64> = tx
+        .query_row(
+            "SELECT version FROM _sqlx_migrations WHERE success = false ORDER BY version LIMIT 1",
+            [],
+            |row| row.get(0),
+        )
+        .optional()?;
+    if let Some(version) = dirty {
+        return Err(Error::Internal(format!(
+            "migration {version} is partially applied; fix and remove row from `_sqlx_migrations` table"
+        )));
+    }
+    let applied = tx
+        .prepare("SELECT version, checksum FROM _sqlx_migrations ORDER BY version")?
+        .query_map([], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    for (version, checksum) in &applied {
+        match migrations.iter().find(|m| m.version == *version) {
+            None => {
+                return Err(Error::Internal(format!(
+                    "migration {version} was previously applied but is missing in the resolved migrations"
+                )));
+            }
+            Some(known) if known.checksum != *checksum => {
+                return Err(Error::Internal(format!(
+                    "migration {version} was previously applied but has been modified"
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    for migration in &migrations {
+        if applied
+            .iter()
+            .any(|(version, _)| *version == migration.version)
+        {
+            continue;
+        }
+        let started = Instant::now();
+        tx.execute_batch(migration.sql).map_err(|e| {
+            Error::Internal(format!(
+                "while executing migration {}: {e}",
+                migration.version
+            ))
+        })?;
+        let nanos = i64::try_from(started.elapsed().as_nanos()).unwrap_or(i64::MAX);
+        tx.execute(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             VALUES (?1, ?2, TRUE, ?3, ?4)",
+            (migration.version, &migration.description, &migration.checksum, nanos),
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_list_names_every_file_of_the_folder_in_order() {
+        let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite");
+        let mut on_disk = std::fs::read_dir(folder)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .filter(|name| name.ends_with(".sql"))
+            .collect::<Vec<_>>();
+        on_disk.sort();
+        let listed = FILES.iter().map(|(file, _)| *file).collect::<Vec<_>>();
+        assert_eq!(listed, on_disk);
+    }
+
+    #[test]
+    fn a_second_run_applies_nothing_and_an_edited_migration_is_refused() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        run(&mut conn).unwrap();
+        run(&mut conn).unwrap();
+        let count: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM _sqlx_migrations WHERE success",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(count, i64::try_from(FILES.len()).unwrap());
+
+        conn.execute(
+            "UPDATE _sqlx_migrations SET checksum = x'00' WHERE rowid = 1",
+            [],
+        )
+        .unwrap();
+        let refused = run(&mut conn).unwrap_err().to_string();
+        assert!(refused.contains("has been modified"), "{refused}");
+    }
+
+    #[test]
+    fn a_version_this_build_does_not_know_is_refused() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        run(&mut conn).unwrap();
+        conn.execute(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, \
+             execution_time) VALUES (29991231000000, 'later', TRUE, x'00', 0)",
+            [],
+        )
+        .unwrap();
+        let refused = run(&mut conn).unwrap_err().to_string();
+        assert!(refused.contains("29991231000000"), "{refused}");
+    }
+}
