@@ -109,6 +109,7 @@ fn file_of(url: &str) -> Result<PathBuf> {
     while i < bytes.len() {
         let hex = bytes
             .get(i + 1..i + 3)
+            .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
             .and_then(|h| std::str::from_utf8(h).ok());
         match hex.map(|h| u8::from_str_radix(h, 16)) {
             Some(Ok(byte)) if bytes[i] == b'%' => {
@@ -257,6 +258,7 @@ mod tests {
             "/var/lib/a b.db"
         );
         assert_eq!(file("sqlite://x.db?mode=rwc").unwrap(), "x.db");
+        assert_eq!(file("sqlite://100%+1.db").unwrap(), "100%+1.db");
         assert!(file("sqlite://x.db?cache=shared").is_err());
         assert!(file("sqlite::memory:").is_err());
         assert!(file("sqlite://").is_err());
