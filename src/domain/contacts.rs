@@ -104,6 +104,34 @@ impl ContactFields {
 }
 
 impl Contact {
+    /// A contact as `create` makes it, before it is stored (its id is 0): the body's values
+    /// over a blank contact, in `integration_id` (none: it hears every integration), with the
+    /// key that will sign its webhooks, made `now` by `actor`.
+    pub fn new(
+        fields: &ContactFields,
+        integration_id: Option<i64>,
+        webhook_secret: String,
+        now: Timestamp,
+        actor: Option<&Actor>,
+    ) -> Contact {
+        let mut contact = Contact {
+            id: 0,
+            integration_id,
+            contact_alert_type: String::new(),
+            contactable_type: String::new(),
+            contactable_id: 0,
+            email: None,
+            webhook_url: None,
+            webhook_secret: Some(webhook_secret),
+            created_at: now,
+            updated_at: now,
+            created_by: actor.cloned(),
+            updated_by: actor.cloned(),
+        };
+        contact.apply(fields);
+        contact
+    }
+
     /// Applies an update; the integration is resolved by the store.
     pub fn apply(&mut self, fields: &ContactFields) {
         if let Some(Some(v)) = &fields.contact_alert_type {
@@ -167,5 +195,26 @@ mod tests {
             err.contains("Contactable type can't be blank")
                 && err.contains("Contactable id can't be blank")
         );
+    }
+
+    #[test]
+    fn a_new_contact_takes_its_body_its_integration_and_its_signing_key() {
+        let now = crate::time::parse("2026-11-28T10:00:00Z").unwrap();
+        let fields = parse(json!({
+            "contact-alert-type": "Technical",
+            "contactable-type": "UserGroup",
+            "contactable-id": 3,
+            "email": "ops@example.com",
+        }))
+        .unwrap();
+        let contact = Contact::new(&fields, Some(7), "key".into(), now, None);
+        assert_eq!((contact.id, contact.integration_id), (0, Some(7)));
+        assert_eq!(contact.contact_alert_type, "Technical");
+        assert_eq!(contact.contactable_type, "UserGroup");
+        assert_eq!(contact.contactable_id, 3);
+        assert_eq!(contact.email.as_deref(), Some("ops@example.com"));
+        assert_eq!(contact.webhook_url, None);
+        assert_eq!(contact.webhook_secret.as_deref(), Some("key"));
+        assert_eq!((contact.created_at, contact.updated_at), (now, now));
     }
 }

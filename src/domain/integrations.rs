@@ -132,6 +132,39 @@ impl Integration {
     }
 }
 
+/// A key that no two integrations share (compared without ASCII case, as Coupa's MySQL
+/// compares it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UniqueKey {
+    Code,
+    Name,
+}
+
+impl UniqueKey {
+    /// Rails' validation message when another integration has this key.
+    pub const fn taken(self) -> &'static str {
+        match self {
+            UniqueKey::Code => "Code has already been taken",
+            UniqueKey::Name => "Name has already been taken",
+        }
+    }
+}
+
+/// Refuses an integration whose keys `taken` are another's, naming each as Rails validates
+/// (code first).
+pub fn refuse_taken(taken: &[UniqueKey]) -> Result<()> {
+    if taken.is_empty() {
+        return Ok(());
+    }
+    let mut messages: Vec<String> = Vec::with_capacity(2);
+    for key in [UniqueKey::Code, UniqueKey::Name] {
+        if taken.contains(&key) {
+            messages.push(key.taken().to_owned());
+        }
+    }
+    Err(Error::Invalid(messages))
+}
+
 /// How a body names an existing integration (spec §1.5): by `id`, `code` or `name`, or
 /// several of them at once, all of which must match.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -344,5 +377,26 @@ mod tests {
         let r = IntegrationRef::parse(&json!({"id": "7"}));
         assert_eq!(r.id, Some(7));
         assert!(IntegrationRef::parse(&json!({"other": 1})).is_empty());
+    }
+
+    #[test]
+    fn a_taken_code_and_name_are_both_named_code_first() {
+        let refused = refuse_taken(&[UniqueKey::Name, UniqueKey::Code]).unwrap_err();
+        match refused {
+            Error::Invalid(messages) => assert_eq!(
+                messages,
+                ["Code has already been taken", "Name has already been taken"]
+            ),
+            other => panic!("{other:?}"),
+        }
+        match refuse_taken(&[UniqueKey::Name]).unwrap_err() {
+            Error::Invalid(messages) => assert_eq!(messages, ["Name has already been taken"]),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn keys_nobody_else_has_are_accepted() {
+        assert!(refuse_taken(&[]).is_ok());
     }
 }
