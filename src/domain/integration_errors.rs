@@ -182,6 +182,18 @@ impl RecordFields {
         Ok(fields)
     }
 
+    /// The run of a record that was in `current` once these fields apply: the one they
+    /// name, none if they clear it, else `current`.
+    pub fn run_after(&self, current: Option<RunRef>) -> Option<RunRef> {
+        self.integration_run.unwrap_or(current)
+    }
+
+    /// Whether these fields name the record's run or integration, so that its integration is
+    /// decided again (see [`record_integration`]).
+    pub fn moves(&self) -> bool {
+        self.integration_run.is_some() || self.integration.is_some()
+    }
+
     /// Refuses an update that would clear what its kind requires.
     pub fn require_for_update(&self, kind: RecordKind) -> Result<()> {
         let mut c = Checker::default();
@@ -337,6 +349,25 @@ impl IntegrationError {
         };
         record.apply(fields);
         record
+    }
+}
+
+impl IntegrationError {
+    /// The record as an update leaves it, in `run_id` and `integration_id` (as
+    /// [`RecordFields::run_after`] and [`record_integration`] decided them), and whether the
+    /// update changes anything: a value, or responses to append.
+    pub fn updated(
+        &self,
+        fields: &RecordFields,
+        run_id: Option<RunRef>,
+        integration_id: Option<i64>,
+    ) -> (IntegrationError, bool) {
+        let mut next = self.clone();
+        next.integration_run_id = run_id;
+        next.integration_id = integration_id;
+        next.apply(fields);
+        let changed = next != *self || !fields.responses.is_empty();
+        (next, changed)
     }
 }
 
@@ -501,5 +532,33 @@ mod tests {
         assert_eq!((bare.integration_run_id, bare.integration_id), (None, None));
         assert!(bare.contact_alert_type.is_empty() && !bare.exported);
         assert_eq!(bare.created_by, None);
+    }
+
+    #[test]
+    fn an_update_changes_a_record_by_a_value_or_by_responses_to_append() {
+        let now = crate::time::parse("2026-11-28T10:00:00Z").unwrap();
+        let fields = parse(json!({"integration-run": {"id": 5}, "status": "open"})).unwrap();
+        let record = IntegrationError::new(&fields, Some(1), false, now, None);
+
+        let same = parse(json!({"status": "open"})).unwrap();
+        assert_eq!(same.run_after(record.integration_run_id), Some(5));
+        assert!(!same.moves());
+        assert!(!record.updated(&same, Some(5), Some(1)).1);
+
+        let answered = parse(json!({"responses": [{"response-code": "E1"}]})).unwrap();
+        let run = answered.run_after(record.integration_run_id);
+        let (next, changed) = record.updated(&answered, run, Some(1));
+        assert!(
+            changed && next == record,
+            "responses change a record without a value"
+        );
+
+        let moved = parse(json!({"integration-run-id": null, "status": "done"})).unwrap();
+        assert!(moved.moves());
+        assert_eq!(moved.run_after(Some(5)), None);
+        let (next, changed) = record.updated(&moved, None, Some(1));
+        assert!(changed);
+        assert_eq!(next.integration_run_id, None);
+        assert_eq!(next.status.as_deref(), Some("done"));
     }
 }

@@ -155,6 +155,13 @@ pub struct RunFields {
 }
 
 impl RunFields {
+    /// The integration a new run is created in, or the refusal of a run without one.
+    pub fn integration_for_create(&self) -> Result<&IntegrationRef> {
+        self.integration
+            .as_ref()
+            .ok_or_else(|| Error::invalid("Integration can't be blank"))
+    }
+
     /// Reads and validates the elements present in `body`.
     pub fn parse(body: Body) -> Result<Self> {
         let mut c = Checker::default();
@@ -517,6 +524,20 @@ mod tests {
         );
         assert!(refused.is_err());
         assert_eq!(v, before);
+    }
+
+    #[test]
+    fn a_new_run_needs_an_integration() {
+        let refused = RunFields::default().integration_for_create().unwrap_err();
+        assert_eq!(refused.to_string(), "Integration can't be blank");
+        let fields = RunFields::parse(Body(
+            json!({"integration": {"code": "X"}}).as_object().unwrap(),
+        ))
+        .unwrap();
+        assert_eq!(
+            fields.integration_for_create().unwrap().code.as_deref(),
+            Some("X")
+        );
     }
 
     #[test]

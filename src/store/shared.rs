@@ -159,9 +159,7 @@ impl Store for $store {
 
     async fn create_run(&self, fields: RunFields, actor: Option<&Actor>) -> Result<RunView> {
         // Refused before it queues for the writer, which runs one write at a time.
-        let Some(reference) = fields.integration.clone() else {
-            return Err(Error::invalid("Integration can't be blank"));
-        };
+        let reference = fields.integration_for_create()?.clone();
         let now = time::now();
         let actor = actor.cloned();
         self.write(move |tx| {
@@ -1114,18 +1112,13 @@ async fn record_update(
     lock: bool,
 ) -> Result<(IntegrationError, bool)> {
     let read = fetch_record(conn, kind, id, lock).await?;
-    let mut next = read.clone();
-    if let Some(run) = fields.integration_run {
-        next.integration_run_id = run;
-    }
-    if fields.integration_run.is_some() || fields.integration.is_some() {
-        next.integration_id =
-            integration_of_record(conn, fields, next.integration_run_id, next.integration_id)
-                .await?;
-    }
-    next.apply(fields);
-    let changed = next != read || !fields.responses.is_empty();
-    Ok((next, changed))
+    let run_id = fields.run_after(read.integration_run_id);
+    let integration_id = if fields.moves() {
+        integration_of_record(conn, fields, run_id, read.integration_id).await?
+    } else {
+        read.integration_id
+    };
+    Ok(read.updated(fields, run_id, integration_id))
 }
 
 async fn insert_responses(
