@@ -115,6 +115,29 @@ pub enum Attempt {
 }
 
 impl Attempt {
+    /// What the delivery keeps as its last error: none once delivered.
+    pub fn error(&self) -> Option<&str> {
+        match self {
+            Attempt::Delivered { .. } => None,
+            Attempt::Failed { error, .. } | Attempt::Undeliverable { error } => Some(error),
+        }
+    }
+
+    /// The receiver's status code, when a receiver answered.
+    pub fn response_code(&self) -> Option<i64> {
+        match self {
+            Attempt::Delivered { response_code } | Attempt::Failed { response_code, .. } => {
+                *response_code
+            }
+            Attempt::Undeliverable { .. } => None,
+        }
+    }
+
+    /// Whether the delivery arrived (and so has a time of delivery).
+    pub fn delivered(&self) -> bool {
+        matches!(self, Attempt::Delivered { .. })
+    }
+
     /// The attempt as it is stored. Its error text comes from elsewhere (a receiver's status
     /// line, an SMTP server's reply, a resolver), not from a request that could be refused,
     /// so what XML cannot carry in it becomes U+FFFD (see [`super::text`]).
@@ -296,6 +319,40 @@ mod tests {
                     target: "c1@example.com".into(),
                 },
             ]
+        );
+    }
+
+    #[test]
+    fn an_attempt_keeps_its_error_and_code_and_only_a_delivered_one_arrived() {
+        let delivered = Attempt::Delivered {
+            response_code: Some(204),
+        };
+        assert_eq!(
+            (
+                delivered.error(),
+                delivered.response_code(),
+                delivered.delivered()
+            ),
+            (None, Some(204), true)
+        );
+        let failed = Attempt::Failed {
+            error: "HTTP 503".into(),
+            response_code: Some(503),
+        };
+        assert_eq!(
+            (failed.error(), failed.response_code(), failed.delivered()),
+            (Some("HTTP 503"), Some(503), false)
+        );
+        let refused = Attempt::Undeliverable {
+            error: "no SMTP server".into(),
+        };
+        assert_eq!(
+            (
+                refused.error(),
+                refused.response_code(),
+                refused.delivered()
+            ),
+            (Some("no SMTP server"), None, false)
         );
     }
 }

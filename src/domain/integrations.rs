@@ -109,6 +109,26 @@ pub struct NewIntegration {
 }
 
 impl Integration {
+    /// An integration as `create` makes it, before it is stored (its id is 0): not one of
+    /// Coupa's standard integrations, made `now` by `actor`.
+    pub fn new(new: NewIntegration, now: Timestamp, actor: Option<&Actor>) -> Integration {
+        Integration {
+            id: 0,
+            code: new.code,
+            name: new.name,
+            business_object: new.business_object,
+            direction: new.direction,
+            end_system: new.end_system,
+            end_system_type: new.end_system_type,
+            integration_type: new.integration_type,
+            standard: false,
+            created_at: now,
+            updated_at: now,
+            created_by: actor.cloned(),
+            updated_by: actor.cloned(),
+        }
+    }
+
     /// Applies an update, and says whether it changed anything. Required elements were
     /// refused as blank by [`IntegrationFields::parse`], so only `integration-type` can be
     /// cleared.
@@ -398,5 +418,30 @@ mod tests {
     #[test]
     fn keys_nobody_else_has_are_accepted() {
         assert!(refuse_taken(&[]).is_ok());
+    }
+
+    #[test]
+    fn a_new_integration_is_not_standard_and_is_made_by_its_creator() {
+        let now = crate::time::parse("2026-11-28T10:00:00Z").unwrap();
+        let actor = Actor {
+            id: 3,
+            login: "ops".into(),
+        };
+        let new = NewIntegration {
+            code: "SAP-1".into(),
+            name: "SAP invoices".into(),
+            business_object: "invoice".into(),
+            direction: "to_coupa".into(),
+            end_system: "SAP".into(),
+            end_system_type: "erp".into(),
+            integration_type: Some("api".into()),
+        };
+        let made = Integration::new(new.clone(), now, Some(&actor));
+        assert_eq!((made.id, made.standard), (0, false));
+        assert_eq!((made.code, made.name), (new.code, new.name));
+        assert_eq!(made.integration_type, new.integration_type);
+        assert_eq!((made.created_at, made.updated_at), (now, now));
+        assert_eq!(made.created_by.as_ref(), Some(&actor));
+        assert_eq!(made.updated_by.as_ref(), Some(&actor));
     }
 }

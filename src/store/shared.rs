@@ -68,37 +68,24 @@ impl Store for $store {
         let actor = actor.cloned();
         self.write(move |tx| {
             Box::pin(async move {
-                let actor = actor.as_ref();
-                check_unique(tx, 0, &new.code, &new.name).await?;
-                let id: i64 = query_scalar(q::INSERT_INTEGRATION)
-                    .bind(&new.code)
-                    .bind(&new.name)
-                    .bind(&new.business_object)
-                    .bind(&new.direction)
-                    .bind(&new.end_system)
-                    .bind(&new.end_system_type)
-                    .bind(&new.integration_type)
-                    .bind(false)
+                let mut integration = Integration::new(new, now, actor.as_ref());
+                let i = &integration;
+                check_unique(tx, 0, &i.code, &i.name).await?;
+                integration.id = query_scalar(q::INSERT_INTEGRATION)
+                    .bind(&i.code)
+                    .bind(&i.name)
+                    .bind(&i.business_object)
+                    .bind(&i.direction)
+                    .bind(&i.end_system)
+                    .bind(&i.end_system_type)
+                    .bind(&i.integration_type)
+                    .bind(i.standard)
                     .bind(time_param(now))
                     .bind(actor_id)
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(|e| on_unique(e, INTEGRATION_KEYS))?;
-                Ok(Integration {
-                    id,
-                    code: new.code,
-                    name: new.name,
-                    business_object: new.business_object,
-                    direction: new.direction,
-                    end_system: new.end_system,
-                    end_system_type: new.end_system_type,
-                    integration_type: new.integration_type,
-                    standard: false,
-                    created_at: now,
-                    updated_at: now,
-                    created_by: actor.cloned(),
-                    updated_by: actor.cloned(),
-                })
+                Ok(integration)
             })
         })
         .await
@@ -445,11 +432,8 @@ impl Store for $store {
         self.write(move |tx| {
             Box::pin(async move {
                 let actor = actor.as_ref();
-                let integration_id = match &fields.integration {
-                    Some(Some(reference)) => Some(find_integration(tx, reference).await?.id),
-                    _ => None,
-                };
-                let mut contact = Contact::new(&fields, integration_id, webhook_secret, now, actor);
+                let named = contact_integration(tx, &fields).await?;
+                let mut contact = Contact::new(&fields, named, webhook_secret, now, actor);
                 let c = &contact;
                 contact.id = query_scalar(q::INSERT_CONTACT)
                     .bind(c.integration_id)
@@ -577,14 +561,9 @@ impl Store for $store {
         next_attempt_at: Option<Timestamp>,
     ) -> Result<()> {
         let now = time_param(time::now());
-        let (error, code, delivered) = match attempt {
-            Attempt::Delivered { response_code } => (None, *response_code, Some(now)),
-            Attempt::Failed {
-                error,
-                response_code,
-            } => (Some(error.clone()), *response_code, None),
-            Attempt::Undeliverable { error } => (Some(error.clone()), None, None),
-        };
+        let error = attempt.error().map(str::to_owned);
+        let code = attempt.response_code();
+        let delivered = attempt.delivered().then_some(now);
         let status = status.to_owned();
         self.write(move |tx| {
             Box::pin(async move {
@@ -1233,17 +1212,16 @@ async fn contact_update(
     lock: bool,
 ) -> Result<(Contact, bool)> {
     let read = fetch_contact(conn, id, lock).await?;
-    let mut next = read.clone();
+    let named = contact_integration(conn, fields).await?;
+    Ok(read.updated(fields, named))
+}
+
+/// The id of the integration a contact's body names, if it names one.
+async fn contact_integration(conn: &mut Conn, fields: &ContactFields) -> Result<Option<i64>> {
     match &fields.integration {
-        Some(Some(reference)) => {
-            next.integration_id = Some(find_integration(conn, reference).await?.id);
-        }
-        Some(None) => next.integration_id = None,
-        None => {}
+        Some(Some(reference)) => Ok(Some(find_integration(conn, reference).await?.id)),
+        _ => Ok(None),
     }
-    next.apply(fields);
-    let changed = next != read;
-    Ok((next, changed))
 }
 
 fn contact_row(row: &DbRow) -> Result<Contact> {
