@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use super::contacts::Contact;
+use super::integration_errors::{IntegrationError, RecordKind};
 use crate::time::Timestamp;
 
 /// How a delivery travels.
@@ -48,6 +50,53 @@ pub struct Delivery {
     pub updated_at: Timestamp,
 }
 
+/// An outbox row about to be written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewDelivery {
+    pub integration_contact_id: i64,
+    pub integration_id: Option<i64>,
+    pub record_type: &'static str,
+    pub record_id: i64,
+    pub channel: Channel,
+    pub target: String,
+}
+
+/// Who an alert about `record` reaches, and how: a delivery per contact and target, in the
+/// order of `contacts`, a contact's webhook before its email.
+///
+/// A contact hears of its integration's records, or of every integration's when it names
+/// none, and of the alert types it [`reaches`]; a contact without a target hears nothing.
+pub fn deliveries(
+    kind: RecordKind,
+    record: &IntegrationError,
+    contacts: &[Contact],
+) -> Vec<NewDelivery> {
+    let mut out = Vec::new();
+    for contact in contacts {
+        let hears_integration =
+            contact.integration_id.is_none() || contact.integration_id == record.integration_id;
+        if !hears_integration || !reaches(&contact.contact_alert_type, &record.contact_alert_type) {
+            continue;
+        }
+        let targets = [
+            (Channel::Webhook, &contact.webhook_url),
+            (Channel::Email, &contact.email),
+        ];
+        for (channel, target) in targets {
+            let Some(target) = target else { continue };
+            out.push(NewDelivery {
+                integration_contact_id: contact.id,
+                integration_id: record.integration_id,
+                record_type: kind.owner_type(),
+                record_id: record.id,
+                channel,
+                target: target.clone(),
+            });
+        }
+    }
+    out
+}
+
 /// What one attempt came to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Attempt {
@@ -66,6 +115,29 @@ pub enum Attempt {
 }
 
 impl Attempt {
+    /// What the delivery keeps as its last error: none once delivered.
+    pub fn error(&self) -> Option<&str> {
+        match self {
+            Attempt::Delivered { .. } => None,
+            Attempt::Failed { error, .. } | Attempt::Undeliverable { error } => Some(error),
+        }
+    }
+
+    /// The receiver's status code, when a receiver answered.
+    pub fn response_code(&self) -> Option<i64> {
+        match self {
+            Attempt::Delivered { response_code } | Attempt::Failed { response_code, .. } => {
+                *response_code
+            }
+            Attempt::Undeliverable { .. } => None,
+        }
+    }
+
+    /// Whether the delivery arrived (and so has a time of delivery).
+    pub fn delivered(&self) -> bool {
+        matches!(self, Attempt::Delivered { .. })
+    }
+
     /// The attempt as it is stored. Its error text comes from elsewhere (a receiver's status
     /// line, an SMTP server's reply, a resolver), not from a request that could be refused,
     /// so what XML cannot carry in it becomes U+FFFD (see [`super::text`]).
@@ -148,5 +220,139 @@ mod tests {
             response_code: Some(200),
         };
         assert_eq!(delivered.clone().storable(), delivered);
+    }
+
+    fn at() -> Timestamp {
+        crate::time::parse("2026-11-28T10:00:00Z").unwrap()
+    }
+
+    fn contact(id: i64, integration_id: Option<i64>, alert_type: &str) -> Contact {
+        Contact {
+            id,
+            integration_id,
+            contact_alert_type: alert_type.into(),
+            contactable_type: "User".into(),
+            contactable_id: id,
+            email: Some(format!("c{id}@example.com")),
+            webhook_url: None,
+            webhook_secret: None,
+            created_at: at(),
+            updated_at: at(),
+            created_by: None,
+            updated_by: None,
+        }
+    }
+
+    fn record(integration_id: Option<i64>, alert_type: &str) -> IntegrationError {
+        let mut record =
+            IntegrationError::new(&Default::default(), integration_id, false, at(), None);
+        record.id = 77;
+        record.contact_alert_type = alert_type.into();
+        record
+    }
+
+    /// The contacts a record's alert reaches, by id.
+    fn reached(record: &IntegrationError, contacts: &[Contact]) -> Vec<i64> {
+        deliveries(RecordKind::Error, record, contacts)
+            .iter()
+            .map(|d| d.integration_contact_id)
+            .collect()
+    }
+
+    #[test]
+    fn technical_and_functional_alerts_reach_their_own_kind_and_both() {
+        let contacts = [
+            contact(1, Some(5), "Technical"),
+            contact(2, Some(5), "Functional"),
+            contact(3, Some(5), "Both"),
+        ];
+        assert_eq!(reached(&record(Some(5), "Technical"), &contacts), [1, 3]);
+        assert_eq!(reached(&record(Some(5), "Functional"), &contacts), [2, 3]);
+        assert_eq!(reached(&record(Some(5), "Both"), &contacts), [1, 2, 3]);
+    }
+
+    #[test]
+    fn a_contact_without_an_integration_hears_every_integration() {
+        let contacts = [
+            contact(1, None, "Both"),
+            contact(2, Some(5), "Both"),
+            contact(3, Some(6), "Both"),
+        ];
+        assert_eq!(reached(&record(Some(5), "Technical"), &contacts), [1, 2]);
+        assert_eq!(reached(&record(Some(6), "Technical"), &contacts), [1, 3]);
+        // A record without an integration reaches only the contacts of every integration.
+        assert_eq!(reached(&record(None, "Technical"), &contacts), [1]);
+    }
+
+    #[test]
+    fn each_target_of_a_contact_gets_a_delivery_webhook_first() {
+        let both = Contact {
+            webhook_url: Some("https://hooks.example.com/a".into()),
+            ..contact(1, Some(5), "Technical")
+        };
+        let neither = Contact {
+            email: None,
+            ..contact(2, Some(5), "Technical")
+        };
+        let found = deliveries(
+            RecordKind::History,
+            &record(Some(5), "Technical"),
+            &[both, neither],
+        );
+        assert_eq!(
+            found,
+            [
+                NewDelivery {
+                    integration_contact_id: 1,
+                    integration_id: Some(5),
+                    record_type: "integration_history_record",
+                    record_id: 77,
+                    channel: Channel::Webhook,
+                    target: "https://hooks.example.com/a".into(),
+                },
+                NewDelivery {
+                    integration_contact_id: 1,
+                    integration_id: Some(5),
+                    record_type: "integration_history_record",
+                    record_id: 77,
+                    channel: Channel::Email,
+                    target: "c1@example.com".into(),
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn an_attempt_keeps_its_error_and_code_and_only_a_delivered_one_arrived() {
+        let delivered = Attempt::Delivered {
+            response_code: Some(204),
+        };
+        assert_eq!(
+            (
+                delivered.error(),
+                delivered.response_code(),
+                delivered.delivered()
+            ),
+            (None, Some(204), true)
+        );
+        let failed = Attempt::Failed {
+            error: "HTTP 503".into(),
+            response_code: Some(503),
+        };
+        assert_eq!(
+            (failed.error(), failed.response_code(), failed.delivered()),
+            (Some("HTTP 503"), Some(503), false)
+        );
+        let refused = Attempt::Undeliverable {
+            error: "no SMTP server".into(),
+        };
+        assert_eq!(
+            (
+                refused.error(),
+                refused.response_code(),
+                refused.delivered()
+            ),
+            (Some("no SMTP server"), None, false)
+        );
     }
 }

@@ -194,6 +194,9 @@ pub struct NewClient {
     pub scopes: Scopes,
 }
 
+/// The refusal of a client name another client has (Rails' words for a taken `name`).
+pub const NAME_TAKEN: &str = "Name has already been taken";
+
 /// A client's name as it is stored: trimmed, 1 to 255 characters, none that XML cannot carry
 /// (it is shown as `created-by.login` in both formats).
 pub fn login(name: &str) -> Result<&str, String> {

@@ -104,7 +104,49 @@ impl ContactFields {
 }
 
 impl Contact {
-    /// Applies an update; the integration is resolved by the store.
+    /// A contact as `create` makes it, before it is stored (its id is 0): the body's values
+    /// over a blank contact, in the integration the body names (`named`, as found; none: it
+    /// hears every integration), with the key that will sign its webhooks, made `now` by
+    /// `actor`.
+    pub fn new(
+        fields: &ContactFields,
+        named: Option<i64>,
+        webhook_secret: String,
+        now: Timestamp,
+        actor: Option<&Actor>,
+    ) -> Contact {
+        let mut contact = Contact {
+            id: 0,
+            integration_id: named,
+            contact_alert_type: String::new(),
+            contactable_type: String::new(),
+            contactable_id: 0,
+            email: None,
+            webhook_url: None,
+            webhook_secret: Some(webhook_secret),
+            created_at: now,
+            updated_at: now,
+            created_by: actor.cloned(),
+            updated_by: actor.cloned(),
+        };
+        contact.apply(fields);
+        contact
+    }
+
+    /// The contact as an update leaves it, and whether that changes anything: the body's
+    /// values, and its integration: the one the body names (`named`, as found), or none
+    /// when the body clears it (the contact then hears every integration).
+    pub fn updated(&self, fields: &ContactFields, named: Option<i64>) -> (Contact, bool) {
+        let mut next = self.clone();
+        if let Some(integration) = &fields.integration {
+            next.integration_id = integration.as_ref().and(named);
+        }
+        next.apply(fields);
+        let changed = next != *self;
+        (next, changed)
+    }
+
+    /// Applies an update's values; its integration is decided by [`Contact::updated`].
     pub fn apply(&mut self, fields: &ContactFields) {
         if let Some(Some(v)) = &fields.contact_alert_type {
             self.contact_alert_type = v.clone();
@@ -167,5 +209,56 @@ mod tests {
             err.contains("Contactable type can't be blank")
                 && err.contains("Contactable id can't be blank")
         );
+    }
+
+    #[test]
+    fn a_new_contact_takes_its_body_its_integration_and_its_signing_key() {
+        let now = crate::time::parse("2026-11-28T10:00:00Z").unwrap();
+        let fields = parse(json!({
+            "contact-alert-type": "Technical",
+            "contactable-type": "UserGroup",
+            "contactable-id": 3,
+            "email": "ops@example.com",
+        }))
+        .unwrap();
+        let contact = Contact::new(&fields, Some(7), "key".into(), now, None);
+        assert_eq!((contact.id, contact.integration_id), (0, Some(7)));
+        assert_eq!(contact.contact_alert_type, "Technical");
+        assert_eq!(contact.contactable_type, "UserGroup");
+        assert_eq!(contact.contactable_id, 3);
+        assert_eq!(contact.email.as_deref(), Some("ops@example.com"));
+        assert_eq!(contact.webhook_url, None);
+        assert_eq!(contact.webhook_secret.as_deref(), Some("key"));
+        assert_eq!((contact.created_at, contact.updated_at), (now, now));
+    }
+
+    #[test]
+    fn an_update_moves_a_contact_to_the_integration_named_or_to_every_integration() {
+        let now = crate::time::parse("2026-11-28T10:00:00Z").unwrap();
+        let fields = parse(json!({"contact-alert-type": "Both", "contactable-id": 1})).unwrap();
+        let contact = Contact::new(&fields, Some(7), "key".into(), now, None);
+
+        let unchanged = contact.updated(&parse(json!({"email": null})).unwrap(), None);
+        assert_eq!(unchanged, (contact.clone(), false));
+
+        let moved = parse(json!({"integration": {"code": "B"}})).unwrap();
+        let (next, changed) = contact.updated(&moved, Some(8));
+        assert!(changed);
+        assert_eq!(next.integration_id, Some(8));
+
+        let cleared = parse(json!({"integration": null})).unwrap();
+        let (next, changed) = contact.updated(&cleared, None);
+        assert!(changed);
+        assert_eq!(next.integration_id, None);
+
+        let retyped = parse(json!({"contact-alert-type": "Technical"})).unwrap();
+        let (next, changed) = contact.updated(&retyped, None);
+        assert!(changed);
+        assert_eq!(
+            next.integration_id,
+            Some(7),
+            "a body without an integration keeps it"
+        );
+        assert_eq!(next.contact_alert_type, "Technical");
     }
 }

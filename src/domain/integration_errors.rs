@@ -182,6 +182,18 @@ impl RecordFields {
         Ok(fields)
     }
 
+    /// The run of a record that was in `current` once these fields apply: the one they
+    /// name, none if they clear it, else `current`.
+    pub fn run_after(&self, current: Option<RunRef>) -> Option<RunRef> {
+        self.integration_run.unwrap_or(current)
+    }
+
+    /// Whether these fields name the record's run or integration, so that its integration is
+    /// decided again (see [`record_integration`]).
+    pub fn moves(&self) -> bool {
+        self.integration_run.is_some() || self.integration.is_some()
+    }
+
     /// Refuses an update that would clear what its kind requires.
     pub fn require_for_update(&self, kind: RecordKind) -> Result<()> {
         let mut c = Checker::default();
@@ -302,6 +314,79 @@ impl IntegrationError {
     }
 }
 
+impl IntegrationError {
+    /// A record as `create` makes it, before it is stored (its id is 0): the body's values
+    /// over a blank record (open, no document, no responses) made `now` by `actor`, in the
+    /// run the body names and in `integration_id` (see [`record_integration`]).
+    pub fn new(
+        fields: &RecordFields,
+        integration_id: Option<i64>,
+        exported: bool,
+        now: Timestamp,
+        actor: Option<&Actor>,
+    ) -> IntegrationError {
+        let mut record = IntegrationError {
+            id: 0,
+            integration_run_id: fields.integration_run.flatten(),
+            integration_id,
+            contact_alert_type: String::new(),
+            document_type: None,
+            document_id: None,
+            document_revision: None,
+            document_status: None,
+            external_id: None,
+            integration_filename: None,
+            creation_method: None,
+            status: None,
+            resolved: false,
+            exported,
+            created_at: now,
+            updated_at: now,
+            created_by: actor.cloned(),
+            updated_by: actor.cloned(),
+            integration: None,
+            responses: Vec::new(),
+        };
+        record.apply(fields);
+        record
+    }
+}
+
+impl IntegrationError {
+    /// The record as an update leaves it, in `run_id` and `integration_id` (as
+    /// [`RecordFields::run_after`] and [`record_integration`] decided them), and whether the
+    /// update changes anything: a value, or responses to append.
+    pub fn updated(
+        &self,
+        fields: &RecordFields,
+        run_id: Option<RunRef>,
+        integration_id: Option<i64>,
+    ) -> (IntegrationError, bool) {
+        let mut next = self.clone();
+        next.integration_run_id = run_id;
+        next.integration_id = integration_id;
+        next.apply(fields);
+        let changed = next != *self || !fields.responses.is_empty();
+        (next, changed)
+    }
+}
+
+/// The integration of a record: the one its body names (`named`), which must be its run's
+/// (`of_run`) when it has a run; else its run's; else the one it had (`current`).
+pub fn record_integration(
+    named: Option<i64>,
+    of_run: Option<i64>,
+    current: Option<i64>,
+) -> Result<Option<i64>> {
+    match (named, of_run) {
+        (Some(named), Some(of_run)) if named != of_run => Err(Error::invalid(
+            "Integration does not match the integration of the integration run",
+        )),
+        (Some(id), _) | (None, Some(id)) => Ok(Some(id)),
+        (None, None) => Ok(current),
+    }
+}
+
 /// The message when a record names a run that does not exist, in Coupa's words.
 pub fn run_not_found(id: RunRef) -> Error {
     Error::invalid(format!(
@@ -387,5 +472,93 @@ mod tests {
         assert_eq!(one.responses[0].response_code.as_deref(), Some("E2"));
         assert!(parse(json!({"responses": "nope"})).is_err());
         assert!(parse(json!({"responses": [{"response-code": "x".repeat(256)}]})).is_err());
+    }
+
+    #[test]
+    fn a_record_naming_another_integration_than_its_runs_is_refused() {
+        let refused = record_integration(Some(2), Some(1), None).unwrap_err();
+        assert!(matches!(refused, Error::Invalid(_)));
+        assert_eq!(
+            refused.to_string(),
+            "Integration does not match the integration of the integration run"
+        );
+    }
+
+    #[test]
+    fn a_record_takes_the_integration_it_names_or_else_its_runs_or_else_keeps_its_own() {
+        assert_eq!(
+            record_integration(Some(1), Some(1), Some(3)).unwrap(),
+            Some(1)
+        );
+        assert_eq!(record_integration(Some(2), None, Some(3)).unwrap(), Some(2));
+        assert_eq!(record_integration(None, Some(1), Some(3)).unwrap(), Some(1));
+        assert_eq!(record_integration(None, None, Some(3)).unwrap(), Some(3));
+        assert_eq!(record_integration(None, None, None).unwrap(), None);
+    }
+
+    #[test]
+    fn a_new_record_is_open_and_blank_but_for_what_its_body_says() {
+        let now = crate::time::parse("2026-11-28T10:00:00Z").unwrap();
+        let actor = Actor {
+            id: 4,
+            login: "ops".into(),
+        };
+        let fields = parse(json!({
+            "integration-run": {"id": 5},
+            "contact-alert-type": "Functional",
+            "document-type": "InvoiceHeader",
+            "document-id": 42,
+            "responses": [{"response-code": "E1"}],
+        }))
+        .unwrap();
+        let record = IntegrationError::new(&fields, Some(9), true, now, Some(&actor));
+        assert_eq!(
+            (record.id, record.integration_run_id, record.integration_id),
+            (0, Some(5), Some(9))
+        );
+        assert_eq!(record.contact_alert_type, "Functional");
+        assert_eq!(record.document_type.as_deref(), Some("InvoiceHeader"));
+        assert_eq!(record.document_id, Some(42));
+        assert_eq!(record.document_revision, None);
+        assert_eq!(record.status, None);
+        assert!(!record.resolved && record.exported);
+        assert_eq!((record.created_at, record.updated_at), (now, now));
+        assert_eq!(record.created_by.as_ref(), Some(&actor));
+        assert_eq!(record.updated_by.as_ref(), Some(&actor));
+        // Responses are filed by the store once the record has an id.
+        assert!(record.responses.is_empty() && record.integration.is_none());
+
+        let bare = IntegrationError::new(&RecordFields::default(), None, false, now, None);
+        assert_eq!((bare.integration_run_id, bare.integration_id), (None, None));
+        assert!(bare.contact_alert_type.is_empty() && !bare.exported);
+        assert_eq!(bare.created_by, None);
+    }
+
+    #[test]
+    fn an_update_changes_a_record_by_a_value_or_by_responses_to_append() {
+        let now = crate::time::parse("2026-11-28T10:00:00Z").unwrap();
+        let fields = parse(json!({"integration-run": {"id": 5}, "status": "open"})).unwrap();
+        let record = IntegrationError::new(&fields, Some(1), false, now, None);
+
+        let same = parse(json!({"status": "open"})).unwrap();
+        assert_eq!(same.run_after(record.integration_run_id), Some(5));
+        assert!(!same.moves());
+        assert!(!record.updated(&same, Some(5), Some(1)).1);
+
+        let answered = parse(json!({"responses": [{"response-code": "E1"}]})).unwrap();
+        let run = answered.run_after(record.integration_run_id);
+        let (next, changed) = record.updated(&answered, run, Some(1));
+        assert!(
+            changed && next == record,
+            "responses change a record without a value"
+        );
+
+        let moved = parse(json!({"integration-run-id": null, "status": "done"})).unwrap();
+        assert!(moved.moves());
+        assert_eq!(moved.run_after(Some(5)), None);
+        let (next, changed) = record.updated(&moved, None, Some(1));
+        assert!(changed);
+        assert_eq!(next.integration_run_id, None);
+        assert_eq!(next.status.as_deref(), Some("done"));
     }
 }

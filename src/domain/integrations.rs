@@ -109,6 +109,26 @@ pub struct NewIntegration {
 }
 
 impl Integration {
+    /// An integration as `create` makes it, before it is stored (its id is 0): not one of
+    /// Coupa's standard integrations, made `now` by `actor`.
+    pub fn new(new: NewIntegration, now: Timestamp, actor: Option<&Actor>) -> Integration {
+        Integration {
+            id: 0,
+            code: new.code,
+            name: new.name,
+            business_object: new.business_object,
+            direction: new.direction,
+            end_system: new.end_system,
+            end_system_type: new.end_system_type,
+            integration_type: new.integration_type,
+            standard: false,
+            created_at: now,
+            updated_at: now,
+            created_by: actor.cloned(),
+            updated_by: actor.cloned(),
+        }
+    }
+
     /// Applies an update, and says whether it changed anything. Required elements were
     /// refused as blank by [`IntegrationFields::parse`], so only `integration-type` can be
     /// cleared.
@@ -130,6 +150,39 @@ impl Integration {
         }
         *self != before
     }
+}
+
+/// A key that no two integrations share (compared without ASCII case, as Coupa's MySQL
+/// compares it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UniqueKey {
+    Code,
+    Name,
+}
+
+impl UniqueKey {
+    /// Rails' validation message when another integration has this key.
+    pub const fn taken(self) -> &'static str {
+        match self {
+            UniqueKey::Code => "Code has already been taken",
+            UniqueKey::Name => "Name has already been taken",
+        }
+    }
+}
+
+/// Refuses an integration whose keys `taken` are another's, naming each as Rails validates
+/// (code first).
+pub fn refuse_taken(taken: &[UniqueKey]) -> Result<()> {
+    if taken.is_empty() {
+        return Ok(());
+    }
+    let mut messages: Vec<String> = Vec::with_capacity(2);
+    for key in [UniqueKey::Code, UniqueKey::Name] {
+        if taken.contains(&key) {
+            messages.push(key.taken().to_owned());
+        }
+    }
+    Err(Error::Invalid(messages))
 }
 
 /// How a body names an existing integration (spec §1.5): by `id`, `code` or `name`, or
@@ -344,5 +397,51 @@ mod tests {
         let r = IntegrationRef::parse(&json!({"id": "7"}));
         assert_eq!(r.id, Some(7));
         assert!(IntegrationRef::parse(&json!({"other": 1})).is_empty());
+    }
+
+    #[test]
+    fn a_taken_code_and_name_are_both_named_code_first() {
+        let refused = refuse_taken(&[UniqueKey::Name, UniqueKey::Code]).unwrap_err();
+        match refused {
+            Error::Invalid(messages) => assert_eq!(
+                messages,
+                ["Code has already been taken", "Name has already been taken"]
+            ),
+            other => panic!("{other:?}"),
+        }
+        match refuse_taken(&[UniqueKey::Name]).unwrap_err() {
+            Error::Invalid(messages) => assert_eq!(messages, ["Name has already been taken"]),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn keys_nobody_else_has_are_accepted() {
+        assert!(refuse_taken(&[]).is_ok());
+    }
+
+    #[test]
+    fn a_new_integration_is_not_standard_and_is_made_by_its_creator() {
+        let now = crate::time::parse("2026-11-28T10:00:00Z").unwrap();
+        let actor = Actor {
+            id: 3,
+            login: "ops".into(),
+        };
+        let new = NewIntegration {
+            code: "SAP-1".into(),
+            name: "SAP invoices".into(),
+            business_object: "invoice".into(),
+            direction: "to_coupa".into(),
+            end_system: "SAP".into(),
+            end_system_type: "erp".into(),
+            integration_type: Some("api".into()),
+        };
+        let made = Integration::new(new.clone(), now, Some(&actor));
+        assert_eq!((made.id, made.standard), (0, false));
+        assert_eq!((made.code, made.name), (new.code, new.name));
+        assert_eq!(made.integration_type, new.integration_type);
+        assert_eq!((made.created_at, made.updated_at), (now, now));
+        assert_eq!(made.created_by.as_ref(), Some(&actor));
+        assert_eq!(made.updated_by.as_ref(), Some(&actor));
     }
 }

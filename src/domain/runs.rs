@@ -155,6 +155,13 @@ pub struct RunFields {
 }
 
 impl RunFields {
+    /// The integration a new run is created in, or the refusal of a run without one.
+    pub fn integration_for_create(&self) -> Result<&IntegrationRef> {
+        self.integration
+            .as_ref()
+            .ok_or_else(|| Error::invalid("Integration can't be blank"))
+    }
+
     /// Reads and validates the elements present in `body`.
     pub fn parse(body: Body) -> Result<Self> {
         let mut c = Checker::default();
@@ -304,6 +311,38 @@ impl Run {
     }
 }
 
+impl RunView {
+    /// Whether any of the run's errors is still open: what `finish` decides by. A stored
+    /// run is read with all of its errors, resolved or not, so this sees every one.
+    pub fn has_unresolved_errors(&self) -> bool {
+        self.errors.iter().any(|error| !error.resolved)
+    }
+
+    /// Applies an update, a status `action` and a move to the integration the body named
+    /// (`moved_to`, as found), as of `now`, and says whether anything changed (see
+    /// [`Run::apply`]).
+    pub fn apply(
+        &mut self,
+        fields: &RunFields,
+        action: Option<Action>,
+        moved_to: Option<Integration>,
+        now: Timestamp,
+    ) -> Result<bool> {
+        let unresolved = self.has_unresolved_errors();
+        let target = action.map(|action| action.target(self.run.status, unresolved));
+        let mut changed = self.run.apply(fields, target, now)?;
+        if let Some(integration) = moved_to
+            && integration.id != self.run.integration_id
+        {
+            self.run.integration_id = integration.id;
+            self.run.updated_at = now;
+            self.integration = integration;
+            changed = true;
+        }
+        Ok(changed)
+    }
+}
+
 /// Overwrites `target` when the body named the field.
 fn set<T: Clone>(target: &mut Option<T>, value: &Field<T>) {
     if let Some(v) = value {
@@ -385,6 +424,119 @@ mod tests {
         assert_eq!(
             Action::Success.target(Status::Failed, false),
             Status::Successful
+        );
+    }
+
+    fn view(status: Status, resolved: &[bool]) -> RunView {
+        let t = time::parse("2026-11-28T10:00:00Z").unwrap();
+        let errors = resolved
+            .iter()
+            .map(|&resolved| IntegrationError {
+                resolved,
+                ..IntegrationError::new(&Default::default(), Some(1), false, t, None)
+            })
+            .collect();
+        RunView {
+            run: run(status),
+            integration: integration(1),
+            errors,
+        }
+    }
+
+    fn integration(id: i64) -> Integration {
+        let t = time::parse("2026-11-28T09:00:00Z").unwrap();
+        Integration {
+            id,
+            code: format!("I{id}"),
+            name: format!("Integration {id}"),
+            business_object: "invoice".into(),
+            direction: "to_coupa".into(),
+            end_system: "SAP".into(),
+            end_system_type: "erp".into(),
+            integration_type: None,
+            standard: false,
+            created_at: t,
+            updated_at: t,
+            created_by: None,
+            updated_by: None,
+        }
+    }
+
+    #[test]
+    fn finish_decides_by_the_runs_unresolved_errors_only() {
+        let now = time::parse("2026-11-28T11:00:00Z").unwrap();
+        for (resolved, expected) in [
+            (&[][..], Status::Successful),
+            (&[true, true][..], Status::Successful),
+            (&[true, false][..], Status::Failed),
+        ] {
+            let mut v = view(Status::Running, resolved);
+            assert!(
+                v.apply(&RunFields::default(), Some(Action::Finish), None, now)
+                    .unwrap()
+            );
+            assert_eq!(v.run.status, expected, "errors resolved: {resolved:?}");
+            assert_eq!(v.run.end_time, Some(now));
+        }
+    }
+
+    #[test]
+    fn a_retried_finish_keeps_the_status_the_run_ended_with() {
+        let now = time::parse("2026-11-28T11:00:00Z").unwrap();
+        let mut v = view(Status::Successful, &[false]);
+        v.run.end_time = Some(now);
+        let before = v.clone();
+        assert!(
+            !v.apply(&RunFields::default(), Some(Action::Finish), None, now)
+                .unwrap()
+        );
+        assert_eq!(v, before);
+    }
+
+    #[test]
+    fn moving_a_run_to_another_integration_changes_it_and_the_same_one_does_not() {
+        let now = time::parse("2026-11-28T11:00:00Z").unwrap();
+        let mut v = view(Status::Pending, &[]);
+        let before = v.clone();
+        assert!(
+            !v.apply(&RunFields::default(), None, Some(integration(1)), now)
+                .unwrap()
+        );
+        assert_eq!(v, before);
+        assert!(
+            v.apply(&RunFields::default(), None, Some(integration(2)), now)
+                .unwrap()
+        );
+        assert_eq!((v.run.integration_id, v.integration.id), (2, 2));
+        assert_eq!(v.run.updated_at, now);
+    }
+
+    #[test]
+    fn a_refused_move_leaves_the_view_untouched() {
+        let now = time::parse("2026-11-28T11:00:00Z").unwrap();
+        let mut v = view(Status::Failed, &[]);
+        let before = v.clone();
+        let refused = v.apply(
+            &RunFields::default(),
+            Some(Action::Run),
+            Some(integration(2)),
+            now,
+        );
+        assert!(refused.is_err());
+        assert_eq!(v, before);
+    }
+
+    #[test]
+    fn a_new_run_needs_an_integration() {
+        let refused = RunFields::default().integration_for_create().unwrap_err();
+        assert_eq!(refused.to_string(), "Integration can't be blank");
+        let fields = RunFields::parse(Body(
+            json!({"integration": {"code": "X"}}).as_object().unwrap(),
+        ))
+        .unwrap();
+        assert_eq!(
+            fields.integration_for_create().unwrap().code.as_deref(),
+            Some("X")
         );
     }
 

@@ -26,13 +26,16 @@ use serde_json::Value;
 use sqlx::types::Json;
 
 use $crate::domain::Actor;
-use $crate::domain::alerts::{Attempt, Channel, Delivery, reaches};
-use $crate::domain::clients::{Client, ClientKind, NewClient, Scopes};
+use $crate::domain::alerts::{Attempt, Channel, Delivery, deliveries};
+use $crate::domain::clients::{self, Client, ClientKind, NewClient, Scopes};
 use $crate::domain::contacts::{Contact, ContactFields};
 use $crate::domain::integration_errors::{
-    IntegrationError, IntegrationKeys, RecordFields, RecordKind, Response, run_not_found,
+    IntegrationError, IntegrationKeys, RecordFields, RecordKind, Response, record_integration,
+    run_not_found,
 };
-use $crate::domain::integrations::{Integration, IntegrationFields, IntegrationRef, NewIntegration};
+use $crate::domain::integrations::{
+    Integration, IntegrationFields, IntegrationRef, NewIntegration, UniqueKey, refuse_taken,
+};
 use $crate::domain::runs::{Action, Run, RunFields, RunView, Status};
 use $crate::error::{Error, Result};
 use $crate::query::{Bind, Query, sql::page};
@@ -41,17 +44,17 @@ use $crate::store::sql::{self as q, errors_of_runs};
 use $crate::store::{Effects, Store, on_unique};
 use $crate::time::{self, Timestamp};
 
-/// Unique keys and the message each one's violation gets (SQLite names the columns,
+/// Unique keys and the domain's message for each one's violation (SQLite names the columns,
 /// PostgreSQL the constraints).
 const INTEGRATION_KEYS: &[(&str, &str)] = &[
-    ("integrations.code", "Code has already been taken"),
-    ("integrations_code_key", "Code has already been taken"),
-    ("integrations.name", "Name has already been taken"),
-    ("integrations_name_key", "Name has already been taken"),
+    ("integrations.code", UniqueKey::Code.taken()),
+    ("integrations_code_key", UniqueKey::Code.taken()),
+    ("integrations.name", UniqueKey::Name.taken()),
+    ("integrations_name_key", UniqueKey::Name.taken()),
 ];
 const CLIENT_KEYS: &[(&str, &str)] = &[
-    ("api_clients.login", "Name has already been taken"),
-    ("api_clients_login_key", "Name has already been taken"),
+    ("api_clients.login", clients::NAME_TAKEN),
+    ("api_clients_login_key", clients::NAME_TAKEN),
 ];
 #[async_trait]
 impl Store for $store {
@@ -65,37 +68,24 @@ impl Store for $store {
         let actor = actor.cloned();
         self.write(move |tx| {
             Box::pin(async move {
-                let actor = actor.as_ref();
-                check_unique(tx, 0, &new.code, &new.name).await?;
-                let id: i64 = query_scalar(q::INSERT_INTEGRATION)
-                    .bind(&new.code)
-                    .bind(&new.name)
-                    .bind(&new.business_object)
-                    .bind(&new.direction)
-                    .bind(&new.end_system)
-                    .bind(&new.end_system_type)
-                    .bind(&new.integration_type)
-                    .bind(false)
+                let mut integration = Integration::new(new, now, actor.as_ref());
+                let i = &integration;
+                check_unique(tx, 0, &i.code, &i.name).await?;
+                integration.id = query_scalar(q::INSERT_INTEGRATION)
+                    .bind(&i.code)
+                    .bind(&i.name)
+                    .bind(&i.business_object)
+                    .bind(&i.direction)
+                    .bind(&i.end_system)
+                    .bind(&i.end_system_type)
+                    .bind(&i.integration_type)
+                    .bind(i.standard)
                     .bind(time_param(now))
                     .bind(actor_id)
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(|e| on_unique(e, INTEGRATION_KEYS))?;
-                Ok(Integration {
-                    id,
-                    code: new.code,
-                    name: new.name,
-                    business_object: new.business_object,
-                    direction: new.direction,
-                    end_system: new.end_system,
-                    end_system_type: new.end_system_type,
-                    integration_type: new.integration_type,
-                    standard: false,
-                    created_at: now,
-                    updated_at: now,
-                    created_by: actor.cloned(),
-                    updated_by: actor.cloned(),
-                })
+                Ok(integration)
             })
         })
         .await
@@ -156,9 +146,7 @@ impl Store for $store {
 
     async fn create_run(&self, fields: RunFields, actor: Option<&Actor>) -> Result<RunView> {
         // Refused before it queues for the writer, which runs one write at a time.
-        let Some(reference) = fields.integration.clone() else {
-            return Err(Error::invalid("Integration can't be blank"));
-        };
+        let reference = fields.integration_for_create()?.clone();
         let now = time::now();
         let actor = actor.cloned();
         self.write(move |tx| {
@@ -293,12 +281,9 @@ impl Store for $store {
             Box::pin(async move {
                 let actor = actor.as_ref();
                 let run_id = fields.integration_run.flatten();
-                let integration_id = record_integration(tx, &fields, run_id, None).await?;
-                let mut record = blank_record(now, actor);
-                record.integration_run_id = run_id;
-                record.integration_id = integration_id;
-                record.apply(&fields);
-                record.exported = effects.exported;
+                let integration_id = integration_of_record(tx, &fields, run_id, None).await?;
+                let mut record =
+                    IntegrationError::new(&fields, integration_id, effects.exported, now, actor);
                 let r = &record;
                 record.id = query_scalar(&q::insert_record(kind.table()))
                     .bind(r.integration_run_id)
@@ -447,25 +432,8 @@ impl Store for $store {
         self.write(move |tx| {
             Box::pin(async move {
                 let actor = actor.as_ref();
-                let integration_id = match &fields.integration {
-                    Some(Some(reference)) => Some(find_integration(tx, reference).await?.id),
-                    _ => None,
-                };
-                let mut contact = Contact {
-                    id: 0,
-                    integration_id,
-                    contact_alert_type: String::new(),
-                    contactable_type: String::new(),
-                    contactable_id: 0,
-                    email: None,
-                    webhook_url: None,
-                    webhook_secret: Some(webhook_secret),
-                    created_at: now,
-                    updated_at: now,
-                    created_by: actor.cloned(),
-                    updated_by: actor.cloned(),
-                };
-                contact.apply(&fields);
+                let named = contact_integration(tx, &fields).await?;
+                let mut contact = Contact::new(&fields, named, webhook_secret, now, actor);
                 let c = &contact;
                 contact.id = query_scalar(q::INSERT_CONTACT)
                     .bind(c.integration_id)
@@ -593,14 +561,9 @@ impl Store for $store {
         next_attempt_at: Option<Timestamp>,
     ) -> Result<()> {
         let now = time_param(time::now());
-        let (error, code, delivered) = match attempt {
-            Attempt::Delivered { response_code } => (None, *response_code, Some(now)),
-            Attempt::Failed {
-                error,
-                response_code,
-            } => (Some(error.clone()), *response_code, None),
-            Attempt::Undeliverable { error } => (Some(error.clone()), None, None),
-        };
+        let error = attempt.error().map(str::to_owned);
+        let code = attempt.response_code();
+        let delivered = attempt.delivered().then_some(now);
         let status = status.to_owned();
         self.write(move |tx| {
             Box::pin(async move {
@@ -823,7 +786,7 @@ fn bind_all<'q>(mut query: Statement<'q>, binds: &'q [Bind]) -> Statement<'q> {
 }
 
 
-/// Refuses a code or name that another integration has, naming each, as Rails validates.
+/// Refuses a code or name that another integration has (the domain words the refusal).
 async fn check_unique(conn: &mut Conn, id: i64, code: &str, name: &str) -> Result<()> {
     let taken = query(q::INTEGRATION_KEYS_TAKEN)
         .bind(id)
@@ -832,18 +795,13 @@ async fn check_unique(conn: &mut Conn, id: i64, code: &str, name: &str) -> Resul
         .fetch_one(conn)
         .await?;
     let (code_taken, name_taken): (bool, bool) = (taken.try_get(0)?, taken.try_get(1)?);
-    let mut messages = Vec::new();
-    if code_taken {
-        messages.push("Code has already been taken".to_owned());
-    }
-    if name_taken {
-        messages.push("Name has already been taken".to_owned());
-    }
-    if messages.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::Invalid(messages))
-    }
+    let keys = [(code_taken, UniqueKey::Code), (name_taken, UniqueKey::Name)];
+    let taken: Vec<UniqueKey> = keys
+        .iter()
+        .filter(|(taken, _)| *taken)
+        .map(|(_, key)| *key)
+        .collect();
+    refuse_taken(&taken)
 }
 
 async fn fetch_integration(conn: &mut Conn, id: i64, lock: bool) -> Result<Integration> {
@@ -939,18 +897,8 @@ async fn run_update(
         None => None,
     };
     // The run was read with all of its errors: all that `finish` looks at.
-    let unresolved = view.errors.iter().any(|error| !error.resolved);
-    let target = action.map(|action| action.target(view.run.status, unresolved));
     let read = view.run.clone();
-    let mut changed = view.run.apply(fields, target, now)?;
-    if let Some(integration) = moved_to
-        && integration.id != read.integration_id
-    {
-        view.run.integration_id = integration.id;
-        view.run.updated_at = now;
-        view.integration = integration;
-        changed = true;
-    }
+    let changed = view.apply(fields, action, moved_to, now)?;
     Ok((read, view, changed))
 }
 
@@ -1108,35 +1056,9 @@ fn record_not_found(kind: RecordKind, id: i64) -> Error {
     Error::NotFound(format!("Couldn't find {} with 'id'={id}", kind.class()))
 }
 
-/// A record with nothing set yet, made now by `actor`.
-fn blank_record(now: Timestamp, actor: Option<&Actor>) -> IntegrationError {
-    IntegrationError {
-        id: 0,
-        integration_run_id: None,
-        integration_id: None,
-        contact_alert_type: String::new(),
-        document_type: None,
-        document_id: None,
-        document_revision: None,
-        document_status: None,
-        external_id: None,
-        integration_filename: None,
-        creation_method: None,
-        status: None,
-        resolved: false,
-        exported: false,
-        created_at: now,
-        updated_at: now,
-        created_by: actor.cloned(),
-        updated_by: actor.cloned(),
-        integration: None,
-        responses: Vec::new(),
-    }
-}
-
-/// The integration of a record: the one its body names, checked against its run's, or else
-/// its run's, or else `current`.
-async fn record_integration(
+/// The integration of a record as the domain decides it (see [`record_integration`]), from
+/// the integration its body names and its run's, each looked up.
+async fn integration_of_record(
     conn: &mut Conn,
     fields: &RecordFields,
     run_id: Option<i64>,
@@ -1156,13 +1078,7 @@ async fn record_integration(
         Some(reference) => Some(find_integration(conn, reference).await?.id),
         None => None,
     };
-    match (named, of_run) {
-        (Some(named), Some(of_run)) if named != of_run => Err(Error::invalid(
-            "Integration does not match the integration of the integration run",
-        )),
-        (Some(id), _) | (None, Some(id)) => Ok(Some(id)),
-        (None, None) => Ok(current),
-    }
+    record_integration(named, of_run, current)
 }
 
 /// A record as `fields` would leave it, and whether the update changes anything: a value,
@@ -1175,17 +1091,13 @@ async fn record_update(
     lock: bool,
 ) -> Result<(IntegrationError, bool)> {
     let read = fetch_record(conn, kind, id, lock).await?;
-    let mut next = read.clone();
-    if let Some(run) = fields.integration_run {
-        next.integration_run_id = run;
-    }
-    if fields.integration_run.is_some() || fields.integration.is_some() {
-        next.integration_id =
-            record_integration(conn, fields, next.integration_run_id, next.integration_id).await?;
-    }
-    next.apply(fields);
-    let changed = next != read || !fields.responses.is_empty();
-    Ok((next, changed))
+    let run_id = fields.run_after(read.integration_run_id);
+    let integration_id = if fields.moves() {
+        integration_of_record(conn, fields, run_id, read.integration_id).await?
+    } else {
+        read.integration_id
+    };
+    Ok(read.updated(fields, run_id, integration_id))
 }
 
 async fn insert_responses(
@@ -1208,46 +1120,31 @@ async fn insert_responses(
     Ok(())
 }
 
-/// Writes one outbox row per contact and channel that the record's alert reaches.
+/// Writes the outbox rows of the record's alert: one per delivery the domain decides on.
 async fn queue_alerts(
     conn: &mut Conn,
     kind: RecordKind,
     record: &IntegrationError,
     now: Timestamp,
 ) -> Result<()> {
-    let contacts = query(q::ALERT_CONTACTS)
+    // Only the contacts that can hear of the record's integration: the domain decides among
+    // them.
+    let rows = query(&q::alert_contacts())
         .bind(record.integration_id)
         .fetch_all(&mut *conn)
         .await?;
-    for contact in contacts {
-        let alert_type: String = contact.try_get("contact_alert_type")?;
-        if !reaches(&alert_type, &record.contact_alert_type) {
-            continue;
-        }
-        let id: i64 = contact.try_get("id")?;
-        let targets = [
-            (
-                Channel::Webhook,
-                contact.try_get::<Option<String>, _>("webhook_url")?,
-            ),
-            (
-                Channel::Email,
-                contact.try_get::<Option<String>, _>("email")?,
-            ),
-        ];
-        for (channel, target) in targets {
-            let Some(target) = target else { continue };
-            query(q::INSERT_DELIVERY)
-                .bind(id)
-                .bind(record.integration_id)
-                .bind(kind.owner_type())
-                .bind(record.id)
-                .bind(channel.as_str())
-                .bind(target)
-                .bind(time_param(now))
-                .execute(&mut *conn)
-                .await?;
-        }
+    let contacts = rows.iter().map(contact_row).collect::<Result<Vec<_>>>()?;
+    for delivery in deliveries(kind, record, &contacts) {
+        query(q::INSERT_DELIVERY)
+            .bind(delivery.integration_contact_id)
+            .bind(delivery.integration_id)
+            .bind(delivery.record_type)
+            .bind(delivery.record_id)
+            .bind(delivery.channel.as_str())
+            .bind(delivery.target)
+            .bind(time_param(now))
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
 }
@@ -1315,17 +1212,16 @@ async fn contact_update(
     lock: bool,
 ) -> Result<(Contact, bool)> {
     let read = fetch_contact(conn, id, lock).await?;
-    let mut next = read.clone();
+    let named = contact_integration(conn, fields).await?;
+    Ok(read.updated(fields, named))
+}
+
+/// The id of the integration a contact's body names, if it names one.
+async fn contact_integration(conn: &mut Conn, fields: &ContactFields) -> Result<Option<i64>> {
     match &fields.integration {
-        Some(Some(reference)) => {
-            next.integration_id = Some(find_integration(conn, reference).await?.id);
-        }
-        Some(None) => next.integration_id = None,
-        None => {}
+        Some(Some(reference)) => Ok(Some(find_integration(conn, reference).await?.id)),
+        _ => Ok(None),
     }
-    next.apply(fields);
-    let changed = next != read;
-    Ok((next, changed))
 }
 
 fn contact_row(row: &DbRow) -> Result<Contact> {

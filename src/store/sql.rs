@@ -106,9 +106,14 @@ pub const UPDATE_CONTACT: &str = "\
     updated_by_id = $9 WHERE id = $1";
 
 /// The contacts an alert of an integration (`$1`) may reach: its own and the global ones.
-pub const ALERT_CONTACTS: &str = "\
-    SELECT id, contact_alert_type, email, webhook_url FROM integration_contacts \
-    WHERE integration_id = $1 OR integration_id IS NULL ORDER BY id";
+/// The contacts that may hear of an integration's records (`$1`): its own, and those of
+/// every integration.
+pub fn alert_contacts() -> String {
+    format!(
+        "{SELECT_CONTACTS} WHERE t0.integration_id = $1 OR t0.integration_id IS NULL \
+         ORDER BY t0.id"
+    )
+}
 
 pub const INSERT_DELIVERY: &str = "\
     INSERT INTO alert_deliveries (integration_contact_id, integration_id, record_type, record_id, \
