@@ -87,8 +87,8 @@ struct Rule {
 
 /// Modules above the pure layers: the pure ones import none of them.
 const ABOVE_PURE: &[&str] = &[
-    "alerts", "app", "auth", "config", "egress", "http", "seed", "server", "store", "view",
-    "workers",
+    "alerts", "app", "auth", "config", "egress", "http", "router", "seed", "server", "startup",
+    "store", "view", "workers",
 ];
 
 const RULES: &[Rule] = &[
@@ -113,15 +113,31 @@ const RULES: &[Rule] = &[
         why: "store/ knows the domain and SQL, never HTTP, and never the seeding CLI (seed.rs)",
     },
     Rule {
-        from: &["alerts", "workers", "auth"],
+        from: &["alerts", "workers", "auth", "egress"],
         forbidden: &[&["http", "app"]],
-        why: "background workers (alerts.rs, workers/) and auth/ never import http/",
+        why: "background workers (alerts.rs, workers/), auth/ and egress.rs never import http/ \
+              nor the state handlers share (app.rs)",
     },
     Rule {
         from: &["view"],
         forbidden: &[&["http", "store", "app"]],
         why: "view/ renders domain values for HTTP answers and webhook payloads alike: it \
               imports neither http/ nor store/",
+    },
+    Rule {
+        from: &["app"],
+        forbidden: &[&["http", "router", "startup"]],
+        why: "app.rs is the state every handler shares: it imports no handler, and the route \
+              table lives in router.rs",
+    },
+    Rule {
+        from: &[
+            "alerts", "app", "auth", "config", "domain", "egress", "error", "http", "query",
+            "seed", "server", "store", "time", "view", "workers",
+        ],
+        forbidden: &[&["router", "startup"]],
+        why: "only startup.rs wires the router in, and only main.rs (and the tests) start the \
+              server",
     },
     Rule {
         from: &["config"],
@@ -856,6 +872,10 @@ fn a_layer_rule_names_the_edges_it_forbids_and_no_others() {
     assert!(broken_rule("auth::oauth", "http::format").is_some());
     assert!(broken_rule("view::runs", "store").is_some());
     assert!(broken_rule("config", "alerts").is_some());
+    assert!(broken_rule("app", "http::runs").is_some());
+    assert!(broken_rule("http::runs", "router").is_some());
+    assert!(broken_rule("startup", "router").is_none());
+    assert!(broken_rule("http::runs", "app").is_none());
     assert!(broken_rule("http::runs", "store").is_none());
     assert!(broken_rule("store::sqlite", "domain::runs").is_none());
     assert!(broken_rule("alerts", "view").is_none());
