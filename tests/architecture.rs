@@ -368,6 +368,25 @@ fn use_paths(
     }
 }
 
+/// The name an item defines, if it defines one.
+fn item_name(item: &syn::Item) -> Option<String> {
+    let ident = match item {
+        syn::Item::Const(i) => &i.ident,
+        syn::Item::Enum(i) => &i.ident,
+        syn::Item::Fn(i) => &i.sig.ident,
+        syn::Item::Macro(i) => i.ident.as_ref()?,
+        syn::Item::Mod(i) => &i.ident,
+        syn::Item::Static(i) => &i.ident,
+        syn::Item::Struct(i) => &i.ident,
+        syn::Item::Trait(i) => &i.ident,
+        syn::Item::TraitAlias(i) => &i.ident,
+        syn::Item::Type(i) => &i.ident,
+        syn::Item::Union(i) => &i.ident,
+        _ => return None,
+    };
+    Some(ident.to_string())
+}
+
 impl Tree {
     fn new(sources: &[Source], externs: BTreeSet<String>) -> Tree {
         let modules: BTreeSet<Vec<String>> = sources
@@ -382,6 +401,10 @@ impl Tree {
         };
         for source in sources.iter().filter(|s| s.binary.is_none()) {
             let mut aliases = BTreeMap::new();
+            // A name the file defines itself is that item, even where a `use` binds the same
+            // name in the other namespace (`fn render` beside `use super::render`).
+            let defined: BTreeSet<String> =
+                source.file.items.iter().filter_map(item_name).collect();
             for item in &source.file.items {
                 if let syn::Item::Use(u) = item {
                     let mut found = Vec::new();
@@ -393,7 +416,9 @@ impl Tree {
                         ) else {
                             continue;
                         };
-                        aliases.insert(name, absolute);
+                        if !defined.contains(&name) {
+                            aliases.insert(name, absolute);
+                        }
                     }
                 }
             }
@@ -440,7 +465,10 @@ impl Tree {
                     child.extend(rest.iter().cloned());
                     return Some(child);
                 }
-                return None;
+                // A name the file binds with `use` (`use crate::store;` then `store::sqlite::…`).
+                let mut bound = self.aliases.get(file_module)?.get(name)?.clone();
+                bound.extend(rest.iter().cloned());
+                return Some(bound);
             }
             _ => return None,
         };
@@ -843,6 +871,41 @@ fn a_re_export_is_followed_to_the_module_that_defines_the_item() {
     );
     assert_eq!(edges_of(&g, "query"), ["error", "query::shape"]);
     assert_eq!(edges_of(&g, "main"), ["error", "query::shape"]);
+}
+
+#[test]
+fn a_module_bound_by_use_resolves_through_the_binding() {
+    let g = graph_of(
+        &[
+            ("lib.rs", "pub mod app; pub mod store;"),
+            (
+                "app.rs",
+                "use crate::store::{self, Store}; fn f() { store::sqlite::open(); }",
+            ),
+            ("store/mod.rs", "pub mod sqlite; pub trait Store {}"),
+            ("store/sqlite.rs", "pub fn open() {}"),
+        ],
+        &[],
+    );
+    assert_eq!(edges_of(&g, "app"), ["store", "store::sqlite"]);
+}
+
+#[test]
+fn an_item_a_file_defines_is_not_taken_for_a_module_it_binds_under_the_same_name() {
+    let g = graph_of(
+        &[
+            ("lib.rs", "pub mod app; pub mod http;"),
+            (
+                "app.rs",
+                "use crate::http::errors; fn f() { errors::render(); }",
+            ),
+            ("http/mod.rs", "pub mod errors; pub mod render;"),
+            ("http/errors.rs", "use super::render; pub fn render() {}"),
+            ("http/render.rs", "pub struct Node;"),
+        ],
+        &[],
+    );
+    assert_eq!(edges_of(&g, "app"), ["http::errors"]);
 }
 
 #[test]
