@@ -47,11 +47,6 @@ const KNOWN: &[(&str, &str)] = &[
     ("config", "auth"),
     ("config", "auth::throttle"),
     ("config", "server"),
-    // error.rs renders itself for axum and carries the drivers' errors: its HTTP rendering moves
-    // to http/, the three driver variants become one storage error defined in store/.
-    ("error", "ext:axum"),
-    ("error", "ext:rusqlite"),
-    ("error", "ext:sqlx"),
     // The store takes seed.rs's `SeedRun` (store <-> seed).
     ("store", "seed"),
     ("store::shared", "seed"),
