@@ -22,10 +22,10 @@ use crate::domain::alerts::{Attempt, Channel, Delivery, MAX_ATTEMPTS, backoff};
 use crate::domain::integration_errors::RecordKind;
 use crate::egress::{self, GuardedResolver};
 use crate::error::{Error, Result};
-use crate::http::render::{self, Node};
-use crate::http::{integrations, records, runs};
 use crate::store::Store;
 use crate::time;
+use crate::view::render::{self, Node};
+use crate::view::{integrations, records, runs};
 
 /// How long a claimed delivery is reserved for the node that claimed it.
 const LEASE: Duration = Duration::from_secs(60);

@@ -8,6 +8,7 @@
 //! - [`egress`]: where webhooks may go (no loopback, private or metadata addresses).
 //! - [`auth`]: OAuth 2.0 client credentials, API keys, signed tokens, scopes, throttling.
 //! - [`http`]: content negotiation, XML/JSON bodies in and out, one module per resource.
+//! - [`view`]: how each resource is shown, as a tree written in JSON or XML (API and webhooks).
 //! - [`query`]: Coupa's query language, parsed to a typed AST and compiled to SQL with binds.
 //! - [`domain`]: the records and their rules (the run status machine), free of I/O.
 //! - [`seed`]: realistic history in bulk (`runledger seed`).
@@ -28,5 +29,6 @@ pub mod seed;
 pub mod server;
 pub mod store;
 pub mod time;
+pub mod view;
 
 pub use error::{Error, Result};

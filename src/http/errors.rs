@@ -12,8 +12,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use super::format::Format;
-use super::render::{self, Node};
 use crate::error::ErrorMessages;
+use crate::view::render::{self, Node};
 
 /// Marks a response whose error body is already in its own format (OAuth's), to be left as is.
 #[derive(Clone, Copy, Debug)]

@@ -11,7 +11,7 @@ pub mod limits;
 pub mod oauth;
 pub mod rails_paths;
 pub mod records;
-pub mod render;
+pub mod reply;
 pub mod runs;
 pub mod xml;
 
