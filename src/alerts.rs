@@ -18,6 +18,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use sha2::Sha256;
 use tokio::sync::{Notify, watch};
 
+use crate::config::AlertSettings;
 use crate::domain::alerts::{Attempt, Channel, Delivery, MAX_ATTEMPTS, backoff};
 use crate::domain::integration_errors::RecordKind;
 use crate::egress::{self, GuardedResolver};
@@ -35,31 +36,6 @@ const BATCH: i64 = 16;
 const IDLE: Duration = Duration::from_secs(1);
 /// How long a webhook receiver may take to answer.
 const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// How alerts leave the building.
-#[derive(Clone, Debug)]
-pub struct AlertSettings {
-    /// `smtp://host:port` or `smtps://user:pass@host`; without it, email alerts are recorded
-    /// as undeliverable.
-    pub smtp_url: Option<String>,
-    pub smtp_from: String,
-    /// The first retry's wait; each later one doubles it.
-    pub retry_base: Duration,
-    /// Whether webhooks may reach loopback and private addresses (`--allow-private-webhooks`);
-    /// link-local and reserved ones stay refused.
-    pub allow_private_webhooks: bool,
-}
-
-impl Default for AlertSettings {
-    fn default() -> Self {
-        AlertSettings {
-            smtp_url: None,
-            smtp_from: "runledger@localhost".into(),
-            retry_base: Duration::from_secs(5),
-            allow_private_webhooks: false,
-        }
-    }
-}
 
 pub struct Dispatcher {
     sender: Arc<Sender>,

@@ -7,10 +7,9 @@ use std::time::Duration;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use runledger::alerts::AlertSettings;
 use runledger::app::{Application, shutdown_signal};
 use runledger::auth;
-use runledger::config::{Cli, ClientCommand, Command, Settings};
+use runledger::config::{AlertSettings, Cli, ClientCommand, Command, Settings};
 use runledger::domain::clients::{ClientKind, Scopes};
 use runledger::seed;
 use runledger::store::{self, Store};
