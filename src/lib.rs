@@ -2,7 +2,9 @@
 //!
 //! The crate map, from the outside in:
 //! - [`config`]: the command line and environment (spec `cli.md`).
-//! - [`app`]: application state, the route table and the server's lifecycle.
+//! - [`startup`]: the server's lifecycle: open the store, bind, serve until stopped.
+//! - [`router`]: the route table (each route's scope) and the layers around it.
+//! - [`app`]: the state every handler shares.
 //! - [`server`]: the accept loop and the limits a server in the open needs.
 //! - [`alerts`]: the dispatcher that sends alerts from the outbox (webhooks, email).
 //! - [`egress`]: where webhooks may go (no loopback, private or metadata addresses).
@@ -25,8 +27,10 @@ pub mod egress;
 pub mod error;
 pub mod http;
 pub mod query;
+pub mod router;
 pub mod seed;
 pub mod server;
+pub mod startup;
 pub mod store;
 pub mod time;
 pub mod view;

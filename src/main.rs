@@ -7,11 +7,11 @@ use std::time::Duration;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use runledger::app::{Application, shutdown_signal};
 use runledger::auth;
 use runledger::config::{AlertSettings, Cli, ClientCommand, Command, Settings};
 use runledger::domain::clients::{ClientKind, Scopes};
 use runledger::seed;
+use runledger::startup::{Application, shutdown_signal};
 use runledger::store::{self, Store};
 use runledger::time;
 use runledger::{Error, Result};

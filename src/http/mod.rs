@@ -1,5 +1,5 @@
 //! The HTTP face of Runledger: formats, shared extractors, and one module per resource.
-//! The route table itself is in [`crate::app`].
+//! The route table itself is in [`crate::router`].
 
 pub mod auth;
 pub mod contacts;

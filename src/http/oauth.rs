@@ -1,7 +1,7 @@
 //! `POST /oauth2/token` (and `/oauth2/access_tokens`): the client-credentials grant.
 //!
 //! Answers are RFC 6749's JSON, not Coupa's error format. Parameters may arrive in the query
-//! string, which is why no query string is ever logged (see the request span in `app`).
+//! string, which is why no query string is ever logged (see the request span in `router`).
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
