@@ -13,7 +13,8 @@
 //! - [`view`]: how each resource is shown, as a tree written in JSON or XML (API and webhooks).
 //! - [`query`]: Coupa's query language, parsed to a typed AST and compiled to SQL with binds.
 //! - [`domain`]: the records and their rules (the run status machine), free of I/O.
-//! - [`seed`]: realistic history in bulk (`runledger seed`).
+//! - [`seeder`]: realistic history in bulk (`runledger seed`).
+//! - [`seed`]: the seeded rows, as storage writes them in bulk.
 //! - [`store`]: the storage trait, implemented once for SQLite and PostgreSQL.
 //! - [`error`]: the one error type and its Coupa-shaped rendering.
 //! - [`time`]: datetimes as Coupa reads and writes them.
@@ -29,6 +30,7 @@ pub mod http;
 pub mod query;
 pub mod router;
 pub mod seed;
+pub mod seeder;
 pub mod server;
 pub mod startup;
 pub mod store;

@@ -10,7 +10,7 @@ use tracing_subscriber::EnvFilter;
 use runledger::auth;
 use runledger::config::{AlertSettings, Cli, ClientCommand, Command, Settings};
 use runledger::domain::clients::{ClientKind, Scopes};
-use runledger::seed;
+use runledger::seeder;
 use runledger::startup::{Application, shutdown_signal};
 use runledger::store::{self, Store};
 use runledger::time;
@@ -80,7 +80,7 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Seed(args) => {
             let store = store::open(&cli.database_url, 2).await?;
-            let seeded = seed::seed(
+            let seeded = seeder::seed(
                 store.as_ref(),
                 args.runs,
                 args.integrations as usize,
