@@ -25,8 +25,7 @@ use crate::egress::{self, GuardedResolver};
 use crate::error::{Error, Result};
 use crate::store::Store;
 use crate::time;
-use crate::view::render::{self, Node};
-use crate::view::{integrations, records, runs};
+use crate::view::{self, render};
 
 /// How long a claimed delivery is reserved for the node that claimed it.
 const LEASE: Duration = Duration::from_secs(60);
@@ -206,29 +205,12 @@ impl Sender {
             Some(id) => Some(self.store.run(id).await?),
             None => None,
         };
-        let integration = match (&run, record.integration_id) {
-            (Some(run), _) => integrations::embedded(&run.integration),
-            (None, Some(id)) => integrations::embedded(&self.store.integration(id).await?),
-            (None, None) => Node::Null,
+        let fetched = match (&run, record.integration_id) {
+            (None, Some(id)) => Some(self.store.integration(id).await?),
+            _ => None,
         };
-        let payload = Node::Object(vec![
-            ("event", Node::text(&format!("{}.alert", kind.owner_type()))),
-            ("delivery-id", Node::Int(delivery.id)),
-            ("integration", integration),
-            (
-                "integration-run",
-                run.as_ref().map_or(Node::Null, runs::node),
-            ),
-            (
-                if kind == RecordKind::Error {
-                    "integration-error"
-                } else {
-                    "integration-history-record"
-                },
-                records::node(kind, &record),
-            ),
-            ("responses", records::responses(&record)),
-        ]);
+        let integration = run.as_ref().map(|r| &r.integration).or(fetched.as_ref());
+        let payload = view::alerts::payload(kind, delivery.id, &record, run.as_ref(), integration);
         Ok(render::json(&payload))
     }
 

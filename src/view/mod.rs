@@ -2,6 +2,7 @@
 //! resource, shared by API answers ([`crate::http`]) and webhook payloads ([`crate::alerts`]).
 //! Views know the domain and the query's shaping, never HTTP or storage.
 
+pub mod alerts;
 pub mod contacts;
 pub mod deliveries;
 pub mod integrations;
