@@ -9,10 +9,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use runledger::app::Application;
 use runledger::auth;
 use runledger::config::Settings;
 use runledger::domain::clients::{ClientKind, Scopes};
+use runledger::startup::Application;
 
 struct Target {
     name: &'static str,

@@ -18,14 +18,14 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use sha2::Sha256;
 use tokio::sync::{Notify, watch};
 
+use crate::config::AlertSettings;
 use crate::domain::alerts::{Attempt, Channel, Delivery, MAX_ATTEMPTS, backoff};
 use crate::domain::integration_errors::RecordKind;
 use crate::egress::{self, GuardedResolver};
 use crate::error::{Error, Result};
-use crate::http::render::{self, Node};
-use crate::http::{integrations, records, runs};
 use crate::store::Store;
 use crate::time;
+use crate::view::{self, render};
 
 /// How long a claimed delivery is reserved for the node that claimed it.
 const LEASE: Duration = Duration::from_secs(60);
@@ -35,31 +35,6 @@ const BATCH: i64 = 16;
 const IDLE: Duration = Duration::from_secs(1);
 /// How long a webhook receiver may take to answer.
 const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// How alerts leave the building.
-#[derive(Clone, Debug)]
-pub struct AlertSettings {
-    /// `smtp://host:port` or `smtps://user:pass@host`; without it, email alerts are recorded
-    /// as undeliverable.
-    pub smtp_url: Option<String>,
-    pub smtp_from: String,
-    /// The first retry's wait; each later one doubles it.
-    pub retry_base: Duration,
-    /// Whether webhooks may reach loopback and private addresses (`--allow-private-webhooks`);
-    /// link-local and reserved ones stay refused.
-    pub allow_private_webhooks: bool,
-}
-
-impl Default for AlertSettings {
-    fn default() -> Self {
-        AlertSettings {
-            smtp_url: None,
-            smtp_from: "runledger@localhost".into(),
-            retry_base: Duration::from_secs(5),
-            allow_private_webhooks: false,
-        }
-    }
-}
 
 pub struct Dispatcher {
     sender: Arc<Sender>,
@@ -230,29 +205,12 @@ impl Sender {
             Some(id) => Some(self.store.run(id).await?),
             None => None,
         };
-        let integration = match (&run, record.integration_id) {
-            (Some(run), _) => integrations::embedded(&run.integration),
-            (None, Some(id)) => integrations::embedded(&self.store.integration(id).await?),
-            (None, None) => Node::Null,
+        let fetched = match (&run, record.integration_id) {
+            (None, Some(id)) => Some(self.store.integration(id).await?),
+            _ => None,
         };
-        let payload = Node::Object(vec![
-            ("event", Node::text(&format!("{}.alert", kind.owner_type()))),
-            ("delivery-id", Node::Int(delivery.id)),
-            ("integration", integration),
-            (
-                "integration-run",
-                run.as_ref().map_or(Node::Null, runs::node),
-            ),
-            (
-                if kind == RecordKind::Error {
-                    "integration-error"
-                } else {
-                    "integration-history-record"
-                },
-                records::node(kind, &record),
-            ),
-            ("responses", records::responses(&record)),
-        ]);
+        let integration = run.as_ref().map(|r| &r.integration).or(fetched.as_ref());
+        let payload = view::alerts::payload(kind, delivery.id, &record, run.as_ref(), integration);
         Ok(render::json(&payload))
     }
 

@@ -6,7 +6,6 @@ use std::time::Duration;
 use clap::builder::RangedU64ValueParser;
 use clap::{Args, Parser, Subcommand};
 
-use crate::alerts::AlertSettings;
 use crate::auth::DEFAULT_TOKEN_TTL;
 use crate::auth::throttle::RateLimit;
 use crate::domain::clients::Scopes;
@@ -213,6 +212,31 @@ impl Settings {
             require_auth: true,
             alerts: AlertSettings::default(),
             limits: Limits::DEFAULT,
+        }
+    }
+}
+
+/// How alerts leave the building.
+#[derive(Clone, Debug)]
+pub struct AlertSettings {
+    /// `smtp://host:port` or `smtps://user:pass@host`; without it, email alerts are recorded
+    /// as undeliverable.
+    pub smtp_url: Option<String>,
+    pub smtp_from: String,
+    /// The first retry's wait; each later one doubles it.
+    pub retry_base: Duration,
+    /// Whether webhooks may reach loopback and private addresses (`--allow-private-webhooks`);
+    /// link-local and reserved ones stay refused.
+    pub allow_private_webhooks: bool,
+}
+
+impl Default for AlertSettings {
+    fn default() -> Self {
+        AlertSettings {
+            smtp_url: None,
+            smtp_from: "runledger@localhost".into(),
+            retry_base: Duration::from_secs(5),
+            allow_private_webhooks: false,
         }
     }
 }

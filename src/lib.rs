@@ -2,15 +2,19 @@
 //!
 //! The crate map, from the outside in:
 //! - [`config`]: the command line and environment (spec `cli.md`).
-//! - [`app`]: application state, the route table and the server's lifecycle.
+//! - [`startup`]: the server's lifecycle: open the store, bind, serve until stopped.
+//! - [`router`]: the route table (each route's scope) and the layers around it.
+//! - [`app`]: the state every handler shares.
 //! - [`server`]: the accept loop and the limits a server in the open needs.
 //! - [`alerts`]: the dispatcher that sends alerts from the outbox (webhooks, email).
 //! - [`egress`]: where webhooks may go (no loopback, private or metadata addresses).
 //! - [`auth`]: OAuth 2.0 client credentials, API keys, signed tokens, scopes, throttling.
 //! - [`http`]: content negotiation, XML/JSON bodies in and out, one module per resource.
+//! - [`view`]: how each resource is shown, as a tree written in JSON or XML (API and webhooks).
 //! - [`query`]: Coupa's query language, parsed to a typed AST and compiled to SQL with binds.
 //! - [`domain`]: the records and their rules (the run status machine), free of I/O.
-//! - [`seed`]: realistic history in bulk (`runledger seed`).
+//! - [`seeder`]: realistic history in bulk (`runledger seed`).
+//! - [`seed`]: the seeded rows, as storage writes them in bulk.
 //! - [`store`]: the storage trait, implemented once for SQLite and PostgreSQL.
 //! - [`error`]: the one error type and its Coupa-shaped rendering.
 //! - [`time`]: datetimes as Coupa reads and writes them.
@@ -24,9 +28,13 @@ pub mod egress;
 pub mod error;
 pub mod http;
 pub mod query;
+pub mod router;
 pub mod seed;
+pub mod seeder;
 pub mod server;
+pub mod startup;
 pub mod store;
 pub mod time;
+pub mod view;
 
 pub use error::{Error, Result};

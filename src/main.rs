@@ -7,12 +7,11 @@ use std::time::Duration;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use runledger::alerts::AlertSettings;
-use runledger::app::{Application, shutdown_signal};
 use runledger::auth;
-use runledger::config::{Cli, ClientCommand, Command, Settings};
+use runledger::config::{AlertSettings, Cli, ClientCommand, Command, Settings};
 use runledger::domain::clients::{ClientKind, Scopes};
-use runledger::seed;
+use runledger::seeder;
+use runledger::startup::{Application, shutdown_signal};
 use runledger::store::{self, Store};
 use runledger::time;
 use runledger::{Error, Result};
@@ -81,7 +80,7 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Seed(args) => {
             let store = store::open(&cli.database_url, 2).await?;
-            let seeded = seed::seed(
+            let seeded = seeder::seed(
                 store.as_ref(),
                 args.runs,
                 args.integrations as usize,

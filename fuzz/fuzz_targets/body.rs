@@ -21,7 +21,7 @@ use runledger::domain::integrations::{
 use runledger::domain::runs::{MAX_FLOW_BYTES, RunFields, first_bad_key};
 use runledger::domain::text::is_xml_char;
 use runledger::http::format;
-use runledger::http::render::{Node, xml_document};
+use runledger::view::render::{Node, xml_document};
 use runledger::http::xml;
 use runledger::time::{self, Timestamp};
 use serde_json::Value;

@@ -13,7 +13,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use libfuzzer_sys::fuzz_target;
-use runledger::auth::oauth::{MAX_BODY, parse_token_request};
+use runledger::http::oauth::{MAX_BODY, parse_token_request};
 
 const PARAMETERS: [&str; 4] = ["grant_type", "client_id", "client_secret", "scope"];
 

@@ -377,7 +377,7 @@ async fn run(args: Args) {
     let store = runledger::store::open(&database, 4)
         .await
         .expect("database opens");
-    let seeded = runledger::seed::seed(store.as_ref(), args.runs, 50, 1)
+    let seeded = runledger::seeder::seed(store.as_ref(), args.runs, 50, 1)
         .await
         .expect("seeding");
     println!(

@@ -1,5 +1,5 @@
 //! The gate in front of every `/api` route: who is calling (401), may they (403), and not too
-//! often (429). Each route's scope is declared in the route table, [`crate::app::routes`].
+//! often (429). Each route's scope is declared in the route table, [`crate::router::routes`].
 
 use axum::extract::{Request, State};
 use axum::http::header::AUTHORIZATION;

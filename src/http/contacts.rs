@@ -4,16 +4,16 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 
 use super::format::Format;
-use super::integrations::actor;
-use super::render::{Node, Reply};
+use super::reply::Reply;
 use super::{Id, Write};
 use crate::app::AppState;
 use crate::auth::secrets;
-use crate::domain::contacts::{Contact, ContactFields};
+use crate::domain::contacts::ContactFields;
 use crate::egress;
 use crate::error::{Error, Result};
 use crate::query::schema::CONTACTS;
 use crate::query::{Query, Shape};
+use crate::view::contacts::{created, node};
 
 const ROOT: &str = "integration-contact";
 
@@ -60,16 +60,12 @@ pub async fn create(State(app): State<AppState>, write: Write) -> Result<Reply> 
         .store
         .create_contact(fields, secret, write.author.actor())
         .await?;
-    let mut shown = node(&contact);
-    if let Node::Object(entries) = &mut shown {
-        entries.push(("webhook-secret", Node::opt_text(&contact.webhook_secret)));
-    }
     Ok(Reply::one(
         StatusCode::CREATED,
         write.format,
         shape,
         ROOT,
-        shown,
+        created(&contact),
     ))
 }
 
@@ -106,25 +102,4 @@ fn check_webhook(app: &AppState, fields: &ContactFields) -> Result<()> {
             refusal.hint()
         ))),
     }
-}
-
-/// A contact without its secret.
-fn node(c: &Contact) -> Node {
-    Node::Object(vec![
-        ("id", Node::Int(c.id)),
-        ("created-at", Node::Time(c.created_at)),
-        ("updated-at", Node::Time(c.updated_at)),
-        ("contact-alert-type", Node::text(&c.contact_alert_type)),
-        ("contactable-type", Node::text(&c.contactable_type)),
-        ("contactable-id", Node::Int(c.contactable_id)),
-        (
-            "integration",
-            c.integration_id
-                .map_or(Node::Null, |id| Node::Object(vec![("id", Node::Int(id))])),
-        ),
-        ("email", Node::opt_text(&c.email)),
-        ("webhook-url", Node::opt_text(&c.webhook_url)),
-        ("created-by", actor(&c.created_by)),
-        ("updated-by", actor(&c.updated_by)),
-    ])
 }

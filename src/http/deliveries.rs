@@ -5,12 +5,12 @@ use axum::http::StatusCode;
 
 use super::Id;
 use super::format::Format;
-use super::render::{Node, Reply};
+use super::reply::Reply;
 use crate::app::AppState;
-use crate::domain::alerts::Delivery;
 use crate::error::Result;
 use crate::query::schema::DELIVERIES;
 use crate::query::{Query, Shape};
+use crate::view::deliveries::node;
 
 const ROOT: &str = "alert-delivery";
 
@@ -45,27 +45,4 @@ pub async fn show(
         ROOT,
         node(&delivery),
     ))
-}
-
-fn node(d: &Delivery) -> Node {
-    Node::Object(vec![
-        ("id", Node::Int(d.id)),
-        ("created-at", Node::Time(d.created_at)),
-        ("updated-at", Node::Time(d.updated_at)),
-        (
-            "integration-contact-id",
-            Node::Int(d.integration_contact_id),
-        ),
-        ("integration-id", Node::opt_int(d.integration_id)),
-        ("record-type", Node::text(&d.record_type)),
-        ("record-id", Node::Int(d.record_id)),
-        ("channel", Node::text(d.channel.as_str())),
-        ("target", Node::text(&d.target)),
-        ("status", Node::text(&d.status)),
-        ("attempts", Node::Int(d.attempts)),
-        ("next-attempt-at", Node::opt_time(d.next_attempt_at)),
-        ("last-error", Node::opt_text(&d.last_error)),
-        ("response-code", Node::opt_int(d.response_code)),
-        ("delivered-at", Node::opt_time(d.delivered_at)),
-    ])
 }

@@ -12,8 +12,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::format::Format;
-use super::render::{self, Node};
 use crate::error::{Error, retry_after_seconds};
+use crate::view::render::{self, Node};
 
 /// The messages of an error response, left in the response's extensions for [`render`].
 #[derive(Clone, Debug)]

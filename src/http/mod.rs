@@ -1,5 +1,5 @@
 //! The HTTP face of Runledger: formats, shared extractors, and one module per resource.
-//! The route table itself is in [`crate::app`].
+//! The route table itself is in [`crate::router`].
 
 pub mod auth;
 pub mod contacts;
@@ -11,7 +11,7 @@ pub mod limits;
 pub mod oauth;
 pub mod rails_paths;
 pub mod records;
-pub mod render;
+pub mod reply;
 pub mod runs;
 pub mod xml;
 

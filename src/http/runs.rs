@@ -4,14 +4,14 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 
 use super::format::Format;
-use super::render::{Node, Reply};
+use super::reply::Reply;
 use super::{Id, Write};
-use super::{integrations, records};
 use crate::app::AppState;
-use crate::domain::runs::{Action, RunFields, RunView};
+use crate::domain::runs::{Action, RunFields};
 use crate::error::Result;
 use crate::query::schema::RUNS;
 use crate::query::{Query, Shape};
+use crate::view::runs::node;
 
 const ROOT: &str = "integration-run";
 
@@ -103,29 +103,4 @@ async fn act(
         ROOT,
         node(&run),
     ))
-}
-
-pub fn node(view: &RunView) -> Node {
-    let run = &view.run;
-    Node::Object(vec![
-        ("id", Node::Int(run.id)),
-        ("created-at", Node::Time(run.created_at)),
-        ("updated-at", Node::Time(run.updated_at)),
-        ("status", Node::text(run.status.as_str())),
-        ("start-time", Node::opt_time(run.start_time)),
-        ("end-time", Node::opt_time(run.end_time)),
-        ("total-records", Node::opt_int(run.total_records)),
-        ("records-processed", Node::opt_int(run.records_processed)),
-        ("flow", run.flow.clone().map_or(Node::Null, Node::Json)),
-        ("integration", integrations::embedded(&view.integration)),
-        (
-            "integration-errors",
-            Node::List(
-                "integration-error",
-                view.errors.iter().map(records::embedded).collect(),
-            ),
-        ),
-        ("created-by", integrations::actor(&run.created_by)),
-        ("updated-by", integrations::actor(&run.updated_by)),
-    ])
 }

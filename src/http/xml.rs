@@ -246,6 +246,7 @@ fn position(text: &str, offset: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::view::render::{Node, xml_document};
     use serde_json::json;
 
     fn value(xml: &str) -> Value {
@@ -330,5 +331,60 @@ mod tests {
             "</a>".repeat(MAX_DEPTH + 1)
         );
         assert!(refused(&deep).contains("deeper"));
+    }
+
+    // What the view layer writes, this parser reads back as it was.
+
+    #[test]
+    fn a_carriage_return_in_text_reads_back_from_xml_as_itself() {
+        let text = "line one\r\nline two\rend";
+        let document = xml_document(
+            "integration-run",
+            &Node::Object(vec![("status", Node::text(text))]),
+        );
+        assert!(
+            document.contains("line one&#13;\nline two&#13;end"),
+            "{document}"
+        );
+        let again = parse(document.as_bytes()).expect("our own XML");
+        assert_eq!(again["status"], text);
+    }
+
+    #[test]
+    fn opaque_json_survives_a_trip_through_xml() {
+        let flow = json!({"source": "SAP", "batch": 3, "ratio": 0.5, "ok": true, "none": null,
+                          "steps": [{"name": "a"}, {"name": "b"}], "empty": "", "nested": {"deep": ["x"]}});
+        let text = xml_document(
+            "run",
+            &Node::Object(vec![("flow", Node::Json(flow.clone()))]),
+        );
+        let parsed = parse(text.as_bytes()).unwrap();
+        assert_eq!(parsed["flow"], flow);
+    }
+
+    #[test]
+    fn xml_answers_show_unshowable_text_as_replacement_characters_and_still_parse() {
+        let stored = "\u{1b}[31mred\u{0} \u{1}\u{c}\u{FFFE}\u{FFFF} & <tab>\t\u{85}\u{2028}😀\r";
+        let document = xml_document(
+            "errors",
+            &Node::Object(vec![
+                ("error", Node::text(stored)),
+                (
+                    "flow",
+                    Node::Json(json!({"note": stored, "list": [stored]})),
+                ),
+            ]),
+        );
+        let shown =
+            "\u{FFFD}[31mred\u{FFFD} \u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD} & <tab>\t\u{85}\u{2028}😀\r";
+        let parsed = parse(document.as_bytes()).expect("our own XML");
+        assert_eq!(parsed["error"], shown);
+        assert_eq!(parsed["flow"], json!({"note": shown, "list": [shown]}));
+        assert!(
+            !document
+                .chars()
+                .any(|c| !crate::domain::text::is_xml_char(c)),
+            "{document:?}"
+        );
     }
 }

@@ -19,7 +19,7 @@ use std::task::{Context, Poll, ready};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::http::render::{Node, xml_document};
+use crate::view::render::{Node, xml_document};
 
 /// The statuses of hyper's automatic answers (`on_error` in hyper's `proto/h1/role.rs`).
 const STATUSES: [&str; 3] = ["400", "414", "431"];

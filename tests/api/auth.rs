@@ -6,10 +6,10 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use reqwest::{Method, StatusCode};
-use runledger::app::routes;
 use runledger::auth::throttle::RateLimit;
 use runledger::domain::clients::{ClientKind, Scope, Scopes};
 use runledger::http::errors::resource_name;
+use runledger::router::routes;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, messages, spawn_app, spawn_app_with};

@@ -8,10 +8,10 @@ use std::sync::Arc;
 
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode};
-use runledger::app::Application;
 use runledger::auth;
 use runledger::config::Settings;
 use runledger::domain::clients::{ClientKind, Scopes};
+use runledger::startup::Application;
 use runledger::store::Store;
 use serde_json::{Value, json};
 use tempfile::TempDir;

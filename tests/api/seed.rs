@@ -1,6 +1,6 @@
 //! `runledger seed`: bulk history that the API then serves like any other.
 
-use runledger::seed;
+use runledger::seeder;
 use serde_json::Value;
 
 use crate::helpers::spawn_app;
@@ -24,7 +24,7 @@ async fn all(app: &crate::helpers::TestApp, query: &str) -> Vec<Value> {
 #[tokio::test]
 async fn seeded_runs_are_served_with_their_errors() {
     let app = spawn_app().await;
-    let seeded = seed::seed(app.store.as_ref(), 600, 3, 42).await.unwrap();
+    let seeded = seeder::seed(app.store.as_ref(), 600, 3, 42).await.unwrap();
     assert_eq!(seeded.runs, 600);
     let runs = all(&app, "integration[code][starts_with]=SEED_").await;
     assert_eq!(runs.len(), 600);
@@ -70,7 +70,7 @@ async fn seeded_runs_are_served_with_their_errors() {
     assert_eq!(integrations.as_array().unwrap().len(), 3);
 
     // Seeding again reuses the integrations.
-    seed::seed(app.store.as_ref(), 10, 3, 43).await.unwrap();
+    seeder::seed(app.store.as_ref(), 10, 3, 43).await.unwrap();
     let (_, integrations) = app
         .get_json("/api/integrations?code[starts_with]=SEED_")
         .await;

@@ -1,14 +1,9 @@
-//! Responses: a typed tree ([`Node`]) that knows the XML type of every value, rendered as
-//! Coupa renders it in either format, after `return_object` / `fields` have shaped it.
+//! The response tree: a typed [`Node`] that knows the XML type of every value, shaped by
+//! `return_object` / `fields` and written as Coupa writes it, in JSON or in XML.
 
-use axum::http::StatusCode;
-use axum::http::header::CONTENT_TYPE;
-use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use super::format::Format;
 use crate::domain::runs::is_element_name;
-use crate::error::Error;
 use crate::query::shape::{Pick, ReturnObject, Shape};
 use crate::time::{self, Timestamp};
 
@@ -45,94 +40,8 @@ impl Node {
     }
 }
 
-/// What a handler answers: one record or a collection, in the negotiated format and shape.
-pub struct Reply {
-    status: StatusCode,
-    format: Format,
-    shape: Shape,
-    body: Body,
-}
-
-enum Body {
-    One {
-        root: &'static str,
-        node: Node,
-    },
-    Many {
-        root: &'static str,
-        item: &'static str,
-        nodes: Vec<Node>,
-    },
-}
-
-impl Reply {
-    pub fn one(
-        status: StatusCode,
-        format: Format,
-        shape: Shape,
-        root: &'static str,
-        node: Node,
-    ) -> Reply {
-        Reply {
-            status,
-            format,
-            shape,
-            body: Body::One { root, node },
-        }
-    }
-
-    pub fn many(
-        format: Format,
-        shape: Shape,
-        root: &'static str,
-        item: &'static str,
-        nodes: Vec<Node>,
-    ) -> Reply {
-        Reply {
-            status: StatusCode::OK,
-            format,
-            shape,
-            body: Body::Many { root, item, nodes },
-        }
-    }
-}
-
-impl IntoResponse for Reply {
-    fn into_response(self) -> Response {
-        if self.shape.return_object == ReturnObject::None {
-            return self.status.into_response();
-        }
-        let text = match (self.body, self.format) {
-            (Body::Many { nodes, .. }, Format::Xml) if nodes.is_empty() => {
-                return Error::NoResults.into_response();
-            }
-            (Body::One { root, node }, format) => {
-                let node = shape(node, &self.shape);
-                match format {
-                    Format::Json => json(&node),
-                    Format::Xml => xml_document(root, &node),
-                }
-            }
-            (Body::Many { root, item, nodes }, format) => {
-                let nodes = nodes.into_iter().map(|n| shape(n, &self.shape)).collect();
-                let list = Node::List(item, nodes);
-                match format {
-                    Format::Json => json(&list),
-                    Format::Xml => xml_document(root, &list),
-                }
-            }
-        };
-        (
-            self.status,
-            [(CONTENT_TYPE, self.format.content_type())],
-            text,
-        )
-            .into_response()
-    }
-}
-
 /// Applies `return_object`, then `fields`.
-fn shape(node: Node, shape: &Shape) -> Node {
+pub fn shape(node: Node, shape: &Shape) -> Node {
     let node = match shape.return_object {
         ReturnObject::Limited => keep(node, |key, _| key == "id"),
         ReturnObject::Shallow => shallow(node),
@@ -376,7 +285,7 @@ fn write_xml(name: &str, node: &Node, depth: usize, out: &mut String) {
     }
 }
 
-/// An opaque JSON value as XML that [`super::xml::parse`] reads back to the same value.
+/// An opaque JSON value as XML that [`crate::http::xml::parse`] reads back to the same value.
 fn write_json_as_xml(name: &str, value: &Value, depth: usize, out: &mut String) {
     match value {
         Value::Null => empty(name, " nil=\"true\"", depth, out),
@@ -450,21 +359,6 @@ mod tests {
     }
 
     #[test]
-    fn a_carriage_return_in_text_reads_back_from_xml_as_itself() {
-        let text = "line one\r\nline two\rend";
-        let document = xml_document(
-            "integration-run",
-            &Node::Object(vec![("status", Node::text(text))]),
-        );
-        assert!(
-            document.contains("line one&#13;\nline two&#13;end"),
-            "{document}"
-        );
-        let again = crate::http::xml::parse(document.as_bytes()).expect("our own XML");
-        assert_eq!(again["status"], text);
-    }
-
-    #[test]
     fn renders_json_with_dashed_keys_and_nulls() {
         let text = json(&sample());
         let value: Value = serde_json::from_str(&text).unwrap();
@@ -510,49 +404,11 @@ mod tests {
     }
 
     #[test]
-    fn opaque_json_survives_a_trip_through_xml() {
-        let flow = json!({"source": "SAP", "batch": 3, "ratio": 0.5, "ok": true, "none": null,
-                          "steps": [{"name": "a"}, {"name": "b"}], "empty": "", "nested": {"deep": ["x"]}});
-        let text = xml_document(
-            "run",
-            &Node::Object(vec![("flow", Node::Json(flow.clone()))]),
-        );
-        let parsed = super::super::xml::parse(text.as_bytes()).unwrap();
-        assert_eq!(parsed["flow"], flow);
-    }
-
-    #[test]
     fn characters_near_u_fffe_in_utf_8_pass_unchanged() {
         // U+FFFD, U+FFBE, U+FFBF, U+FFFC and U+EFBF share bytes with U+FFFE and U+FFFF.
         let text = "\u{FFFD}\u{FFBE}\u{FFBF}\u{FFFC}\u{EFBF}\u{7F}";
         let mut out = String::new();
         push_text(text, &mut out);
         assert_eq!(out, text);
-    }
-
-    #[test]
-    fn xml_answers_show_unshowable_text_as_replacement_characters_and_still_parse() {
-        let stored = "\u{1b}[31mred\u{0} \u{1}\u{c}\u{FFFE}\u{FFFF} & <tab>\t\u{85}\u{2028}😀\r";
-        let document = xml_document(
-            "errors",
-            &Node::Object(vec![
-                ("error", Node::text(stored)),
-                (
-                    "flow",
-                    Node::Json(json!({"note": stored, "list": [stored]})),
-                ),
-            ]),
-        );
-        let shown =
-            "\u{FFFD}[31mred\u{FFFD} \u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD} & <tab>\t\u{85}\u{2028}😀\r";
-        let parsed = super::super::xml::parse(document.as_bytes()).expect("our own XML");
-        assert_eq!(parsed["error"], shown);
-        assert_eq!(parsed["flow"], json!({"note": shown, "list": [shown]}));
-        assert!(
-            !document
-                .chars()
-                .any(|c| !crate::domain::text::is_xml_char(c)),
-            "{document:?}"
-        );
     }
 }

@@ -1,0 +1,126 @@
+//! The route table and the layers every request passes through.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, Method, Request};
+use axum::middleware;
+use axum::routing::{MethodRouter, get, patch, post, put};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::trace::TraceLayer;
+
+use crate::app::{App, AppState};
+use crate::domain::clients::Scope;
+use crate::http::records;
+use crate::http::{auth, contacts, deliveries, errors, integrations, oauth, runs};
+use crate::server::Limits;
+
+/// One API route: its verb, its path, the scope it requires, and its handler.
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    pub scope: Scope,
+    pub handler: MethodRouter<AppState>,
+}
+
+/// Every API route with the scope it requires: the one place where access is decided.
+#[rustfmt::skip]
+pub fn routes() -> Vec<Route> {
+    use Scope::{Read, Write};
+    use records::{Errors, History};
+    let route = |method: Method, path, scope, handler| Route { method, path, scope, handler };
+    vec![
+        route(Method::GET, "/api/integrations", Read, get(integrations::index)),
+        route(Method::POST, "/api/integrations", Write, post(integrations::create)),
+        route(Method::GET, "/api/integrations/{id}", Read, get(integrations::show)),
+        route(Method::PUT, "/api/integrations/{id}", Write, put(integrations::update)),
+        route(Method::PATCH, "/api/integrations/{id}", Write, patch(integrations::update)),
+
+        route(Method::GET, "/api/integration_runs", Read, get(runs::index)),
+        route(Method::POST, "/api/integration_runs", Write, post(runs::create)),
+        route(Method::GET, "/api/integration_runs/{id}", Read, get(runs::show)),
+        route(Method::PUT, "/api/integration_runs/{id}", Write, put(runs::update)),
+        route(Method::PATCH, "/api/integration_runs/{id}", Write, patch(runs::update)),
+        route(Method::PUT, "/api/integration_runs/{id}/run", Write, put(runs::run)),
+        route(Method::PUT, "/api/integration_runs/{id}/pending", Write, put(runs::pending)),
+        route(Method::PUT, "/api/integration_runs/{id}/pause", Write, put(runs::pause)),
+        route(Method::PUT, "/api/integration_runs/{id}/success", Write, put(runs::success)),
+        route(Method::PUT, "/api/integration_runs/{id}/fail", Write, put(runs::fail)),
+        route(Method::PUT, "/api/integration_runs/{id}/finish", Write, put(runs::finish)),
+
+        route(Method::GET, "/api/integration_errors", Read, get(records::index::<Errors>)),
+        route(Method::POST, "/api/integration_errors", Write, post(records::create::<Errors>)),
+        route(Method::POST, "/api/integration_errors/create_alert", Write, post(records::create_alert::<Errors>)),
+        route(Method::GET, "/api/integration_errors/{id}", Read, get(records::show::<Errors>)),
+        route(Method::PUT, "/api/integration_errors/{id}", Write, put(records::update::<Errors>)),
+        route(Method::PATCH, "/api/integration_errors/{id}", Write, patch(records::update::<Errors>)),
+        route(Method::PUT, "/api/integration_errors/{id}/resolve", Write, put(records::resolve::<Errors>)),
+        route(Method::PUT, "/api/integration_errors/{id}/unresolve", Write, put(records::unresolve::<Errors>)),
+
+        route(Method::GET, "/api/integration_history_records", Read, get(records::index::<History>)),
+        route(Method::POST, "/api/integration_history_records", Write, post(records::create::<History>)),
+        route(Method::POST, "/api/integration_history_records/acknowledge", Write, post(records::acknowledge::<History>)),
+        route(Method::POST, "/api/integration_history_records/create_alert", Write, post(records::create_alert::<History>)),
+        route(Method::POST, "/api/integration_history_records/create_alert_and_mark_exported", Write, post(records::create_alert_and_mark_exported::<History>)),
+        route(Method::POST, "/api/integration_history_records/mark_exported", Write, post(records::mark_exported::<History>)),
+        route(Method::GET, "/api/integration_history_records/{id}", Read, get(records::show::<History>)),
+        route(Method::PUT, "/api/integration_history_records/{id}", Write, put(records::update::<History>)),
+        route(Method::PATCH, "/api/integration_history_records/{id}", Write, patch(records::update::<History>)),
+        route(Method::PUT, "/api/integration_history_records/{id}/resolve", Write, put(records::resolve::<History>)),
+        route(Method::PUT, "/api/integration_history_records/{id}/unresolve", Write, put(records::unresolve::<History>)),
+
+        route(Method::GET, "/api/integration_contacts", Read, get(contacts::index)),
+        route(Method::POST, "/api/integration_contacts", Write, post(contacts::create)),
+        route(Method::GET, "/api/integration_contacts/{id}", Read, get(contacts::show)),
+        route(Method::PUT, "/api/integration_contacts/{id}", Write, put(contacts::update)),
+        route(Method::PATCH, "/api/integration_contacts/{id}", Write, patch(contacts::update)),
+
+        route(Method::GET, "/api/alert_deliveries", Read, get(deliveries::index)),
+        route(Method::GET, "/api/alert_deliveries/{id}", Read, get(deliveries::show)),
+    ]
+}
+
+/// The application's router: the API behind its gate, the token endpoints open, every
+/// request within `limits`.
+pub fn router(app: App, limits: &Limits) -> Router {
+    let state = AppState::new(app);
+    let mut router = Router::new()
+        .route("/oauth2/token", post(oauth::token))
+        .route("/oauth2/access_tokens", post(oauth::token));
+    for route in routes() {
+        let gate = middleware::from_fn_with_state((state.clone(), route.scope), auth::guard);
+        router = router.route(route.path, route.handler.route_layer(gate));
+    }
+    router
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        // A bug must still answer (500, in Coupa's format) rather than drop the connection.
+        .layer(CatchPanicLayer::new())
+        .layer(middleware::from_fn_with_state(*limits, crate::http::limits::enforce))
+        .layer(middleware::from_fn(errors::render))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+            let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+            // The path only: query strings may carry credentials (spec §5).
+            tracing::info_span!("request", id, method = %request.method(), path = %request.uri().path())
+        }))
+        .layer(SetRequestIdLayer::x_request_id(RequestCounter::default()))
+}
+
+/// Request ids: a process-wide counter, unless the client sent its own `x-request-id`.
+#[derive(Clone, Default)]
+struct RequestCounter(Arc<AtomicU64>);
+
+impl MakeRequestId for RequestCounter {
+    fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
+        let n = self.0.fetch_add(1, Ordering::Relaxed) + 1;
+        HeaderValue::from_str(&n.to_string())
+            .ok()
+            .map(RequestId::new)
+    }
+}

@@ -1,0 +1,106 @@
+//! The server's lifecycle.
+//!
+//! [`Application::build`] opens the store and binds the listener, so callers (the binary,
+//! the tests) learn the real port before serving; [`Application::run_until_stopped`] serves
+//! until the shutdown future resolves, then lets in-flight requests finish.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use tokio::net::TcpListener;
+
+use crate::alerts::Dispatcher;
+use crate::app::App;
+use crate::auth::Authenticator;
+use crate::config::Settings;
+use crate::error::{Error, Result};
+use crate::router::router;
+use crate::server::{self, Limits};
+use crate::store::{self, Store};
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    limits: Limits,
+    store: Arc<dyn Store>,
+    alerts: Arc<Dispatcher>,
+}
+
+impl Application {
+    /// Opens (and migrates) the database, then binds the listening socket.
+    pub async fn build(settings: &Settings) -> Result<Application> {
+        let store = store::open(&settings.database_url, settings.db_pool_size).await?;
+        let auth =
+            Authenticator::new(store.clone(), settings.token_ttl, settings.rate_limit).await?;
+        let alerts = Arc::new(Dispatcher::new(store.clone(), &settings.alerts)?);
+        let app = App {
+            store: store.clone(),
+            auth,
+            alerts: alerts.clone(),
+            require_auth: settings.require_auth,
+            allow_private_webhooks: settings.alerts.allow_private_webhooks,
+        };
+        let listener = TcpListener::bind(&settings.listen)
+            .await
+            .map_err(|e| Error::Internal(format!("cannot listen on {}: {e}", settings.listen)))?;
+        Ok(Application {
+            listener,
+            router: router(app, &settings.limits),
+            limits: settings.limits,
+            store,
+            alerts,
+        })
+    }
+
+    /// The store the application serves, for setup by its caller (first client, tests).
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+
+    pub fn local_addr(&self) -> Result<SocketAddr> {
+        self.listener
+            .local_addr()
+            .map_err(|e| Error::Internal(e.to_string()))
+    }
+
+    /// Serves, and dispatches alerts, until `shutdown` resolves; in-flight requests and
+    /// alert deliveries then finish before it returns.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<()> {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let dispatcher = tokio::spawn(self.alerts.clone().run(stopped));
+        server::serve(self.listener, self.router, self.limits, shutdown).await;
+        let _ = stop.send(true);
+        let _ = dispatcher.await;
+        Ok(())
+    }
+}
+
+/// A future that resolves on SIGINT or SIGTERM. The handlers are installed now, before the
+/// caller announces that it is listening, so that no early signal kills the process outright.
+pub fn shutdown_signal() -> Result<impl Future<Output = ()> + Send + 'static> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let install =
+            |kind| signal(kind).map_err(|e| Error::Internal(format!("cannot handle signals: {e}")));
+        let mut interrupt = install(SignalKind::interrupt())?;
+        let mut terminate = install(SignalKind::terminate())?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+            tracing::info!("shutting down: finishing in-flight requests");
+        })
+    }
+    #[cfg(not(unix))]
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+    })
+}

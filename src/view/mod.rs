@@ -1,0 +1,13 @@
+//! How a record is shown: the response tree and its writers ([`render`]) and one builder per
+//! resource, shared by API answers ([`crate::http`]) and webhook payloads ([`crate::alerts`]).
+//! Views know the domain and the query's shaping, never HTTP or storage.
+
+pub mod alerts;
+pub mod contacts;
+pub mod deliveries;
+pub mod integrations;
+pub mod records;
+pub mod render;
+pub mod runs;
+
+pub use render::Node;
