@@ -14,9 +14,8 @@
 //! - [`query`]: Coupa's query language, parsed to a typed AST and compiled to SQL with binds.
 //! - [`domain`]: the records and their rules (the run status machine), free of I/O.
 //! - [`seeder`]: realistic history in bulk (`runledger seed`).
-//! - [`seed`]: the seeded rows, as storage writes them in bulk.
 //! - [`store`]: the storage trait, implemented once for SQLite and PostgreSQL.
-//! - [`error`]: the one error type and its Coupa-shaped rendering.
+//! - [`error`]: the one error type, free of HTTP and drivers (rendered in `http::errors`).
 //! - [`time`]: datetimes as Coupa reads and writes them.
 
 pub mod alerts;
@@ -29,7 +28,6 @@ pub mod error;
 pub mod http;
 pub mod query;
 pub mod router;
-pub mod seed;
 pub mod seeder;
 pub mod server;
 pub mod startup;

@@ -18,8 +18,8 @@ use crate::domain::runs::Status;
 use crate::error::Result;
 use crate::query::Query;
 use crate::query::schema::INTEGRATIONS;
-use crate::seed::SeedRun;
 use crate::store::Store;
+use crate::store::seed::SeedRun;
 use crate::time::{self, Timestamp};
 
 /// Runs written per transaction.

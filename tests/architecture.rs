@@ -26,9 +26,6 @@ const KNOWN: &[(&str, &str)] = &[
     ("config", "auth"),
     ("config", "auth::throttle"),
     ("config", "server"),
-    // The store takes seed.rs's `SeedRun` (store <-> seed).
-    ("store", "seed"),
-    ("store::shared", "seed"),
     // The accept loop rewrites Rails paths with http/rails_paths.rs and renders its refusals
     // with http/'s XML tree, while http/limits.rs reads `server::Limits` (server <-> http). The
     // view layer moves the tree; the circle ends when `Limits` no longer lives in server.rs.
@@ -60,7 +57,7 @@ struct Rule {
 
 /// Modules above the pure layers: the pure ones import none of them.
 const ABOVE_PURE: &[&str] = &[
-    "alerts", "app", "auth", "config", "egress", "http", "router", "seed", "server", "startup",
+    "alerts", "app", "auth", "config", "egress", "http", "router", "seeder", "server", "startup",
     "store", "view", "workers",
 ];
 
@@ -74,7 +71,9 @@ const RULES: &[Rule] = &[
     Rule {
         from: &["store"],
         forbidden: &[
-            &["http", "seed", "app", "server", "view", "alerts", "workers"],
+            &[
+                "http", "seeder", "app", "server", "view", "alerts", "workers",
+            ],
             &[
                 "ext:axum",
                 "ext:hyper",
@@ -83,7 +82,7 @@ const RULES: &[Rule] = &[
                 "ext:tower_http",
             ],
         ],
-        why: "store/ knows the domain and SQL, never HTTP, and never the seeding CLI (seed.rs)",
+        why: "store/ knows the domain and SQL, never HTTP, and never the seeding CLI (seeder.rs)",
     },
     Rule {
         from: &["alerts", "workers", "auth", "egress"],
@@ -106,7 +105,7 @@ const RULES: &[Rule] = &[
     Rule {
         from: &[
             "alerts", "app", "auth", "config", "domain", "egress", "error", "http", "query",
-            "seed", "server", "store", "time", "view", "workers",
+            "seeder", "server", "store", "time", "view", "workers",
         ],
         forbidden: &[&["router", "startup"]],
         why: "only startup.rs wires the router in, and only main.rs (and the tests) start the \
@@ -115,7 +114,8 @@ const RULES: &[Rule] = &[
     Rule {
         from: &["config"],
         forbidden: &[&[
-            "alerts", "app", "auth", "egress", "http", "seed", "server", "store", "view", "workers",
+            "alerts", "app", "auth", "egress", "http", "seeder", "server", "store", "view",
+            "workers",
         ]],
         why: "config.rs is read before what it configures, and imports none of it",
     },
@@ -903,7 +903,7 @@ fn paths_inside_macros_and_macro_definitions_count() {
 fn a_layer_rule_names_the_edges_it_forbids_and_no_others() {
     assert!(broken_rule("domain::runs", "ext:axum").is_some());
     assert!(broken_rule("domain::runs", "store::shared").is_some());
-    assert!(broken_rule("store::sqlite", "seed").is_some());
+    assert!(broken_rule("store::sqlite", "seeder").is_some());
     assert!(broken_rule("alerts", "http::render").is_some());
     assert!(broken_rule("auth::oauth", "http::format").is_some());
     assert!(broken_rule("view::runs", "store").is_some());

@@ -9,6 +9,7 @@
 mod group_commit;
 mod lite;
 pub mod postgres;
+pub mod seed;
 mod shared;
 pub mod sql;
 pub mod sqlite;
@@ -20,6 +21,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use self::seed::SeedRun;
 use crate::domain::Actor;
 use crate::domain::alerts::{Attempt, Delivery};
 use crate::domain::clients::{Client, ClientKind, NewClient};
@@ -29,7 +31,6 @@ use crate::domain::integrations::{Integration, IntegrationFields, NewIntegration
 use crate::domain::runs::{Action, RunFields, RunView};
 use crate::error::{Error, Result};
 use crate::query::Query;
-use crate::seed::SeedRun;
 use crate::time::Timestamp;
 
 /// An operation's future, boxed so that a closure can return it for any connection lifetime.

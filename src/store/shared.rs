@@ -39,7 +39,7 @@ use $crate::domain::integrations::{
 use $crate::domain::runs::{Action, Run, RunFields, RunView, Status};
 use $crate::error::{Error, Result};
 use $crate::query::{Bind, Query, sql::page};
-use $crate::seed::{self, SeedRun};
+use $crate::store::seed::{self, SeedRun};
 use $crate::store::sql::{self as q, errors_of_runs};
 use $crate::store::{Effects, Store, on_unique};
 use $crate::time::{self, Timestamp};

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
 use runledger::domain::runs::Status;
-use runledger::seed::SeedRun;
+use runledger::store::seed::SeedRun;
 use runledger::time;
 use serde_json::{Value, json};
 

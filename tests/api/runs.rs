@@ -3,7 +3,7 @@
 use reqwest::{Method, StatusCode};
 use runledger::domain::clients::Scopes;
 use runledger::domain::runs::Status;
-use runledger::seed::SeedRun;
+use runledger::store::seed::SeedRun;
 use runledger::time;
 use serde_json::{Value, json};
 

@@ -1,5 +1,5 @@
-//! The rows `runledger seed` writes ([`crate::seeder`]), and the JSON arrays storage's bulk
-//! insert reads them from: below both, so that storage never imports the seeding CLI.
+//! The rows `runledger seed` writes ([`crate::seeder`]), and the JSON arrays the bulk insert
+//! reads them from: storage's own types, so that storage never imports the seeding CLI.
 
 use crate::domain::runs::Status;
 use crate::time::Timestamp;
