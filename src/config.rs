@@ -6,11 +6,96 @@ use std::time::Duration;
 use clap::builder::RangedU64ValueParser;
 use clap::{Args, Parser, Subcommand};
 
-use crate::auth::DEFAULT_TOKEN_TTL;
-use crate::auth::throttle::RateLimit;
 use crate::domain::clients::Scopes;
 use crate::domain::coupa_scopes;
-use crate::server::Limits;
+
+/// Coupa's token lifetime: a day, less a second.
+pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(86_399);
+
+/// `25/s,burst=20`; `off` is `None` where it is used.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RateLimit {
+    pub per_second: f64,
+    pub burst: f64,
+}
+
+impl RateLimit {
+    pub const COUPA_DEFAULT: RateLimit = RateLimit {
+        per_second: 25.0,
+        burst: 20.0,
+    };
+
+    /// Reads `N/s` or `N/m`, optionally followed by `,burst=B`; `off` gives `None`.
+    pub fn parse(text: &str) -> Result<Option<RateLimit>, String> {
+        let text = text.trim();
+        if text.eq_ignore_ascii_case("off") {
+            return Ok(None);
+        }
+        let bad = || format!("invalid rate limit '{text}': use e.g. 25/s,burst=20 or off");
+        let mut parts = text.split(',');
+        let rate = parts.next().ok_or_else(bad)?.trim();
+        let (count, unit) = rate.split_once('/').ok_or_else(bad)?;
+        let count: f64 = count.trim().parse().map_err(|_| bad())?;
+        let per_second = match unit.trim() {
+            "s" => count,
+            "m" => count / 60.0,
+            _ => return Err(bad()),
+        };
+        let mut burst = per_second.max(1.0);
+        for part in parts {
+            let value = part.trim().strip_prefix("burst=").ok_or_else(bad)?;
+            burst = value.trim().parse().map_err(|_| bad())?;
+        }
+        if !(per_second > 0.0 && per_second.is_finite() && burst >= 1.0 && burst.is_finite()) {
+            return Err(bad());
+        }
+        Ok(Some(RateLimit { per_second, burst }))
+    }
+}
+
+/// What a node accepts of its clients. `docs/security.md` says what a client sees over each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// The request line and headers together, in bytes: over it, 431.
+    pub max_header_bytes: usize,
+    /// A request body, in bytes: over it, 413.
+    pub max_body_bytes: usize,
+    /// From a request's head to its answer, body upload included: over it, 408 or 503.
+    pub request_timeout: Duration,
+    /// How long a client may take to send a request's head. hyper starts this clock as soon
+    /// as it waits for a head, so it also closes keep-alive connections idle for as long.
+    pub header_read_timeout: Duration,
+    /// Connections served at once; further ones wait in the listen backlog.
+    pub max_connections: usize,
+}
+
+impl Limits {
+    /// Node.js's 16 KiB for a head: a Coupa client sends a few hundred bytes of headers, and
+    /// an `id[in]` list of 500 ids fits with room to spare.
+    pub const DEFAULT_MAX_HEADER_BYTES: usize = 16 * 1024;
+    /// hyper cannot buffer less than 8 KiB, so a smaller head limit cannot be enforced.
+    pub const MIN_HEADER_BYTES: usize = 8 * 1024;
+    /// Spec §2.1: request bodies over 1 MiB are refused.
+    pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+    pub const DEFAULT: Limits = Limits {
+        max_header_bytes: Limits::DEFAULT_MAX_HEADER_BYTES,
+        max_body_bytes: Limits::DEFAULT_MAX_BODY_BYTES,
+        // The slowest honest request, a 1 MiB body over a poor link, takes a few seconds.
+        request_timeout: Duration::from_secs(30),
+        // hyper's own default. Behind a load balancer, it should exceed the balancer's idle
+        // timeout, or the balancer may reuse a connection just as it closes.
+        header_read_timeout: Duration::from_secs(30),
+        // Under the common soft limit of 1024 open files, with room for the database's.
+        max_connections: 512,
+    };
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits::DEFAULT
+    }
+}
 
 #[derive(Debug, Parser)]
 #[command(

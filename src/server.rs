@@ -8,6 +8,7 @@
 //! hyper writes by itself, for a head it cannot read, get Coupa's error body from
 //! [`refusals`].
 
+mod rails_paths;
 mod refusals;
 
 use std::future::Future;
@@ -26,51 +27,8 @@ use tower::ServiceExt;
 
 use refusals::Refusals;
 
-use crate::http::rails_paths;
-
-/// What a node accepts of its clients. `docs/security.md` says what a client sees over each.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Limits {
-    /// The request line and headers together, in bytes: over it, 431.
-    pub max_header_bytes: usize,
-    /// A request body, in bytes: over it, 413.
-    pub max_body_bytes: usize,
-    /// From a request's head to its answer, body upload included: over it, 408 or 503.
-    pub request_timeout: Duration,
-    /// How long a client may take to send a request's head. hyper starts this clock as soon
-    /// as it waits for a head, so it also closes keep-alive connections idle for as long.
-    pub header_read_timeout: Duration,
-    /// Connections served at once; further ones wait in the listen backlog.
-    pub max_connections: usize,
-}
-
-impl Limits {
-    /// Node.js's 16 KiB for a head: a Coupa client sends a few hundred bytes of headers, and
-    /// an `id[in]` list of 500 ids fits with room to spare.
-    pub const DEFAULT_MAX_HEADER_BYTES: usize = 16 * 1024;
-    /// hyper cannot buffer less than 8 KiB, so a smaller head limit cannot be enforced.
-    pub const MIN_HEADER_BYTES: usize = 8 * 1024;
-    /// Spec §2.1: request bodies over 1 MiB are refused.
-    pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
-
-    pub const DEFAULT: Limits = Limits {
-        max_header_bytes: Limits::DEFAULT_MAX_HEADER_BYTES,
-        max_body_bytes: Limits::DEFAULT_MAX_BODY_BYTES,
-        // The slowest honest request, a 1 MiB body over a poor link, takes a few seconds.
-        request_timeout: Duration::from_secs(30),
-        // hyper's own default. Behind a load balancer, it should exceed the balancer's idle
-        // timeout, or the balancer may reuse a connection just as it closes.
-        header_read_timeout: Duration::from_secs(30),
-        // Under the common soft limit of 1024 open files, with room for the database's.
-        max_connections: 512,
-    };
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits::DEFAULT
-    }
-}
+// Where the limits are read, and re-exported where they are enforced.
+pub use crate::config::Limits;
 
 /// Serves `router` on `listener` until `shutdown` resolves, then stops accepting, lets every
 /// request in flight finish (each is bounded by the request timeout) and closes idle

@@ -16,16 +16,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::config::RateLimit;
 use crate::domain::Actor;
 use crate::domain::clients::{self, Client, ClientKind, NewClient, Scopes};
 use crate::error::{Error, Result};
 use crate::store::Store;
 use oauth::{OAuthError, TokenRequest};
-use throttle::{RateLimit, Throttle};
+use throttle::Throttle;
 use token::{Claims, Signer};
-
-/// Coupa's token lifetime: a day, less a second.
-pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(86_399);
 
 /// How long a client row read from the database is trusted.
 const CACHE_TTL: Duration = Duration::from_secs(1);

@@ -6,46 +6,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// `25/s,burst=20`; `off` is `None` where it is used.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct RateLimit {
-    pub per_second: f64,
-    pub burst: f64,
-}
-
-impl RateLimit {
-    pub const COUPA_DEFAULT: RateLimit = RateLimit {
-        per_second: 25.0,
-        burst: 20.0,
-    };
-
-    /// Reads `N/s` or `N/m`, optionally followed by `,burst=B`; `off` gives `None`.
-    pub fn parse(text: &str) -> Result<Option<RateLimit>, String> {
-        let text = text.trim();
-        if text.eq_ignore_ascii_case("off") {
-            return Ok(None);
-        }
-        let bad = || format!("invalid rate limit '{text}': use e.g. 25/s,burst=20 or off");
-        let mut parts = text.split(',');
-        let rate = parts.next().ok_or_else(bad)?.trim();
-        let (count, unit) = rate.split_once('/').ok_or_else(bad)?;
-        let count: f64 = count.trim().parse().map_err(|_| bad())?;
-        let per_second = match unit.trim() {
-            "s" => count,
-            "m" => count / 60.0,
-            _ => return Err(bad()),
-        };
-        let mut burst = per_second.max(1.0);
-        for part in parts {
-            let value = part.trim().strip_prefix("burst=").ok_or_else(bad)?;
-            burst = value.trim().parse().map_err(|_| bad())?;
-        }
-        if !(per_second > 0.0 && per_second.is_finite() && burst >= 1.0 && burst.is_finite()) {
-            return Err(bad());
-        }
-        Ok(Some(RateLimit { per_second, burst }))
-    }
-}
+// Re-exported where the throttle applies it.
+pub use crate::config::RateLimit;
 
 struct Bucket {
     tokens: f64,

@@ -9,7 +9,6 @@ pub mod format;
 pub mod integrations;
 pub mod limits;
 pub mod oauth;
-pub mod rails_paths;
 pub mod records;
 pub mod reply;
 pub mod runs;

@@ -234,14 +234,13 @@ mod tests {
                 body.len()
             )
         );
-        let parsed = crate::http::xml::parse_document(body.as_bytes()).unwrap();
+        // The API test (`limits::a_raw_quote_or_angle_bracket_in_the_url_is_a_400…`) reads it
+        // back with the XML parser; here, its shape and its words as written.
         assert!(
-            parsed["error"]
-                .as_str()
-                .unwrap()
-                .contains("Percent-encode \", <, >"),
+            body.starts_with("<?xml") && body.contains("<errors>\n  <error>"),
             "{body}"
         );
+        assert!(body.contains("Percent-encode \", &lt;, &gt;"), "{body}");
 
         let too_large = HYPER_400.replace("400 Bad Request", "431 Request Header Fields Too Large");
         let (_, body) = split(&replacement(too_large.as_bytes(), 8192).unwrap());
