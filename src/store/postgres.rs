@@ -68,6 +68,11 @@ type Statement<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
 /// Locks the row a write was decided on until the transaction ends.
 const LOCK: &str = " FOR UPDATE OF t0";
 
+/// Serialises the writers that check an integration's code and name for uniqueness without
+/// case (a check, not a constraint: see `check_unique`) until their transactions end. The key
+/// is Runledger's own ("RLIK"); creating and renaming integrations is rare.
+const KEYS_LOCK: Option<&str> = Some("SELECT pg_advisory_xact_lock(1380731211)");
+
 /// Statistics after a bulk load: autovacuum would get there within minutes, but until it
 /// does, the planner takes the tables for empty and scans them (a page of runs took 25 ms
 /// instead of 3 ms at a million runs).

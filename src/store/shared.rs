@@ -70,7 +70,7 @@ impl Store for $store {
             Box::pin(async move {
                 let mut integration = Integration::new(new, now, actor.as_ref());
                 let i = &integration;
-                check_unique(tx, 0, &i.code, &i.name).await?;
+                check_unique(tx, 0, Some(&i.code), Some(&i.name)).await?;
                 integration.id = query_scalar(q::INSERT_INTEGRATION)
                     .bind(&i.code)
                     .bind(&i.name)
@@ -102,7 +102,7 @@ impl Store for $store {
         self.write(move |tx| {
             Box::pin(async move {
                 let actor = actor.as_ref();
-                let (mut integration, changed) = integration_update(tx, id, &fields, true).await?;
+                let (mut integration, changed) = integration_update(tx, id, &fields).await?;
                 if !changed {
                     return Ok(integration);
                 }
@@ -194,7 +194,7 @@ impl Store for $store {
             Box::pin(async move {
                 let actor = actor.as_ref();
                 let (read, mut view, changed) =
-                    run_update(tx, id, &fields, action, time::now(), true).await?;
+                    run_update(tx, id, &fields, action, time::now()).await?;
                 if !changed {
                     return Ok(view);
                 }
@@ -341,7 +341,7 @@ impl Store for $store {
         self.write(move |tx| {
             Box::pin(async move {
                 let actor = actor.as_ref();
-                let (record, changed) = record_update(tx, kind, id, &fields, true).await?;
+                let (record, changed) = record_update(tx, kind, id, &fields).await?;
                 if !changed {
                     return Ok(record);
                 }
@@ -384,10 +384,8 @@ impl Store for $store {
         self.write(move |tx| {
             Box::pin(async move {
                 let actor = actor.as_ref();
-                let record = fetch_record(tx, kind, id, true).await?;
-                if record.resolved == resolved {
-                    return Ok(record);
-                }
+                // Conditional: a record already so touches nothing; the read after answers
+                // either way (or 404s).
                 query(&q::resolve_record(kind.table()))
                     .bind(id)
                     .bind(resolved)
@@ -395,8 +393,7 @@ impl Store for $store {
                     .bind(actor.map(|a| a.id))
                     .execute(&mut *tx)
                     .await?;
-                let record = fetch_record(tx, kind, id, false).await?;
-                Ok(record)
+                fetch_record(tx, kind, id, false).await
             })
         })
         .await
@@ -465,7 +462,7 @@ impl Store for $store {
         self.write(move |tx| {
             Box::pin(async move {
                 let actor = actor.as_ref();
-                let (mut contact, changed) = contact_update(tx, id, &fields, true).await?;
+                let (mut contact, changed) = contact_update(tx, id, &fields).await?;
                 if !changed {
                     return Ok(contact);
                 }
@@ -786,12 +783,26 @@ fn bind_all<'q>(mut query: Statement<'q>, binds: &'q [Bind]) -> Statement<'q> {
 }
 
 
-/// Refuses a code or name that another integration has (the domain words the refusal).
-async fn check_unique(conn: &mut Conn, id: i64, code: &str, name: &str) -> Result<()> {
+/// Refuses a code or name (each `None` when it is not being set) that another integration has
+/// without ASCII case (the domain words the refusal). Only the keys a write sets are checked,
+/// so that an integration of an older database with a case twin can still be updated.
+///
+/// Unique without case is a check, not a constraint (a database may hold older twins, which
+/// a unique index on `lower(code)` would refuse to build on): `KEYS_LOCK` serialises the
+/// writers that check, where the backend has concurrent writers.
+async fn check_unique(
+    conn: &mut Conn,
+    id: i64,
+    code: Option<&str>,
+    name: Option<&str>,
+) -> Result<()> {
+    if let Some(lock) = KEYS_LOCK {
+        query(lock).execute(&mut *conn).await?;
+    }
     let taken = query(q::INTEGRATION_KEYS_TAKEN)
         .bind(id)
-        .bind(code.to_ascii_lowercase())
-        .bind(name.to_ascii_lowercase())
+        .bind(code.map(str::to_ascii_lowercase))
+        .bind(name.map(str::to_ascii_lowercase))
         .fetch_one(conn)
         .await?;
     let (code_taken, name_taken): (bool, bool) = (taken.try_get(0)?, taken.try_get(1)?);
@@ -818,14 +829,15 @@ async fn integration_update(
     conn: &mut Conn,
     id: i64,
     fields: &IntegrationFields,
-    lock: bool,
 ) -> Result<(Integration, bool)> {
-    let read = fetch_integration(conn, id, lock).await?;
+    let read = fetch_integration(conn, id, true).await?;
     let mut next = read.clone();
     if !next.apply(fields) {
         return Ok((read, false));
     }
-    check_unique(conn, id, &next.code, &next.name).await?;
+    let code = (next.code != read.code).then_some(next.code.as_str());
+    let name = (next.name != read.name).then_some(next.name.as_str());
+    check_unique(conn, id, code, name).await?;
     Ok((next, true))
 }
 
@@ -889,9 +901,8 @@ async fn run_update(
     fields: &RunFields,
     action: Option<Action>,
     now: Timestamp,
-    lock: bool,
 ) -> Result<(Run, RunView, bool)> {
-    let mut view = fetch_run(conn, id, lock).await?;
+    let mut view = fetch_run(conn, id, true).await?;
     let moved_to = match &fields.integration {
         Some(reference) => Some(find_integration(conn, reference).await?),
         None => None,
@@ -1088,9 +1099,8 @@ async fn record_update(
     kind: RecordKind,
     id: i64,
     fields: &RecordFields,
-    lock: bool,
 ) -> Result<(IntegrationError, bool)> {
-    let read = fetch_record(conn, kind, id, lock).await?;
+    let read = fetch_record(conn, kind, id, true).await?;
     let run_id = fields.run_after(read.integration_run_id);
     let integration_id = if fields.moves() {
         integration_of_record(conn, fields, run_id, read.integration_id).await?
@@ -1209,9 +1219,8 @@ async fn contact_update(
     conn: &mut Conn,
     id: i64,
     fields: &ContactFields,
-    lock: bool,
 ) -> Result<(Contact, bool)> {
-    let read = fetch_contact(conn, id, lock).await?;
+    let read = fetch_contact(conn, id, true).await?;
     let named = contact_integration(conn, fields).await?;
     Ok(read.updated(fields, named))
 }

@@ -70,7 +70,10 @@ pub fn update_record(table: &str) -> String {
 }
 
 pub fn resolve_record(table: &str) -> String {
-    format!("UPDATE {table} SET resolved = $2, updated_at = $3, updated_by_id = $4 WHERE id = $1")
+    format!(
+        "UPDATE {table} SET resolved = $2, updated_at = $3, updated_by_id = $4 \
+         WHERE id = $1 AND resolved <> $2"
+    )
 }
 
 /// Resolves the open records of one document (`acknowledge`).
@@ -105,7 +108,6 @@ pub const UPDATE_CONTACT: &str = "\
     contactable_type = $4, contactable_id = $5, email = $6, webhook_url = $7, updated_at = $8, \
     updated_by_id = $9 WHERE id = $1";
 
-/// The contacts an alert of an integration (`$1`) may reach: its own and the global ones.
 /// The contacts that may hear of an integration's records (`$1`): its own, and those of
 /// every integration.
 pub fn alert_contacts() -> String {

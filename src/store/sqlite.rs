@@ -217,6 +217,9 @@ type Statement<'q> = lite::Query<'q>;
 /// SQLite serialises writers (one writer connection), so reads need no row lock.
 const LOCK: &str = "";
 
+/// One writer: the uniqueness checks of integrations need no lock of their own.
+const KEYS_LOCK: Option<&str> = None;
+
 /// SQLite plans from its indexes' shapes alone (no `ANALYZE`, so no `sqlite_stat1`): the
 /// plans stay those that docs/benchmarks.md measured, whatever the data.
 const ANALYZE: Option<&str> = None;

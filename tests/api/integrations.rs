@@ -368,3 +368,60 @@ async fn a_reference_names_its_integration_without_case_in_both_formats() {
         "{answer}"
     );
 }
+
+#[tokio::test]
+async fn case_twins_of_an_older_database_stay_usable_and_the_exact_spelling_names_one() {
+    let app = spawn_app().await;
+    app.create_integration("PO").await;
+    // Before codes and names were unique without case, a database could hold a twin.
+    app.execute_sql(
+        "INSERT INTO integrations (code, name, business_object, direction, end_system, \
+         end_system_type, standard, created_at, updated_at) \
+         SELECT 'po', 'po twin', business_object, direction, end_system, end_system_type, \
+         standard, created_at, updated_at FROM integrations WHERE code = 'PO'",
+    )
+    .await;
+
+    // Either twin can be updated, as long as the update does not take the other's key.
+    for id in [1, 2] {
+        let (status, answer) = app
+            .json(
+                Method::PATCH,
+                &format!("/api/integrations/{id}"),
+                Some(json!({"end-system": "Oracle"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+    let (status, answer) = app
+        .json(
+            Method::PATCH,
+            "/api/integrations/2",
+            Some(json!({"name": "PO integration"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+
+    // The exact spelling names one twin; another spelling names none of them for sure.
+    for (code, expected) in [("PO", "PO"), ("po", "po")] {
+        let (status, run) = app
+            .post_json(
+                "/api/integration_runs",
+                json!({"integration": {"code": code}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{run}");
+        assert_eq!(run["integration"]["code"], expected);
+    }
+    let (status, answer) = app
+        .post_json(
+            "/api/integration_runs",
+            json!({"integration": {"code": "Po"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        messages(&answer, "integration-run")[0].starts_with("Several integrations match"),
+        "{answer}"
+    );
+}
