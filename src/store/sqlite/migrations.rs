@@ -72,6 +72,11 @@ pub fn run(conn: &mut Connection) -> Result<()> {
         .copied()
         .map(Migration::parse)
         .collect::<Vec<_>>();
+    // Every start and every command opens the store: on a database that is up to date, a
+    // read says so without waiting for the write lock a running server's writer may hold.
+    if up_to_date(conn, &migrations)? {
+        return Ok(());
+    }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     tx.execute_batch(TABLE)?;
     let dirty: Option<i64> = tx
@@ -132,6 +137,37 @@ pub fn run(conn: &mut Connection) -> Result<()> {
     Ok(())
 }
 
+/// Whether every migration is applied, unchanged, and nothing else is: read only. Anything
+/// else (a first start, a pending migration, an error to report) is for [`run`]'s write.
+fn up_to_date(conn: &Connection, migrations: &[Migration]) -> Result<bool> {
+    let exists: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' \
+         AND name = '_sqlx_migrations')",
+        [],
+        |row| row.get(0),
+    )?;
+    if !exists {
+        return Ok(false);
+    }
+    let applied = conn
+        .prepare("SELECT version, checksum, success FROM _sqlx_migrations ORDER BY version")?
+        .query_map([], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, Vec<u8>>(1)?,
+                row.get::<_, bool>(2)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(applied.len() == migrations.len()
+        && applied
+            .iter()
+            .zip(migrations)
+            .all(|((version, checksum, success), m)| {
+                *success && *version == m.version && *checksum == m.checksum
+            }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,6 +206,21 @@ mod tests {
         .unwrap();
         let refused = run(&mut conn).unwrap_err().to_string();
         assert!(refused.contains("has been modified"), "{refused}");
+    }
+
+    #[test]
+    fn an_up_to_date_database_is_opened_while_another_connection_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.db");
+        let mut conn = Connection::open(&path).unwrap();
+        conn.execute_batch("PRAGMA journal_mode = WAL").unwrap();
+        run(&mut conn).unwrap();
+        // A running server's writer, mid-transaction; no waiting for it here.
+        let writer = Connection::open(&path).unwrap();
+        writer.execute_batch("BEGIN IMMEDIATE").unwrap();
+        conn.busy_timeout(std::time::Duration::ZERO).unwrap();
+        run(&mut conn).unwrap();
+        writer.execute_batch("ROLLBACK").unwrap();
     }
 
     #[test]
