@@ -15,10 +15,10 @@ use tower_http::request_id::{
 use tower_http::trace::TraceLayer;
 
 use crate::app::{App, AppState};
+use crate::config::Limits;
 use crate::domain::clients::Scope;
 use crate::http::records;
 use crate::http::{auth, contacts, deliveries, errors, integrations, oauth, runs};
-use crate::server::Limits;
 
 /// One API route: its verb, its path, the scope it requires, and its handler.
 pub struct Route {

@@ -27,8 +27,7 @@ use tower::ServiceExt;
 
 use refusals::Refusals;
 
-// Where the limits are read, and re-exported where they are enforced.
-pub use crate::config::Limits;
+use crate::config::Limits;
 
 /// Serves `router` on `listener` until `shutdown` resolves, then stops accepting, lets every
 /// request in flight finish (each is bounded by the request timeout) and closes idle

@@ -14,10 +14,11 @@ use tokio::net::TcpListener;
 use crate::alerts::Dispatcher;
 use crate::app::App;
 use crate::auth::Authenticator;
+use crate::config::Limits;
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::router::router;
-use crate::server::{self, Limits};
+use crate::server;
 use crate::store::{self, Store};
 
 pub struct Application {

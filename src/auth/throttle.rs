@@ -6,8 +6,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-// Re-exported where the throttle applies it.
-pub use crate::config::RateLimit;
+use crate::config::RateLimit;
 
 struct Bucket {
     tokens: f64,

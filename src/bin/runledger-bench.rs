@@ -495,7 +495,7 @@ async fn run(args: Args) {
         .await
         .expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("address"));
-    let limits = runledger::server::Limits::DEFAULT;
+    let limits = runledger::config::Limits::DEFAULT;
     tokio::spawn(runledger::server::serve(
         listener,
         fixed,

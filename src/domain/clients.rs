@@ -73,10 +73,6 @@ impl Scopes {
         self.has(scope.index())
     }
 
-    pub fn is_subset_of(self, other: Scopes) -> bool {
-        self.0.iter().zip(other.0).all(|(a, b)| a & !b == 0)
-    }
-
     pub fn is_empty(self) -> bool {
         self.0.iter().all(|w| *w == 0)
     }
@@ -228,7 +224,6 @@ mod tests {
         );
         let read = Scopes::parse("core.integration.read").unwrap();
         assert!(read.contains(Scope::Read) && !read.contains(Scope::Write));
-        assert!(read.is_subset_of(both) && !both.is_subset_of(read));
         assert_eq!(
             Scopes::parse("core.integration.read admin"),
             Err("admin".to_owned())

@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use hyper::body::{Frame, SizeHint};
 
 use super::errors::ErrorMessages;
-use crate::server::Limits;
+use crate::config::Limits;
 
 /// Answers a request that outlives `request_timeout`, and names the body limit in a 413.
 ///

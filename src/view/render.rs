@@ -404,6 +404,27 @@ mod tests {
     }
 
     #[test]
+    fn push_text_agrees_with_the_domain_on_every_character() {
+        // `push_text` scans bytes for speed; `domain::text` says what XML can carry. Every
+        // Unicode scalar value, through both.
+        let every: String = ('\0'..=char::MAX).collect();
+        let mut written = String::new();
+        push_text(&every, &mut written);
+        let mut expected = String::new();
+        for c in every.chars() {
+            match c {
+                '&' => expected.push_str("&amp;"),
+                '<' => expected.push_str("&lt;"),
+                '>' => expected.push_str("&gt;"),
+                '\r' => expected.push_str("&#13;"),
+                c if crate::domain::text::is_xml_char(c) => expected.push(c),
+                _ => expected.push(char::REPLACEMENT_CHARACTER),
+            }
+        }
+        assert!(written == expected, "push_text and is_xml_char disagree");
+    }
+
+    #[test]
     fn characters_near_u_fffe_in_utf_8_pass_unchanged() {
         // U+FFFD, U+FFBE, U+FFBF, U+FFFC and U+EFBF share bytes with U+FFFE and U+FFFF.
         let text = "\u{FFFD}\u{FFBE}\u{FFBF}\u{FFFC}\u{EFBF}\u{7F}";

@@ -6,7 +6,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use reqwest::{Method, StatusCode};
-use runledger::auth::throttle::RateLimit;
+use runledger::config::RateLimit;
 use runledger::domain::clients::{ClientKind, Scope, Scopes};
 use runledger::http::errors::resource_name;
 use runledger::router::routes;

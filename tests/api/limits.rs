@@ -8,9 +8,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use reqwest::StatusCode;
+use runledger::config::Limits;
 use runledger::config::Settings;
 use runledger::domain::clients::{ClientKind, Scopes};
-use runledger::server::Limits;
 use runledger::startup::Application;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
