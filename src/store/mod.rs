@@ -1,26 +1,34 @@
-//! Storage: one narrow trait and its implementation for each backend (SQLite, PostgreSQL),
-//! chosen by the URL's scheme.
+//! Storage: a narrow trait per consumer, implemented once over any backend (SQLite,
+//! PostgreSQL), chosen by the URL's scheme.
 //!
-//! The trait speaks in domain types and takes whole operations (create a run, move it to a
-//! status), so that every operation is one transaction. The implementation is written once
-//! (`shared.rs`) and expanded per backend with its connection types, datetime encoding and
-//! row locks; the SQL, which both backends run as written, lives once in [`sql`].
+//! The traits speak in domain types and take whole operations (create a run, move it to a
+//! status), so that every operation is one transaction. Each resource's module
+//! ([`integrations`], [`runs`], [`records`], [`contacts`], [`outbox`], [`clients`], [`seed`])
+//! implements its trait for [`backend::SqlStore`], generic over the backend's [`exec::Executor`];
+//! the SQL, which both backends run as written, lives once in [`sql`], and the backend files
+//! keep only what differs (connections, transactions, a few statements).
 
-mod group_commit;
-mod lite;
+mod backend;
+mod clients;
+mod contacts;
+mod exec;
+mod integrations;
+mod outbox;
+mod paging;
 pub mod postgres;
+mod records;
+mod rows;
+mod runs;
 pub mod seed;
-mod shared;
 pub mod sql;
 pub mod sqlite;
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 
+use self::backend::SqlStore;
 use self::seed::SeedRun;
 use crate::domain::Actor;
 use crate::domain::alerts::{Attempt, Delivery};
@@ -33,11 +41,26 @@ use crate::error::{Error, Result};
 use crate::query::Query;
 use crate::time::Timestamp;
 
-/// An operation's future, boxed so that a closure can return it for any connection lifetime.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+/// Everything the store does: what the HTTP handlers and the command line hold. Each part
+/// can be held alone, and faked in a test.
+pub trait Store:
+    IntegrationStore + RunStore + RecordStore + ContactStore + OutboxStore + ClientStore + SeedStore
+{
+}
+
+impl<T> Store for T where
+    T: IntegrationStore
+        + RunStore
+        + RecordStore
+        + ContactStore
+        + OutboxStore
+        + ClientStore
+        + SeedStore
+{
+}
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait IntegrationStore: Send + Sync + 'static {
     async fn create_integration(
         &self,
         new: NewIntegration,
@@ -52,7 +75,10 @@ pub trait Store: Send + Sync + 'static {
     /// The integration, or [`Error::NotFound`].
     async fn integration(&self, id: i64) -> Result<Integration>;
     async fn integrations(&self, query: &Query) -> Result<Vec<Integration>>;
+}
 
+#[async_trait]
+pub trait RunStore: Send + Sync + 'static {
     /// Creates a `pending` run for the integration that `fields.integration` names.
     async fn create_run(&self, fields: RunFields, actor: Option<&Actor>) -> Result<RunView>;
     /// Updates a run and, with `action`, moves it to a new status, in one transaction.
@@ -66,9 +92,13 @@ pub trait Store: Send + Sync + 'static {
     /// The run, or [`Error::NotFound`].
     async fn run(&self, id: i64) -> Result<RunView>;
     async fn runs(&self, query: &Query) -> Result<Vec<RunView>>;
+}
 
-    /// Files an integration error or history record, with its side effects, in one
-    /// transaction: the alert's outbox rows are written with the record, or not at all.
+/// Integration errors and history records: the two kinds of record.
+#[async_trait]
+pub trait RecordStore: Send + Sync + 'static {
+    /// Files a record, with its side effects, in one transaction: the alert's outbox rows
+    /// are written with the record, or not at all.
     async fn create_record(
         &self,
         kind: RecordKind,
@@ -93,7 +123,10 @@ pub trait Store: Send + Sync + 'static {
     /// The record with its responses, or [`Error::NotFound`].
     async fn record(&self, kind: RecordKind, id: i64) -> Result<IntegrationError>;
     async fn records(&self, kind: RecordKind, query: &Query) -> Result<Vec<IntegrationError>>;
+}
 
+#[async_trait]
+pub trait ContactStore: Send + Sync + 'static {
     /// Creates a contact; `webhook_secret` is the key its webhooks will be signed with.
     async fn create_contact(
         &self,
@@ -110,7 +143,11 @@ pub trait Store: Send + Sync + 'static {
     /// The contact, secret included, or [`Error::NotFound`].
     async fn contact(&self, id: i64) -> Result<Contact>;
     async fn contacts(&self, query: &Query) -> Result<Vec<Contact>>;
+}
 
+/// The alerts' outbox: what the dispatcher holds.
+#[async_trait]
+pub trait OutboxStore: Send + Sync + 'static {
     async fn delivery(&self, id: i64) -> Result<Delivery>;
     async fn deliveries(&self, query: &Query) -> Result<Vec<Delivery>>;
     /// Leases up to `limit` deliveries that are due at `now` for `lease`.
@@ -130,12 +167,34 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<()>;
     /// When the next pending delivery is due, if any is.
     async fn next_due(&self) -> Result<Option<Timestamp>>;
+    /// What a delivery tells of, as the API shows it now, read at one instant.
+    async fn subject(&self, kind: RecordKind, record_id: i64) -> Result<Subject>;
+    /// The key a contact's webhooks are signed with (empty when it has none).
+    async fn webhook_secret(&self, contact_id: i64) -> Result<String>;
+}
 
-    /// Writes seeded runs and their errors in one transaction, many rows per statement.
-    async fn seed_runs(&self, runs: Vec<SeedRun>) -> Result<()>;
-    /// Refreshes the query planner's statistics, after a bulk load.
-    async fn analyze(&self) -> Result<()>;
+/// What an alert tells of: the record, its run (with the run's integration) if it has one,
+/// and otherwise its integration if it has one.
+#[derive(Clone, Debug)]
+pub struct Subject {
+    pub record: IntegrationError,
+    pub run: Option<RunView>,
+    pub integration: Option<Integration>,
+}
 
+impl Subject {
+    /// The record's integration, through its run if it has one.
+    pub fn integration(&self) -> Option<&Integration> {
+        match &self.run {
+            Some(run) => Some(&run.integration),
+            None => self.integration.as_ref(),
+        }
+    }
+}
+
+/// API clients and the token signing key: what the authenticator holds.
+#[async_trait]
+pub trait ClientStore: Send + Sync + 'static {
     async fn create_client(&self, new: NewClient) -> Result<Client>;
     /// Every client of a kind, oldest first, revoked ones included.
     async fn clients(&self, kind: ClientKind) -> Result<Vec<Client>>;
@@ -148,6 +207,15 @@ pub trait Store: Send + Sync + 'static {
     async fn client_by_secret_hash(&self, hash: &[u8]) -> Result<Option<Client>>;
     /// The token signing key: the stored one, or `fresh` when none was stored yet.
     async fn signing_key(&self, fresh: Vec<u8>) -> Result<Vec<u8>>;
+}
+
+/// Bulk loading, for `runledger seed` and the benchmark.
+#[async_trait]
+pub trait SeedStore: Send + Sync + 'static {
+    /// Writes seeded runs and their errors in one transaction, many rows per statement.
+    async fn seed_runs(&self, runs: Vec<SeedRun>) -> Result<()>;
+    /// Refreshes the query planner's statistics, after a bulk load.
+    async fn analyze(&self) -> Result<()>;
 }
 
 /// What filing a record does besides storing it (the history-record actions of spec §1.4).
@@ -165,10 +233,10 @@ pub struct Effects {
 /// or `postgres://…`. `pool_size` bounds PostgreSQL's connections; SQLite has one writer.
 pub async fn open(url: &str, pool_size: u32) -> Result<Arc<dyn Store>> {
     match url.split_once("://").map(|(scheme, _)| scheme) {
-        Some("sqlite") => Ok(Arc::new(sqlite::SqliteStore::open(url).await?)),
-        Some("postgres" | "postgresql") => Ok(Arc::new(
-            postgres::PostgresStore::open(url, pool_size).await?,
-        )),
+        Some("sqlite") => Ok(Arc::new(SqlStore::new(sqlite::Sqlite::open(url).await?))),
+        Some("postgres" | "postgresql") => Ok(Arc::new(SqlStore::new(
+            postgres::Postgresql::open(url, pool_size).await?,
+        ))),
         _ => Err(Error::Internal(format!(
             "unsupported database URL '{}': use sqlite://PATH or postgres://…",
             redact(url)
@@ -189,18 +257,44 @@ pub fn redact(url: &str) -> String {
 }
 
 /// Turns a unique-key violation into the 400 Rails would give (`Code has already been taken`);
-/// any other error passes through.
-pub(crate) fn on_unique<E: UniqueViolation>(error: E, keys: &[(&str, &str)]) -> Error {
-    if let Some(text) = error.unique_violation()
+/// any other error passes through. `keys` pairs the names a violation may cite (SQLite's
+/// `table.column`, PostgreSQL's constraint) with the message.
+fn on_unique(error: Error, keys: &[(&str, &str)]) -> Error {
+    if let Some(text) = unique_violation(&error)
         && let Some((_, message)) = keys.iter().find(|(key, _)| text.contains(key))
     {
         return Error::invalid(*message);
     }
-    error.into()
+    error
+}
+
+/// The violated key's name and the database's message, if `error` is a unique-key violation.
+fn unique_violation(error: &Error) -> Option<String> {
+    let Error::Storage(source) = error else {
+        return None;
+    };
+    if let Some(sqlx::Error::Database(db)) = source.downcast_ref::<sqlx::Error>()
+        && db.is_unique_violation()
+    {
+        return Some(format!(
+            "{} {}",
+            db.constraint().unwrap_or_default(),
+            db.message()
+        ));
+    }
+    // SQLite names the columns in its message: `UNIQUE constraint failed: integrations.code`.
+    match source.downcast_ref::<rusqlite::Error>() {
+        Some(rusqlite::Error::SqliteFailure(e, message))
+            if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>
+        {
+            message.clone()
+        }
+        _ => None,
+    }
 }
 
 // A driver's failure is a storage error; what the store answers differently (a unique key,
-// a missing row) it picks out before the conversion.
+// a missing row) it picks out of it after the conversion.
 impl From<sqlx::Error> for Error {
     fn from(error: sqlx::Error) -> Self {
         Error::storage(error)
@@ -219,39 +313,6 @@ impl From<rusqlite::Error> for Error {
     }
 }
 
-/// A driver's error that may be a unique-key violation.
-pub(crate) trait UniqueViolation: Into<Error> {
-    /// The violated key's name and the database's message, if it is one.
-    fn unique_violation(&self) -> Option<String>;
-}
-
-impl UniqueViolation for sqlx::Error {
-    fn unique_violation(&self) -> Option<String> {
-        match self {
-            sqlx::Error::Database(db) if db.is_unique_violation() => Some(format!(
-                "{} {}",
-                db.constraint().unwrap_or_default(),
-                db.message()
-            )),
-            _ => None,
-        }
-    }
-}
-
-impl UniqueViolation for rusqlite::Error {
-    /// SQLite names the columns in its message: `UNIQUE constraint failed: integrations.code`.
-    fn unique_violation(&self) -> Option<String> {
-        match self {
-            rusqlite::Error::SqliteFailure(e, message)
-                if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>
-            {
-                message.clone()
-            }
-            _ => None,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::{Error, on_unique};
@@ -265,7 +326,7 @@ mod tests {
         conn.execute(insert, ["a"]).unwrap();
         let violation = conn.execute(insert, ["b"]).unwrap_err();
         let keys = [("integrations.code", "Code has already been taken")];
-        match on_unique(violation, &keys) {
+        match on_unique(violation.into(), &keys) {
             Error::Invalid(messages) => assert_eq!(messages, ["Code has already been taken"]),
             other => panic!("{other:?}"),
         }
@@ -273,7 +334,7 @@ mod tests {
         let other = conn
             .execute("INSERT INTO nowhere VALUES (1)", [])
             .unwrap_err();
-        assert!(matches!(on_unique(other, &keys), Error::Storage(_)));
+        assert!(matches!(on_unique(other.into(), &keys), Error::Storage(_)));
     }
 
     #[test]

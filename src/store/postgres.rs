@@ -7,21 +7,27 @@
 //! that sqlx's migrator takes, so nodes starting together apply them once.
 
 use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
-use sqlx::{Postgres, Row as _, query, query_scalar};
+use sqlx::query::Query;
+use sqlx::types::Json;
+use sqlx::{Column as _, Postgres, Row as _, TypeInfo as _, ValueRef as _};
 
-use super::BoxFuture;
+use super::backend::{Backend, BoxFuture};
+use super::exec::{Executor, Param, Row, Value};
+use crate::error::{Error, Result};
+use crate::time::Timestamp;
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
 
-pub struct PostgresStore {
+pub struct Postgresql {
     pool: PgPool,
 }
 
-impl PostgresStore {
+impl Postgresql {
     /// Opens `postgres://…` with a pool of `pool_size` connections and migrates it.
     pub async fn open(url: &str, pool_size: u32) -> Result<Self> {
         let options = PgConnectOptions::from_str(url)?;
@@ -32,16 +38,19 @@ impl PostgresStore {
             .await
             .map_err(|e| Error::Internal(format!("cannot open {}: {e}", super::redact(url))))?;
         MIGRATOR.run(&pool).await?;
-        Ok(PostgresStore { pool })
+        Ok(Postgresql { pool })
     }
 }
 
-impl PostgresStore {
+impl Backend for Postgresql {
+    type Conn = PgConnection;
+
     /// Runs `work` in a transaction of its own, committed if it succeeds. PostgreSQL groups
     /// concurrent commits into shared WAL flushes itself.
     async fn write<T, F>(&self, work: F) -> Result<T>
     where
-        F: for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, Result<T>>,
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, Result<T>> + Send + 'static,
     {
         let mut tx = self.pool.begin().await?;
         let value = work(&mut tx).await?;
@@ -53,55 +62,98 @@ impl PostgresStore {
     /// never wait for writers.
     async fn read<T, F>(&self, work: F) -> Result<T>
     where
-        F: for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, Result<T>>,
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, Result<T>> + Send + 'static,
     {
         work(&mut *self.pool.acquire().await?).await
     }
 }
 
-/// PostgreSQL keeps datetimes as TIMESTAMPTZ.
-type TimeValue = DateTime<Utc>;
-type Conn = PgConnection;
-type DbRow = PgRow;
-type Statement<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
+impl Executor for PgConnection {
+    /// Locks the row a write was decided on until the transaction ends.
+    const ROW_LOCK: &'static str = " FOR UPDATE OF t0";
+    /// Serialises the writers that check an integration's code and name for uniqueness
+    /// without case (a check, not a constraint: see `integrations::check_unique`) until their
+    /// transactions end. The key is Runledger's own ("RLIK"); creating and renaming
+    /// integrations is rare.
+    const KEYS_LOCK: Option<&'static str> = Some("SELECT pg_advisory_xact_lock(1380731211)");
+    /// Statistics after a bulk load: autovacuum would get there within minutes, but until it
+    /// does, the planner takes the tables for empty and scans them (a page of runs took 25 ms
+    /// instead of 3 ms at a million runs).
+    const ANALYZE: Option<&'static str> = Some("ANALYZE integration_runs, integration_errors");
+    const SEED_RUNS: &'static str = "INSERT INTO integration_runs (integration_id, status, \
+        start_time, end_time, total_records, records_processed, created_at, updated_at) \
+        SELECT (r ->> 0)::bigint, r ->> 1, to_timestamp((r ->> 2)::bigint), \
+        to_timestamp((r ->> 3)::bigint), (r ->> 4)::bigint, (r ->> 5)::bigint, \
+        to_timestamp((r ->> 6)::bigint), to_timestamp((r ->> 7)::bigint) \
+        FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS rows (r, n) ORDER BY n \
+        RETURNING id";
+    const SEED_ERRORS: &'static str = "INSERT INTO integration_errors (integration_run_id, \
+        integration_id, document_type, document_id, resolved, created_at, updated_at, \
+        contact_alert_type) \
+        SELECT (r ->> 0)::bigint, (r ->> 1)::bigint, r ->> 2, (r ->> 3)::bigint, \
+        (r ->> 4)::boolean, to_timestamp((r ->> 5)::bigint), to_timestamp((r ->> 5)::bigint), \
+        'Technical' FROM jsonb_array_elements($1::jsonb) AS rows (r)";
 
-/// Locks the row a write was decided on until the transaction ends.
-const LOCK: &str = " FOR UPDATE OF t0";
+    async fn execute(&mut self, sql: &str, params: Vec<Param>) -> Result<u64> {
+        let done = statement(sql, params).execute(self).await?;
+        Ok(done.rows_affected())
+    }
 
-/// Serialises the writers that check an integration's code and name for uniqueness without
-/// case (a check, not a constraint: see `check_unique`) until their transactions end. The key
-/// is Runledger's own ("RLIK"); creating and renaming integrations is rare.
-const KEYS_LOCK: Option<&str> = Some("SELECT pg_advisory_xact_lock(1380731211)");
-
-/// Statistics after a bulk load: autovacuum would get there within minutes, but until it
-/// does, the planner takes the tables for empty and scans them (a page of runs took 25 ms
-/// instead of 3 ms at a million runs).
-const ANALYZE: Option<&str> = Some("ANALYZE integration_runs, integration_errors");
-
-/// Seeded runs from a JSON array of `[integration_id, status, start_time, end_time,
-/// total_records, records_processed, created_at, updated_at]` (times in epoch seconds).
-const SEED_RUNS: &str = "INSERT INTO integration_runs (integration_id, status, start_time, \
-     end_time, total_records, records_processed, created_at, updated_at) \
-     SELECT (r ->> 0)::bigint, r ->> 1, to_timestamp((r ->> 2)::bigint), \
-     to_timestamp((r ->> 3)::bigint), (r ->> 4)::bigint, (r ->> 5)::bigint, \
-     to_timestamp((r ->> 6)::bigint), to_timestamp((r ->> 7)::bigint) \
-     FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS rows (r, n) ORDER BY n \
-     RETURNING id";
-
-/// Seeded errors from a JSON array of `[integration_run_id, integration_id, document_type,
-/// document_id, resolved, created_at]`.
-const SEED_ERRORS: &str = "INSERT INTO integration_errors (integration_run_id, integration_id, \
-     document_type, document_id, resolved, created_at, updated_at, contact_alert_type) \
-     SELECT (r ->> 0)::bigint, (r ->> 1)::bigint, r ->> 2, (r ->> 3)::bigint, \
-     (r ->> 4)::boolean, to_timestamp((r ->> 5)::bigint), to_timestamp((r ->> 5)::bigint), \
-     'Technical' FROM jsonb_array_elements($1::jsonb) AS rows (r)";
-
-fn time_param(t: Timestamp) -> TimeValue {
-    t
+    async fn fetch(&mut self, sql: &str, params: Vec<Param>, most: usize) -> Result<Vec<Row>> {
+        let rows = statement(sql, params).fetch_all(self).await?;
+        let Some(first) = rows.first() else {
+            return Ok(Vec::new());
+        };
+        let columns: Arc<[Box<str>]> = first
+            .columns()
+            .iter()
+            .map(|c| Box::from(c.name()))
+            .collect();
+        rows.iter()
+            .take(most)
+            .map(|row| Ok(Row::new(columns.clone(), values(row)?)))
+            .collect()
+    }
 }
 
-fn time_value(t: TimeValue) -> Option<Timestamp> {
-    Some(t)
+/// `sql` with `params` bound, each with its own type, nulls included.
+fn statement(sql: &str, params: Vec<Param>) -> Query<'_, Postgres, PgArguments> {
+    params
+        .into_iter()
+        .fold(sqlx::query(sql), |query, param| match param {
+            Param::Int(n) => query.bind(n),
+            Param::Bool(b) => query.bind(b),
+            Param::Text(s) => query.bind(s),
+            Param::Bytes(b) => query.bind(b),
+            Param::Time(t) => query.bind(t),
+            Param::Json(j) => query.bind(j.map(Json)),
+        })
 }
 
-super::shared::sql_store!(PostgresStore);
+/// A row's values, read by the type each column declares.
+fn values(row: &PgRow) -> Result<Vec<Value>> {
+    (0..row.columns().len())
+        .map(|i| {
+            if row.try_get_raw(i)?.is_null() {
+                return Ok(Value::Null);
+            }
+            Ok(match row.columns()[i].type_info().name() {
+                "INT8" => Value::Int(row.try_get(i)?),
+                "INT4" => Value::Int(row.try_get::<i32, _>(i)?.into()),
+                "INT2" => Value::Int(row.try_get::<i16, _>(i)?.into()),
+                "BOOL" => Value::Bool(row.try_get(i)?),
+                "TEXT" | "VARCHAR" | "NAME" | "BPCHAR" => Value::Text(row.try_get(i)?),
+                "BYTEA" => Value::Bytes(row.try_get(i)?),
+                "TIMESTAMPTZ" => Value::Time(row.try_get::<Timestamp, _>(i)?),
+                "JSONB" | "JSON" => Value::Json(row.try_get::<Json<_>, _>(i)?.0),
+                other => {
+                    return Err(Error::Internal(format!(
+                        "column {} has the unsupported type {other}",
+                        row.columns()[i].name()
+                    )));
+                }
+            })
+        })
+        .collect()
+}

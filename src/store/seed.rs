@@ -1,7 +1,14 @@
-//! The rows `runledger seed` writes ([`crate::seeder`]), and the JSON arrays the bulk insert
-//! reads them from: storage's own types, so that storage never imports the seeding CLI.
+//! The rows `runledger seed` writes ([`crate::seeder`]), the JSON arrays the bulk insert
+//! reads them from, and the bulk insert: storage's own types, so that storage never imports
+//! the seeding CLI.
 
+use async_trait::async_trait;
+
+use super::SeedStore;
+use super::backend::{Backend, SqlStore};
+use super::exec::{Executor, query};
 use crate::domain::runs::Status;
+use crate::error::Result;
 use crate::time::Timestamp;
 
 /// One run to write, with its error if it has one.
@@ -62,4 +69,45 @@ pub fn errors_json(ids: &[i64], runs: &[SeedRun]) -> String {
         })
         .collect();
     serde_json::to_string(&rows).unwrap_or_default()
+}
+
+#[async_trait]
+impl<B: Backend> SeedStore for SqlStore<B> {
+    async fn seed_runs(&self, runs: Vec<SeedRun>) -> Result<()> {
+        // Each table gets one statement that reads its rows from one JSON array (one bind):
+        // a statement per row costs a round trip each, and a multi-row VALUES statement costs
+        // SQLite a by-name lookup per parameter, quadratic in its size.
+        self.db
+            .write(move |tx| {
+                Box::pin(async move {
+                    let mut ids: Vec<i64> = query(B::Conn::SEED_RUNS)
+                        .bind(runs_json(&runs))
+                        .scalars(tx)
+                        .await?;
+                    // Ids are assigned in the array's order; RETURNING's order is not
+                    // promised, so sort them back into it.
+                    ids.sort_unstable();
+                    query(B::Conn::SEED_ERRORS)
+                        .bind(errors_json(&ids, &runs))
+                        .execute(tx)
+                        .await?;
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    async fn analyze(&self) -> Result<()> {
+        if let Some(analyze) = B::Conn::ANALYZE {
+            self.db
+                .write(move |tx| {
+                    Box::pin(async move {
+                        query(analyze).execute(tx).await?;
+                        Ok(())
+                    })
+                })
+                .await?;
+        }
+        Ok(())
+    }
 }

@@ -5,31 +5,35 @@
 //! "database is locked", and `synchronous=FULL` makes every commit durable before any write
 //! in it is answered. Reads run on a few threads of their own, each with a read-only
 //! connection, and never wait for writers (WAL readers see the last committed state). Both
-//! run each whole operation on the connection's thread, through [`super::lite`]. Before
-//! either starts, a connection of its own creates the file if needed and applies the
-//! migrations ([`migrations`]).
+//! run each whole operation on the connection's thread, through the executor of
+//! [`connection`]. Before either starts, a connection of its own creates the file if needed
+//! and applies the migrations ([`migrations`]).
 
+mod connection;
+mod group_commit;
 mod migrations;
 
+use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::oneshot;
 
-use super::BoxFuture;
-use super::group_commit::{GroupCommit, panic_text};
-use super::lite::{self, query, query_scalar};
+use self::group_commit::{GroupCommit, panic_text};
+use super::backend::{Backend, BoxFuture};
+use crate::error::{Error, Result};
 
 /// Read-only connections, one per reader thread.
 const READERS: usize = 4;
 
-pub struct SqliteStore {
+pub struct Sqlite {
     writer: GroupCommit,
     reader: Readers,
 }
 
-impl SqliteStore {
+impl Sqlite {
     /// Opens `sqlite://PATH`, creating the file and applying migrations as needed.
     pub async fn open(url: &str) -> Result<Self> {
         let cannot_open =
@@ -56,29 +60,33 @@ impl SqliteStore {
             .map(|_| connect(path, OpenFlags::SQLITE_OPEN_READ_ONLY, ""))
             .collect::<rusqlite::Result<_>>()
             .map_err(|e| cannot_open(&e))?;
-        Ok(SqliteStore {
+        Ok(Sqlite {
             writer: GroupCommit::start(writer).map_err(|e| cannot_open(&e))?,
             reader: Readers::start(readers).map_err(|e| cannot_open(&e))?,
         })
     }
+}
+
+impl Backend for Sqlite {
+    type Conn = Connection;
 
     /// Queues `work` for the writer and answers once the group it joined is durable.
-    async fn write<T, F>(&self, work: F) -> Result<T>
+    fn write<T, F>(&self, work: F) -> impl Future<Output = Result<T>> + Send
     where
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut Connection) -> BoxFuture<'c, Result<T>> + Send + 'static,
     {
-        self.writer.write(work).await
+        self.writer.write(work)
     }
 
     /// Runs `work` on a reader thread, in one read transaction: every statement of it sees
     /// the same committed state.
-    async fn read<T, F>(&self, work: F) -> Result<T>
+    fn read<T, F>(&self, work: F) -> impl Future<Output = Result<T>> + Send
     where
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut Connection) -> BoxFuture<'c, Result<T>> + Send + 'static,
     {
-        self.reader.read(work).await
+        self.reader.read(work)
     }
 }
 
@@ -198,55 +206,15 @@ fn snapshot<T>(
     conn: &mut Connection,
     work: impl for<'c> FnOnce(&'c mut Connection) -> BoxFuture<'c, Result<T>>,
 ) -> Result<T> {
-    lite::control(conn, "BEGIN")?;
-    let result = lite::ready(work(conn));
-    if let Err(error) = lite::control(conn, "COMMIT") {
+    connection::control(conn, "BEGIN").map_err(Error::storage)?;
+    let result = connection::ready(work(conn));
+    if let Err(error) = connection::control(conn, "COMMIT") {
         // Never leave the thread's connection inside a transaction.
         let _ = conn.execute_batch("ROLLBACK");
-        return Err(error.into());
+        return Err(Error::storage(error));
     }
     result
 }
-
-/// SQLite keeps datetimes as INTEGER seconds since the epoch.
-type TimeValue = i64;
-type Conn = Connection;
-type DbRow = lite::Row;
-type Statement<'q> = lite::Query<'q>;
-
-/// SQLite serialises writers (one writer connection), so reads need no row lock.
-const LOCK: &str = "";
-
-/// One writer: the uniqueness checks of integrations need no lock of their own.
-const KEYS_LOCK: Option<&str> = None;
-
-/// SQLite plans from its indexes' shapes alone (no `ANALYZE`, so no `sqlite_stat1`): the
-/// plans stay those that docs/benchmarks.md measured, whatever the data.
-const ANALYZE: Option<&str> = None;
-
-/// Seeded runs from a JSON array of `[integration_id, status, start_time, end_time,
-/// total_records, records_processed, created_at, updated_at]` (times in epoch seconds).
-const SEED_RUNS: &str = "INSERT INTO integration_runs (integration_id, status, start_time, \
-     end_time, total_records, records_processed, created_at, updated_at) \
-     SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, \
-     value ->> 6, value ->> 7 FROM json_each($1) ORDER BY key RETURNING id";
-
-/// Seeded errors from a JSON array of `[integration_run_id, integration_id, document_type,
-/// document_id, resolved, created_at]`.
-const SEED_ERRORS: &str = "INSERT INTO integration_errors (integration_run_id, integration_id, \
-     document_type, document_id, resolved, created_at, updated_at, contact_alert_type) \
-     SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, \
-     value ->> 5, 'Technical' FROM json_each($1) ORDER BY key";
-
-fn time_param(t: Timestamp) -> TimeValue {
-    t.timestamp()
-}
-
-fn time_value(seconds: TimeValue) -> Option<Timestamp> {
-    time::from_unix(seconds)
-}
-
-super::shared::sql_store!(SqliteStore);
 
 #[cfg(test)]
 mod tests {

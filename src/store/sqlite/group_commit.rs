@@ -8,7 +8,7 @@
 //! behind it (each inside its own savepoint, so a failing write undoes only itself), commits
 //! once, then answers them all. Under no load a batch is one write; under load a batch is as
 //! large as the queue (up to `MAX_BATCH`), and the writes of one batch run back to back on
-//! the thread, each whole, with no round trip between statements (see [`super::lite`]).
+//! the thread, each whole, with no round trip between statements (see [`super::connection`]).
 //!
 //! No crate does this for rusqlite; the loop below is small enough to own.
 
@@ -18,9 +18,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
-use super::BoxFuture;
-use super::lite::{self, DbError};
+use super::connection;
 use crate::error::{Error, Result};
+use crate::store::backend::BoxFuture;
 
 /// The most writes that share one transaction: enough to absorb any queue a server of this
 /// size builds, few enough that one batch never holds the lock for long.
@@ -67,7 +67,7 @@ impl GroupCommit {
     {
         let (reply, answer) = oneshot::channel();
         let work: Work = Box::new(move |conn| {
-            let result = lite::ready(work(conn));
+            let result = connection::ready(work(conn));
             Ran {
                 kept: result.is_ok(),
                 answer: Box::new(move |failure| {
@@ -114,13 +114,13 @@ fn batch(
     first: Work,
     waiting: &flume::Receiver<Work>,
     ran: &mut Vec<Ran>,
-) -> std::result::Result<(), DbError> {
+) -> rusqlite::Result<()> {
     // IMMEDIATE takes the write lock now: another process's writer (the CLI) makes it wait
     // for `busy_timeout`, rather than failing a write half-way.
-    lite::control(conn, "BEGIN IMMEDIATE")?;
+    connection::control(conn, "BEGIN IMMEDIATE")?;
     let mut next = Some(first);
     while let Some(work) = next.take() {
-        lite::control(conn, "SAVEPOINT write")?;
+        connection::control(conn, "SAVEPOINT write")?;
         let kept = match catch_unwind(AssertUnwindSafe(|| work(conn))) {
             Ok(write) => {
                 let kept = write.kept;
@@ -133,14 +133,14 @@ fn batch(
             }
         };
         if !kept {
-            lite::control(conn, "ROLLBACK TO write")?;
+            connection::control(conn, "ROLLBACK TO write")?;
         }
-        lite::control(conn, "RELEASE write")?;
+        connection::control(conn, "RELEASE write")?;
         if ran.len() < MAX_BATCH {
             next = waiting.try_recv().ok();
         }
     }
-    lite::control(conn, "COMMIT")
+    connection::control(conn, "COMMIT")
 }
 
 pub(super) fn panic_text(panic: &Box<dyn Any + Send>) -> &str {

@@ -1,0 +1,41 @@
+//! What a database backend gives the store: connections to run an operation on, in a
+//! transaction for a write. The store's resources ([`super::integrations`], [`super::runs`],
+//! …) implement the consumer traits once, for [`SqlStore`] over any backend.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use super::exec::Executor;
+use crate::error::Result;
+
+/// An operation's future, boxed so that a closure can return it for any connection lifetime.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A database the store runs its operations on.
+pub trait Backend: Send + Sync + 'static {
+    type Conn: Executor;
+
+    /// Runs `work` in a transaction, committed (durably) before the answer, or not at all
+    /// if it fails.
+    fn write<T, F>(&self, work: F) -> impl Future<Output = Result<T>> + Send
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut Self::Conn) -> BoxFuture<'c, Result<T>> + Send + 'static;
+
+    /// Runs `work` on a connection that sees committed state and never waits for writers.
+    fn read<T, F>(&self, work: F) -> impl Future<Output = Result<T>> + Send
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut Self::Conn) -> BoxFuture<'c, Result<T>> + Send + 'static;
+}
+
+/// The store over a backend: every consumer trait of [`super`], written once.
+pub struct SqlStore<B> {
+    pub(super) db: B,
+}
+
+impl<B: Backend> SqlStore<B> {
+    pub fn new(db: B) -> Self {
+        SqlStore { db }
+    }
+}

@@ -1,0 +1,219 @@
+//! Rows as the domain's types: the columns each `SELECT` of [`super::sql`] names, read back.
+
+use super::exec::Row;
+use crate::domain::Actor;
+use crate::domain::alerts::{Channel, Delivery};
+use crate::domain::clients::{Client, ClientKind, Scopes};
+use crate::domain::contacts::Contact;
+use crate::domain::integration_errors::{IntegrationError, IntegrationKeys, Response};
+use crate::domain::integrations::Integration;
+use crate::domain::runs::{Run, RunView, Status};
+use crate::error::{Error, Result};
+
+/// The columns of a row's author: its client's id and login.
+const CREATED_BY: [&str; 2] = ["created_by_id", "created_by_login"];
+const UPDATED_BY: [&str; 2] = ["updated_by_id", "updated_by_login"];
+
+fn actor(row: &Row, [id, login]: [&str; 2]) -> Result<Option<Actor>> {
+    let id: Option<i64> = row.get(id)?;
+    let login: Option<String> = row.get(login)?;
+    Ok(id.zip(login).map(|(id, login)| Actor { id, login }))
+}
+
+/// A column that holds one of a closed set of names, parsed by `parse`.
+fn named<T>(row: &Row, column: &str, parse: impl FnOnce(&str) -> Option<T>) -> Result<T> {
+    let text: String = row.get(column)?;
+    parse(&text)
+        .ok_or_else(|| Error::Internal(format!("unknown {column} {text:?} in the database")))
+}
+
+pub fn integration(row: &Row) -> Result<Integration> {
+    Ok(Integration {
+        created_by: actor(row, CREATED_BY)?,
+        updated_by: actor(row, UPDATED_BY)?,
+        ..integration_columns(row, INTEGRATION_COLUMNS)?
+    })
+}
+
+/// An integration's own columns as `integrations` names them, and as the runs query joins
+/// them (prefixed `i_`).
+const INTEGRATION_COLUMNS: [&str; 11] = [
+    "id",
+    "code",
+    "name",
+    "business_object",
+    "direction",
+    "end_system",
+    "end_system_type",
+    "integration_type",
+    "standard",
+    "created_at",
+    "updated_at",
+];
+const JOINED_INTEGRATION_COLUMNS: [&str; 11] = [
+    "i_id",
+    "i_code",
+    "i_name",
+    "i_business_object",
+    "i_direction",
+    "i_end_system",
+    "i_end_system_type",
+    "i_integration_type",
+    "i_standard",
+    "i_created_at",
+    "i_updated_at",
+];
+
+/// An integration's own columns, named by `names`, without its authors.
+fn integration_columns(row: &Row, names: [&str; 11]) -> Result<Integration> {
+    let [
+        id,
+        code,
+        name,
+        business_object,
+        direction,
+        end_system,
+        end_system_type,
+        integration_type,
+        standard,
+        created_at,
+        updated_at,
+    ] = names;
+    Ok(Integration {
+        id: row.get(id)?,
+        code: row.get(code)?,
+        name: row.get(name)?,
+        business_object: row.get(business_object)?,
+        direction: row.get(direction)?,
+        end_system: row.get(end_system)?,
+        end_system_type: row.get(end_system_type)?,
+        integration_type: row.get(integration_type)?,
+        standard: row.get(standard)?,
+        created_at: row.get(created_at)?,
+        updated_at: row.get(updated_at)?,
+        created_by: None,
+        updated_by: None,
+    })
+}
+
+/// A run with its integration (joined, `i_` columns); its errors are attached after.
+pub fn run(row: &Row) -> Result<RunView> {
+    let run = Run {
+        id: row.get("id")?,
+        integration_id: row.get("integration_id")?,
+        status: named(row, "status", Status::parse)?,
+        start_time: row.get("start_time")?,
+        end_time: row.get("end_time")?,
+        total_records: row.get("total_records")?,
+        records_processed: row.get("records_processed")?,
+        flow: row.get("flow")?,
+        created_at: row.get("created_at")?,
+        updated_at: row.get("updated_at")?,
+        created_by: actor(row, CREATED_BY)?,
+        updated_by: actor(row, UPDATED_BY)?,
+    };
+    let integration = integration_columns(row, JOINED_INTEGRATION_COLUMNS)?;
+    Ok(RunView {
+        run,
+        integration,
+        errors: Vec::new(),
+    })
+}
+
+/// An integration error or history record; its responses are attached after.
+pub fn record(row: &Row) -> Result<IntegrationError> {
+    let integration_id: Option<i64> = row.get("integration_id")?;
+    let code: Option<String> = row.get("i_code")?;
+    let name: Option<String> = row.get("i_name")?;
+    let integration = match (integration_id, code, name) {
+        (Some(id), Some(code), Some(name)) => Some(IntegrationKeys { id, code, name }),
+        _ => None,
+    };
+    Ok(IntegrationError {
+        integration,
+        responses: Vec::new(),
+        id: row.get("id")?,
+        integration_run_id: row.get("integration_run_id")?,
+        integration_id,
+        contact_alert_type: row.get("contact_alert_type")?,
+        document_type: row.get("document_type")?,
+        document_id: row.get("document_id")?,
+        document_revision: row.get("document_revision")?,
+        document_status: row.get("document_status")?,
+        external_id: row.get("external_id")?,
+        integration_filename: row.get("integration_filename")?,
+        creation_method: row.get("creation_method")?,
+        status: row.get("status")?,
+        resolved: row.get("resolved")?,
+        exported: row.get("exported")?,
+        created_at: row.get("created_at")?,
+        updated_at: row.get("updated_at")?,
+        created_by: actor(row, CREATED_BY)?,
+        updated_by: actor(row, UPDATED_BY)?,
+    })
+}
+
+/// A record's response, and the id of the record it belongs to.
+pub fn response(row: &Row) -> Result<(i64, Response)> {
+    Ok((
+        row.get("owner_id")?,
+        Response {
+            id: row.get("id")?,
+            response_code: row.get("response_code")?,
+            response_message: row.get("response_message")?,
+            created_at: row.get("created_at")?,
+            updated_at: row.get("updated_at")?,
+        },
+    ))
+}
+
+pub fn contact(row: &Row) -> Result<Contact> {
+    Ok(Contact {
+        id: row.get("id")?,
+        integration_id: row.get("integration_id")?,
+        contact_alert_type: row.get("contact_alert_type")?,
+        contactable_type: row.get("contactable_type")?,
+        contactable_id: row.get("contactable_id")?,
+        email: row.get("email")?,
+        webhook_url: row.get("webhook_url")?,
+        webhook_secret: row.get("webhook_secret")?,
+        created_at: row.get("created_at")?,
+        updated_at: row.get("updated_at")?,
+        created_by: actor(row, CREATED_BY)?,
+        updated_by: actor(row, UPDATED_BY)?,
+    })
+}
+
+pub fn delivery(row: &Row) -> Result<Delivery> {
+    Ok(Delivery {
+        id: row.get("id")?,
+        integration_contact_id: row.get("integration_contact_id")?,
+        integration_id: row.get("integration_id")?,
+        record_type: row.get("record_type")?,
+        record_id: row.get("record_id")?,
+        channel: named(row, "channel", Channel::parse)?,
+        target: row.get("target")?,
+        status: row.get("status")?,
+        attempts: row.get("attempts")?,
+        next_attempt_at: row.get("next_attempt_at")?,
+        last_error: row.get("last_error")?,
+        response_code: row.get("response_code")?,
+        delivered_at: row.get("delivered_at")?,
+        created_at: row.get("created_at")?,
+        updated_at: row.get("updated_at")?,
+    })
+}
+
+pub fn client(row: &Row) -> Result<Client> {
+    let scopes: String = row.get("scopes")?;
+    Ok(Client {
+        id: row.get("id")?,
+        login: row.get("login")?,
+        kind: named(row, "kind", ClientKind::parse)?,
+        client_id: row.get("client_id")?,
+        scopes: Scopes::parse(&scopes)
+            .map_err(|s| Error::Internal(format!("unknown stored scope {s:?}")))?,
+        created_at: row.get("created_at")?,
+        revoked_at: row.get("revoked_at")?,
+    })
+}
