@@ -23,7 +23,7 @@ use crate::domain::alerts::{Attempt, Channel, Delivery, MAX_ATTEMPTS, backoff};
 use crate::domain::integration_errors::RecordKind;
 use crate::egress::{self, GuardedResolver};
 use crate::error::{Error, Result};
-use crate::store::Store;
+use crate::store::OutboxStore;
 use crate::time;
 use crate::view::{self, render};
 
@@ -42,7 +42,7 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
-    pub fn new(store: Arc<dyn Store>, settings: &AlertSettings) -> Result<Dispatcher> {
+    pub fn new(store: Arc<dyn OutboxStore>, settings: &AlertSettings) -> Result<Dispatcher> {
         let allow_private = settings.allow_private_webhooks;
         // Every name is resolved and checked by the guard, and connected to at the addresses it
         // checked. A redirect would lead elsewhere unchecked, and a proxy would connect on our
@@ -145,7 +145,7 @@ impl Dispatcher {
 
 /// What one send needs, shared with its task.
 struct Sender {
-    store: Arc<dyn Store>,
+    store: Arc<dyn OutboxStore>,
     http: reqwest::Client,
     smtp: Option<(AsyncSmtpTransport<Tokio1Executor>, Mailbox)>,
     retry_base: Duration,
@@ -200,17 +200,14 @@ impl Sender {
         let kind = RecordKind::parse_owner_type(&delivery.record_type).ok_or_else(|| {
             Error::Internal(format!("unknown record type {}", delivery.record_type))
         })?;
-        let record = self.store.record(kind, delivery.record_id).await?;
-        let run = match record.integration_run_id {
-            Some(id) => Some(self.store.run(id).await?),
-            None => None,
-        };
-        let fetched = match (&run, record.integration_id) {
-            (None, Some(id)) => Some(self.store.integration(id).await?),
-            _ => None,
-        };
-        let integration = run.as_ref().map(|r| &r.integration).or(fetched.as_ref());
-        let payload = view::alerts::payload(kind, delivery.id, &record, run.as_ref(), integration);
+        let subject = self.store.subject(kind, delivery.record_id).await?;
+        let payload = view::alerts::payload(
+            kind,
+            delivery.id,
+            &subject.record,
+            subject.run.as_ref(),
+            subject.integration(),
+        );
         Ok(render::json(&payload))
     }
 
@@ -220,8 +217,12 @@ impl Sender {
             Ok(url) => url,
             Err(refusal) => return refused(&refusal),
         };
-        let secret = match self.store.contact(delivery.integration_contact_id).await {
-            Ok(contact) => contact.webhook_secret.unwrap_or_default(),
+        let secret = match self
+            .store
+            .webhook_secret(delivery.integration_contact_id)
+            .await
+        {
+            Ok(secret) => secret,
             Err(error) => {
                 return Attempt::Failed {
                     error: format!("cannot read the contact: {error}"),

@@ -20,7 +20,7 @@ use crate::config::RateLimit;
 use crate::domain::Actor;
 use crate::domain::clients::{self, Client, ClientKind, NewClient, Scopes};
 use crate::error::{Error, Result};
-use crate::store::Store;
+use crate::store::ClientStore;
 use oauth::{OAuthError, TokenRequest};
 use throttle::Throttle;
 use token::{Claims, Signer};
@@ -77,7 +77,7 @@ impl<K: std::hash::Hash + Eq, V: Clone> Cache<K, V> {
 }
 
 pub struct Authenticator {
-    store: Arc<dyn Store>,
+    store: Arc<dyn ClientStore>,
     signer: Signer,
     token_ttl: Duration,
     throttle: Throttle,
@@ -91,7 +91,7 @@ pub struct Authenticator {
 impl Authenticator {
     /// Loads the cluster's signing key, creating it when this is the first node ever.
     pub async fn new(
-        store: Arc<dyn Store>,
+        store: Arc<dyn ClientStore>,
         token_ttl: Duration,
         rate_limit: Option<RateLimit>,
     ) -> Result<Self> {
@@ -256,7 +256,7 @@ fn server_error(error: Error) -> OAuthError {
 
 /// Registers a client and returns it with its secret (or API key), which exists nowhere else.
 pub async fn register(
-    store: &dyn Store,
+    store: &dyn ClientStore,
     login: &str,
     kind: ClientKind,
     scopes: Scopes,
