@@ -39,7 +39,7 @@ impl Status {
         Status::Failed,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Status::Pending => "pending",
             Status::Running => "running",
@@ -353,6 +353,8 @@ fn set<T: Clone>(target: &mut Option<T>, value: &Field<T>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::integration_errors::{ContactAlertType, RecordFields};
+    use crate::domain::integrations::{Direction, EndSystemType};
     use crate::time;
     use serde_json::json;
 
@@ -429,11 +431,15 @@ mod tests {
 
     fn view(status: Status, resolved: &[bool]) -> RunView {
         let t = time::parse("2026-11-28T10:00:00Z").unwrap();
+        let technical = RecordFields {
+            contact_alert_type: Some(Some(ContactAlertType::Technical)),
+            ..RecordFields::default()
+        };
         let errors = resolved
             .iter()
             .map(|&resolved| IntegrationError {
                 resolved,
-                ..IntegrationError::new(&Default::default(), Some(1), false, t, None)
+                ..IntegrationError::new(&technical, Some(1), false, t, None).unwrap()
             })
             .collect();
         RunView {
@@ -450,9 +456,9 @@ mod tests {
             code: format!("I{id}"),
             name: format!("Integration {id}"),
             business_object: "invoice".into(),
-            direction: "to_coupa".into(),
+            direction: Direction::ToCoupa,
             end_system: "SAP".into(),
-            end_system_type: "erp".into(),
+            end_system_type: EndSystemType::Erp,
             integration_type: None,
             standard: false,
             created_at: t,
@@ -1228,6 +1234,16 @@ mod tests {
                 flow: Flow::Absent,
                 underscored: false,
             }
+        }
+    }
+
+    #[test]
+    fn a_status_reads_back_as_written_and_only_so() {
+        for status in Status::ALL {
+            assert_eq!(Status::parse(status.as_str()), Some(status));
+        }
+        for refused in ["", "Pending", "FAILED", "done"] {
+            assert_eq!(Status::parse(refused), None, "{refused:?}");
         }
     }
 }

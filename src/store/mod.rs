@@ -23,7 +23,7 @@ use async_trait::async_trait;
 
 use self::seed::SeedRun;
 use crate::domain::Actor;
-use crate::domain::alerts::{Attempt, Delivery};
+use crate::domain::alerts::{Attempt, Delivery, DeliveryStatus};
 use crate::domain::clients::{Client, ClientKind, NewClient};
 use crate::domain::contacts::{Contact, ContactFields};
 use crate::domain::integration_errors::{IntegrationError, RecordFields, RecordKind};
@@ -124,7 +124,7 @@ pub trait Store: Send + Sync + 'static {
     async fn record_attempt(
         &self,
         id: i64,
-        status: &str,
+        status: DeliveryStatus,
         attempt: &Attempt,
         next_attempt_at: Option<Timestamp>,
     ) -> Result<()>;

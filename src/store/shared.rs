@@ -25,16 +25,17 @@ use async_trait::async_trait;
 use serde_json::Value;
 use sqlx::types::Json;
 
-use $crate::domain::Actor;
-use $crate::domain::alerts::{Attempt, Channel, Delivery, deliveries};
+use $crate::domain::{Actor, stored_word};
+use $crate::domain::alerts::{Attempt, Channel, Delivery, DeliveryStatus, deliveries};
 use $crate::domain::clients::{self, Client, ClientKind, NewClient, Scopes};
-use $crate::domain::contacts::{Contact, ContactFields};
+use $crate::domain::contacts::{Contact, ContactFields, ContactableType};
 use $crate::domain::integration_errors::{
-    IntegrationError, IntegrationKeys, RecordFields, RecordKind, Response, record_integration,
-    run_not_found,
+    ContactAlertType, IntegrationError, IntegrationKeys, RecordFields, RecordKind, Response,
+    record_integration, run_not_found,
 };
 use $crate::domain::integrations::{
-    Integration, IntegrationFields, IntegrationRef, NewIntegration, UniqueKey, refuse_taken,
+    Direction, EndSystemType, Integration, IntegrationFields, IntegrationRef, IntegrationType,
+    NewIntegration, UniqueKey, refuse_taken,
 };
 use $crate::domain::runs::{Action, Run, RunFields, RunView, Status};
 use $crate::error::{Error, Result};
@@ -75,10 +76,10 @@ impl Store for $store {
                     .bind(&i.code)
                     .bind(&i.name)
                     .bind(&i.business_object)
-                    .bind(&i.direction)
+                    .bind(i.direction.as_str())
                     .bind(&i.end_system)
-                    .bind(&i.end_system_type)
-                    .bind(&i.integration_type)
+                    .bind(i.end_system_type.as_str())
+                    .bind(i.integration_type.map(IntegrationType::as_str))
                     .bind(i.standard)
                     .bind(time_param(now))
                     .bind(actor_id)
@@ -114,10 +115,10 @@ impl Store for $store {
                     .bind(&i.code)
                     .bind(&i.name)
                     .bind(&i.business_object)
-                    .bind(&i.direction)
+                    .bind(i.direction.as_str())
                     .bind(&i.end_system)
-                    .bind(&i.end_system_type)
-                    .bind(&i.integration_type)
+                    .bind(i.end_system_type.as_str())
+                    .bind(i.integration_type.map(IntegrationType::as_str))
                     .bind(time_param(i.updated_at))
                     .bind(actor.map(|a| a.id))
                     .execute(&mut *tx)
@@ -283,12 +284,12 @@ impl Store for $store {
                 let run_id = fields.integration_run.flatten();
                 let integration_id = integration_of_record(tx, &fields, run_id, None).await?;
                 let mut record =
-                    IntegrationError::new(&fields, integration_id, effects.exported, now, actor);
+                    IntegrationError::new(&fields, integration_id, effects.exported, now, actor)?;
                 let r = &record;
                 record.id = query_scalar(&q::insert_record(kind.table()))
                     .bind(r.integration_run_id)
                     .bind(r.integration_id)
-                    .bind(&r.contact_alert_type)
+                    .bind(r.contact_alert_type.as_str())
                     .bind(&r.document_type)
                     .bind(r.document_id)
                     .bind(r.document_revision)
@@ -350,7 +351,7 @@ impl Store for $store {
                     .bind(r.id)
                     .bind(r.integration_run_id)
                     .bind(r.integration_id)
-                    .bind(&r.contact_alert_type)
+                    .bind(r.contact_alert_type.as_str())
                     .bind(&r.document_type)
                     .bind(r.document_id)
                     .bind(r.document_revision)
@@ -430,12 +431,12 @@ impl Store for $store {
             Box::pin(async move {
                 let actor = actor.as_ref();
                 let named = contact_integration(tx, &fields).await?;
-                let mut contact = Contact::new(&fields, named, webhook_secret, now, actor);
+                let mut contact = Contact::new(&fields, named, webhook_secret, now, actor)?;
                 let c = &contact;
                 contact.id = query_scalar(q::INSERT_CONTACT)
                     .bind(c.integration_id)
-                    .bind(&c.contact_alert_type)
-                    .bind(&c.contactable_type)
+                    .bind(c.contact_alert_type.as_str())
+                    .bind(c.contactable_type.as_str())
                     .bind(c.contactable_id)
                     .bind(&c.email)
                     .bind(&c.webhook_url)
@@ -472,8 +473,8 @@ impl Store for $store {
                 query(q::UPDATE_CONTACT)
                     .bind(c.id)
                     .bind(c.integration_id)
-                    .bind(&c.contact_alert_type)
-                    .bind(&c.contactable_type)
+                    .bind(c.contact_alert_type.as_str())
+                    .bind(c.contactable_type.as_str())
                     .bind(c.contactable_id)
                     .bind(&c.email)
                     .bind(&c.webhook_url)
@@ -553,7 +554,7 @@ impl Store for $store {
     async fn record_attempt(
         &self,
         id: i64,
-        status: &str,
+        status: DeliveryStatus,
         attempt: &Attempt,
         next_attempt_at: Option<Timestamp>,
     ) -> Result<()> {
@@ -561,12 +562,11 @@ impl Store for $store {
         let error = attempt.error().map(str::to_owned);
         let code = attempt.response_code();
         let delivered = attempt.delivered().then_some(now);
-        let status = status.to_owned();
         self.write(move |tx| {
             Box::pin(async move {
                 query(q::RECORD_ATTEMPT)
                     .bind(id)
-                    .bind(status)
+                    .bind(status.as_str())
                     .bind(next_attempt_at.map(time_param))
                     .bind(error)
                     .bind(code)
@@ -992,10 +992,20 @@ fn integration_columns(row: &DbRow, names: [&str; 11]) -> Result<Integration> {
         code: row.try_get(code)?,
         name: row.try_get(name)?,
         business_object: row.try_get(business_object)?,
-        direction: row.try_get(direction)?,
+        direction: word(row, direction, &Direction::ALL, Direction::as_str)?,
         end_system: row.try_get(end_system)?,
-        end_system_type: row.try_get(end_system_type)?,
-        integration_type: row.try_get(integration_type)?,
+        end_system_type: word(
+            row,
+            end_system_type,
+            &EndSystemType::ALL,
+            EndSystemType::as_str,
+        )?,
+        integration_type: optional_word(
+            row,
+            integration_type,
+            &IntegrationType::ALL,
+            IntegrationType::as_str,
+        )?,
         standard: row.try_get(standard)?,
         created_at: timestamp(row, created_at)?,
         updated_at: timestamp(row, updated_at)?,
@@ -1045,7 +1055,12 @@ fn error_row(row: &DbRow) -> Result<IntegrationError> {
         id: row.try_get("id")?,
         integration_run_id: row.try_get("integration_run_id")?,
         integration_id: row.try_get("integration_id")?,
-        contact_alert_type: row.try_get("contact_alert_type")?,
+        contact_alert_type: word(
+            row,
+            "contact_alert_type",
+            &ContactAlertType::ALL,
+            ContactAlertType::as_str,
+        )?,
         document_type: row.try_get("document_type")?,
         document_id: row.try_get("document_id")?,
         document_revision: row.try_get("document_revision")?,
@@ -1148,7 +1163,7 @@ async fn queue_alerts(
         query(q::INSERT_DELIVERY)
             .bind(delivery.integration_contact_id)
             .bind(delivery.integration_id)
-            .bind(delivery.record_type)
+            .bind(delivery.record_type.owner_type())
             .bind(delivery.record_id)
             .bind(delivery.channel.as_str())
             .bind(delivery.target)
@@ -1237,8 +1252,18 @@ fn contact_row(row: &DbRow) -> Result<Contact> {
     Ok(Contact {
         id: row.try_get("id")?,
         integration_id: row.try_get("integration_id")?,
-        contact_alert_type: row.try_get("contact_alert_type")?,
-        contactable_type: row.try_get("contactable_type")?,
+        contact_alert_type: word(
+            row,
+            "contact_alert_type",
+            &ContactAlertType::ALL,
+            ContactAlertType::as_str,
+        )?,
+        contactable_type: word(
+            row,
+            "contactable_type",
+            &ContactableType::ALL,
+            ContactableType::as_str,
+        )?,
         contactable_id: row.try_get("contactable_id")?,
         email: row.try_get("email")?,
         webhook_url: row.try_get("webhook_url")?,
@@ -1256,12 +1281,12 @@ fn delivery_row(row: &DbRow) -> Result<Delivery> {
         id: row.try_get("id")?,
         integration_contact_id: row.try_get("integration_contact_id")?,
         integration_id: row.try_get("integration_id")?,
-        record_type: row.try_get("record_type")?,
+        record_type: word(row, "record_type", &RecordKind::ALL, RecordKind::owner_type)?,
         record_id: row.try_get("record_id")?,
         channel: Channel::parse(&channel)
             .ok_or_else(|| Error::Internal(format!("unknown channel {channel:?}")))?,
         target: row.try_get("target")?,
-        status: row.try_get("status")?,
+        status: word(row, "status", &DeliveryStatus::ALL, DeliveryStatus::as_str)?,
         attempts: row.try_get("attempts")?,
         next_attempt_at: optional_timestamp(row, "next_attempt_at")?,
         last_error: row.try_get("last_error")?,
@@ -1301,6 +1326,40 @@ fn timestamp(row: &DbRow, column: &str) -> Result<Timestamp> {
 fn optional_timestamp(row: &DbRow, column: &str) -> Result<Option<Timestamp>> {
     let value: Option<TimeValue> = row.try_get(column)?;
     Ok(value.and_then(time_value))
+}
+
+/// A column of a closed vocabulary (`all`, each spelt by `spelling`), read as the domain
+/// reads a stored word ([`stored_word`]). Any other text was not written by Runledger: a
+/// bug or a foreign write, not a client's mistake.
+fn word<T: Copy>(
+    row: &DbRow,
+    column: &str,
+    all: &[T],
+    spelling: fn(T) -> &'static str,
+) -> Result<T> {
+    let text: String = row.try_get(column)?;
+    known_word(column, &text, all, spelling)
+}
+
+fn optional_word<T: Copy>(
+    row: &DbRow,
+    column: &str,
+    all: &[T],
+    spelling: fn(T) -> &'static str,
+) -> Result<Option<T>> {
+    let text: Option<String> = row.try_get(column)?;
+    text.map(|text| known_word(column, &text, all, spelling))
+        .transpose()
+}
+
+fn known_word<T: Copy>(
+    column: &str,
+    text: &str,
+    all: &[T],
+    spelling: fn(T) -> &'static str,
+) -> Result<T> {
+    stored_word(all, spelling, text)
+        .ok_or_else(|| Error::Internal(format!("unknown {column} {text:?} in the database")))
 }
     };
 }
