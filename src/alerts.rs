@@ -19,8 +19,7 @@ use sha2::Sha256;
 use tokio::sync::{Notify, watch};
 
 use crate::config::AlertSettings;
-use crate::domain::alerts::{Attempt, Channel, Delivery, MAX_ATTEMPTS, backoff};
-use crate::domain::integration_errors::RecordKind;
+use crate::domain::alerts::{Attempt, Channel, Delivery, DeliveryStatus, MAX_ATTEMPTS, backoff};
 use crate::egress::{self, GuardedResolver};
 use crate::error::{Error, Result};
 use crate::store::OutboxStore;
@@ -173,20 +172,20 @@ impl Sender {
         let attempt = attempt.storable();
         let attempts = delivery.attempts + 1;
         let (status, next) = match &attempt {
-            Attempt::Delivered { .. } => ("delivered", None),
-            Attempt::Undeliverable { .. } => ("undeliverable", None),
-            Attempt::Failed { .. } if attempts >= MAX_ATTEMPTS => ("failed", None),
+            Attempt::Delivered { .. } => (DeliveryStatus::Delivered, None),
+            Attempt::Undeliverable { .. } => (DeliveryStatus::Undeliverable, None),
+            Attempt::Failed { .. } if attempts >= MAX_ATTEMPTS => (DeliveryStatus::Failed, None),
             Attempt::Failed { .. } => {
                 let wait = backoff(self.retry_base, attempts, jitter());
                 let wait = chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX);
-                ("pending", Some(time::now() + wait))
+                (DeliveryStatus::Pending, Some(time::now() + wait))
             }
         };
         tracing::info!(
             delivery = delivery.id,
             channel = delivery.channel.as_str(),
             attempts,
-            status,
+            status = status.as_str(),
             "alert delivery attempted"
         );
         self.store
@@ -197,9 +196,7 @@ impl Sender {
     /// The alert as JSON: the integration, the run, the record and its responses, as the API
     /// shows them now.
     async fn payload(&self, delivery: &Delivery) -> Result<String> {
-        let kind = RecordKind::parse_owner_type(&delivery.record_type).ok_or_else(|| {
-            Error::Internal(format!("unknown record type {}", delivery.record_type))
-        })?;
+        let kind = delivery.record_type;
         let subject = self.store.subject(kind, delivery.record_id).await?;
         let payload = view::alerts::payload(
             kind,
@@ -282,7 +279,7 @@ impl Sender {
         };
         let subject = format!(
             "[Runledger] {} alert #{}",
-            delivery.record_type.replace('_', " "),
+            delivery.record_type.owner_type().replace('_', " "),
             delivery.record_id
         );
         let message = Message::builder()

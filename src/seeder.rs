@@ -13,7 +13,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
 use crate::domain::integration_errors::DOCUMENT_TYPES;
-use crate::domain::integrations::{DIRECTIONS, END_SYSTEM_TYPES, NewIntegration};
+use crate::domain::integrations::{Direction, EndSystemType, IntegrationType, NewIntegration};
 use crate::domain::runs::Status;
 use crate::error::Result;
 use crate::query::Query;
@@ -83,10 +83,10 @@ async fn ensure_integrations(store: &dyn Store, count: usize) -> Result<Vec<i64>
                 let new = NewIntegration {
                     name: format!("Seeded integration {n}"),
                     business_object: DOCUMENT_TYPES[n % DOCUMENT_TYPES.len()].to_owned(),
-                    direction: DIRECTIONS[n % 2].to_owned(),
+                    direction: Direction::ALL[n % Direction::ALL.len()],
                     end_system: ["SAP", "Oracle", "Workday", "NetSuite"][n % 4].to_owned(),
-                    end_system_type: END_SYSTEM_TYPES[n % END_SYSTEM_TYPES.len()].to_owned(),
-                    integration_type: Some("api".to_owned()),
+                    end_system_type: EndSystemType::ALL[n % EndSystemType::ALL.len()],
+                    integration_type: Some(IntegrationType::Api),
                     code,
                 };
                 store.create_integration(new, None).await?.id

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::contacts::Contact;
-use super::integration_errors::{IntegrationError, RecordKind};
+use super::integration_errors::{ContactAlertType, IntegrationError, RecordKind};
 use crate::time::Timestamp;
 
 /// How a delivery travels.
@@ -14,7 +14,9 @@ pub enum Channel {
 }
 
 impl Channel {
-    pub fn as_str(self) -> &'static str {
+    pub const ALL: [Channel; 2] = [Channel::Webhook, Channel::Email];
+
+    pub const fn as_str(self) -> &'static str {
         match self {
             Channel::Webhook => "webhook",
             Channel::Email => "email",
@@ -22,9 +24,41 @@ impl Channel {
     }
 
     pub fn parse(text: &str) -> Option<Channel> {
-        [Channel::Webhook, Channel::Email]
-            .into_iter()
-            .find(|c| c.as_str() == text)
+        Channel::ALL.into_iter().find(|c| c.as_str() == text)
+    }
+}
+
+/// Where a delivery stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    /// Due now or at its next attempt.
+    Pending,
+    Delivered,
+    /// Given up after [`MAX_ATTEMPTS`].
+    Failed,
+    /// No way to send it (no SMTP server, a refused webhook target).
+    Undeliverable,
+}
+
+impl DeliveryStatus {
+    pub const ALL: [DeliveryStatus; 4] = [
+        DeliveryStatus::Pending,
+        DeliveryStatus::Delivered,
+        DeliveryStatus::Failed,
+        DeliveryStatus::Undeliverable,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Failed => "failed",
+            DeliveryStatus::Undeliverable => "undeliverable",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<DeliveryStatus> {
+        DeliveryStatus::ALL.into_iter().find(|s| s.as_str() == text)
     }
 }
 
@@ -34,13 +68,12 @@ pub struct Delivery {
     pub id: i64,
     pub integration_contact_id: i64,
     pub integration_id: Option<i64>,
-    /// `integration_error` or `integration_history_record`.
-    pub record_type: String,
+    /// Shown and stored as its [`RecordKind::owner_type`].
+    pub record_type: RecordKind,
     pub record_id: i64,
     pub channel: Channel,
     pub target: String,
-    /// `pending`, `delivered`, `failed` (gave up) or `undeliverable` (no way to send).
-    pub status: String,
+    pub status: DeliveryStatus,
     pub attempts: i64,
     pub next_attempt_at: Option<Timestamp>,
     pub last_error: Option<String>,
@@ -55,7 +88,7 @@ pub struct Delivery {
 pub struct NewDelivery {
     pub integration_contact_id: i64,
     pub integration_id: Option<i64>,
-    pub record_type: &'static str,
+    pub record_type: RecordKind,
     pub record_id: i64,
     pub channel: Channel,
     pub target: String,
@@ -75,7 +108,7 @@ pub fn deliveries(
     for contact in contacts {
         let hears_integration =
             contact.integration_id.is_none() || contact.integration_id == record.integration_id;
-        if !hears_integration || !reaches(&contact.contact_alert_type, &record.contact_alert_type) {
+        if !hears_integration || !reaches(contact.contact_alert_type, record.contact_alert_type) {
             continue;
         }
         let targets = [
@@ -87,7 +120,7 @@ pub fn deliveries(
             out.push(NewDelivery {
                 integration_contact_id: contact.id,
                 integration_id: record.integration_id,
-                record_type: kind.owner_type(),
+                record_type: kind,
                 record_id: record.id,
                 channel,
                 target: target.clone(),
@@ -167,8 +200,9 @@ pub const MAX_ATTEMPTS: i64 = 12;
 
 /// Whether a contact of `contact_type` hears an alert of `alert_type`: `Technical` and
 /// `Functional` alerts reach their own kind and `Both`; a `Both` alert reaches everyone.
-pub fn reaches(contact_type: &str, alert_type: &str) -> bool {
-    alert_type == "Both" || contact_type == "Both" || contact_type == alert_type
+pub fn reaches(contact_type: ContactAlertType, alert_type: ContactAlertType) -> bool {
+    use ContactAlertType::Both;
+    alert_type == Both || contact_type == Both || contact_type == alert_type
 }
 
 /// The wait before attempt `attempts + 1`: `base`·2^(attempts−1), capped at an hour, then
@@ -184,13 +218,37 @@ pub fn backoff(base: Duration, attempts: i64, jitter: f64) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::contacts::ContactableType;
+    use crate::domain::integration_errors::RecordFields;
+    use ContactAlertType::{Both, Functional, Technical};
 
     #[test]
     fn alert_types_reach_their_contacts() {
-        assert!(reaches("Technical", "Technical"));
-        assert!(reaches("Both", "Technical"));
-        assert!(!reaches("Functional", "Technical"));
-        assert!(reaches("Functional", "Both") && reaches("Technical", "Both"));
+        assert!(reaches(Technical, Technical));
+        assert!(reaches(Both, Technical));
+        assert!(!reaches(Functional, Technical));
+        assert!(reaches(Functional, Both) && reaches(Technical, Both));
+    }
+
+    #[test]
+    fn channels_and_delivery_statuses_read_back_as_written_and_only_so() {
+        assert_eq!(Channel::ALL.map(Channel::as_str), ["webhook", "email"]);
+        for channel in Channel::ALL {
+            assert_eq!(Channel::parse(channel.as_str()), Some(channel));
+        }
+        assert_eq!(
+            DeliveryStatus::ALL.map(DeliveryStatus::as_str),
+            ["pending", "delivered", "failed", "undeliverable"]
+        );
+        for status in DeliveryStatus::ALL {
+            assert_eq!(DeliveryStatus::parse(status.as_str()), Some(status));
+        }
+        for refused in ["", "Webhook", "EMAIL", "sms"] {
+            assert_eq!(Channel::parse(refused), None, "{refused:?}");
+        }
+        for refused in ["", "Pending", "DELIVERED", "sent"] {
+            assert_eq!(DeliveryStatus::parse(refused), None, "{refused:?}");
+        }
     }
 
     #[test]
@@ -226,12 +284,12 @@ mod tests {
         crate::time::parse("2026-11-28T10:00:00Z").unwrap()
     }
 
-    fn contact(id: i64, integration_id: Option<i64>, alert_type: &str) -> Contact {
+    fn contact(id: i64, integration_id: Option<i64>, alert_type: ContactAlertType) -> Contact {
         Contact {
             id,
             integration_id,
-            contact_alert_type: alert_type.into(),
-            contactable_type: "User".into(),
+            contact_alert_type: alert_type,
+            contactable_type: ContactableType::User,
             contactable_id: id,
             email: Some(format!("c{id}@example.com")),
             webhook_url: None,
@@ -243,11 +301,13 @@ mod tests {
         }
     }
 
-    fn record(integration_id: Option<i64>, alert_type: &str) -> IntegrationError {
-        let mut record =
-            IntegrationError::new(&Default::default(), integration_id, false, at(), None);
+    fn record(integration_id: Option<i64>, alert_type: ContactAlertType) -> IntegrationError {
+        let fields = RecordFields {
+            contact_alert_type: Some(Some(alert_type)),
+            ..RecordFields::default()
+        };
+        let mut record = IntegrationError::new(&fields, integration_id, false, at(), None).unwrap();
         record.id = 77;
-        record.contact_alert_type = alert_type.into();
         record
     }
 
@@ -262,41 +322,41 @@ mod tests {
     #[test]
     fn technical_and_functional_alerts_reach_their_own_kind_and_both() {
         let contacts = [
-            contact(1, Some(5), "Technical"),
-            contact(2, Some(5), "Functional"),
-            contact(3, Some(5), "Both"),
+            contact(1, Some(5), Technical),
+            contact(2, Some(5), Functional),
+            contact(3, Some(5), Both),
         ];
-        assert_eq!(reached(&record(Some(5), "Technical"), &contacts), [1, 3]);
-        assert_eq!(reached(&record(Some(5), "Functional"), &contacts), [2, 3]);
-        assert_eq!(reached(&record(Some(5), "Both"), &contacts), [1, 2, 3]);
+        assert_eq!(reached(&record(Some(5), Technical), &contacts), [1, 3]);
+        assert_eq!(reached(&record(Some(5), Functional), &contacts), [2, 3]);
+        assert_eq!(reached(&record(Some(5), Both), &contacts), [1, 2, 3]);
     }
 
     #[test]
     fn a_contact_without_an_integration_hears_every_integration() {
         let contacts = [
-            contact(1, None, "Both"),
-            contact(2, Some(5), "Both"),
-            contact(3, Some(6), "Both"),
+            contact(1, None, Both),
+            contact(2, Some(5), Both),
+            contact(3, Some(6), Both),
         ];
-        assert_eq!(reached(&record(Some(5), "Technical"), &contacts), [1, 2]);
-        assert_eq!(reached(&record(Some(6), "Technical"), &contacts), [1, 3]);
+        assert_eq!(reached(&record(Some(5), Technical), &contacts), [1, 2]);
+        assert_eq!(reached(&record(Some(6), Technical), &contacts), [1, 3]);
         // A record without an integration reaches only the contacts of every integration.
-        assert_eq!(reached(&record(None, "Technical"), &contacts), [1]);
+        assert_eq!(reached(&record(None, Technical), &contacts), [1]);
     }
 
     #[test]
     fn each_target_of_a_contact_gets_a_delivery_webhook_first() {
         let both = Contact {
             webhook_url: Some("https://hooks.example.com/a".into()),
-            ..contact(1, Some(5), "Technical")
+            ..contact(1, Some(5), Technical)
         };
         let neither = Contact {
             email: None,
-            ..contact(2, Some(5), "Technical")
+            ..contact(2, Some(5), Technical)
         };
         let found = deliveries(
             RecordKind::History,
-            &record(Some(5), "Technical"),
+            &record(Some(5), Technical),
             &[both, neither],
         );
         assert_eq!(
@@ -305,7 +365,7 @@ mod tests {
                 NewDelivery {
                     integration_contact_id: 1,
                     integration_id: Some(5),
-                    record_type: "integration_history_record",
+                    record_type: RecordKind::History,
                     record_id: 77,
                     channel: Channel::Webhook,
                     target: "https://hooks.example.com/a".into(),
@@ -313,7 +373,7 @@ mod tests {
                 NewDelivery {
                     integration_contact_id: 1,
                     integration_id: Some(5),
-                    record_type: "integration_history_record",
+                    record_type: RecordKind::History,
                     record_id: 77,
                     channel: Channel::Email,
                     target: "c1@example.com".into(),

@@ -4,26 +4,54 @@
 
 use super::Actor;
 use super::input::{Body, Checker, Field, humanize};
-use super::integration_errors::CONTACT_ALERT_TYPES;
+use super::integration_errors::ContactAlertType;
 use super::integrations::IntegrationRef;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::time::Timestamp;
 use serde_json::Value;
 
-pub const CONTACTABLE_TYPES: &[&str] = &[
-    "User",
-    "UserGroup",
-    "ApprovalGroup",
-    "Supplier",
-    "SupplierUser",
-];
+/// What a contact names: a user or a group of them, in Coupa's class names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContactableType {
+    User,
+    UserGroup,
+    ApprovalGroup,
+    Supplier,
+    SupplierUser,
+}
+
+impl ContactableType {
+    pub const ALL: [ContactableType; 5] = [
+        ContactableType::User,
+        ContactableType::UserGroup,
+        ContactableType::ApprovalGroup,
+        ContactableType::Supplier,
+        ContactableType::SupplierUser,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ContactableType::User => "User",
+            ContactableType::UserGroup => "UserGroup",
+            ContactableType::ApprovalGroup => "ApprovalGroup",
+            ContactableType::Supplier => "Supplier",
+            ContactableType::SupplierUser => "SupplierUser",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<ContactableType> {
+        ContactableType::ALL
+            .into_iter()
+            .find(|t| t.as_str() == text)
+    }
+}
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Contact {
     pub id: i64,
     pub integration_id: Option<i64>,
-    pub contact_alert_type: String,
-    pub contactable_type: String,
+    pub contact_alert_type: ContactAlertType,
+    pub contactable_type: ContactableType,
     pub contactable_id: i64,
     pub email: Option<String>,
     pub webhook_url: Option<String>,
@@ -38,8 +66,8 @@ pub struct Contact {
 /// The writable elements of a contact, each absent unless the body named it.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ContactFields {
-    pub contact_alert_type: Field<String>,
-    pub contactable_type: Field<String>,
+    pub contact_alert_type: Field<ContactAlertType>,
+    pub contactable_type: Field<ContactableType>,
     pub contactable_id: Field<i64>,
     pub integration: Option<Option<IntegrationRef>>,
     pub email: Field<String>,
@@ -50,8 +78,20 @@ impl ContactFields {
     pub fn parse(body: Body) -> Result<Self> {
         let mut c = Checker::default();
         let fields = ContactFields {
-            contact_alert_type: c.one_of(body, "contact-alert-type", CONTACT_ALERT_TYPES, true),
-            contactable_type: c.one_of(body, "contactable-type", CONTACTABLE_TYPES, true),
+            contact_alert_type: c.one_of(
+                body,
+                "contact-alert-type",
+                &ContactAlertType::ALL,
+                ContactAlertType::as_str,
+                true,
+            ),
+            contactable_type: c.one_of(
+                body,
+                "contactable-type",
+                &ContactableType::ALL,
+                ContactableType::as_str,
+                true,
+            ),
             contactable_id: c.integer(body, "contactable-id"),
             integration: match body.get("integration") {
                 None => None,
@@ -107,19 +147,27 @@ impl Contact {
     /// A contact as `create` makes it, before it is stored (its id is 0): the body's values
     /// over a blank contact, in the integration the body names (`named`, as found; none: it
     /// hears every integration), with the key that will sign its webhooks, made `now` by
-    /// `actor`.
+    /// `actor`. A body without its types is refused, as
+    /// [`ContactFields::require_for_create`] refuses it.
     pub fn new(
         fields: &ContactFields,
         named: Option<i64>,
         webhook_secret: String,
         now: Timestamp,
         actor: Option<&Actor>,
-    ) -> Contact {
+    ) -> Result<Contact> {
+        let mut c = Checker::default();
+        let contact_alert_type = c.require(fields.contact_alert_type, "contact-alert-type");
+        let contactable_type = c.require(fields.contactable_type, "contactable-type");
+        c.finish()?;
+        // `finish` has refused the body unless both are present.
+        let missing =
+            || Error::Internal("a required element is missing after the check for it".into());
         let mut contact = Contact {
             id: 0,
             integration_id: named,
-            contact_alert_type: String::new(),
-            contactable_type: String::new(),
+            contact_alert_type: contact_alert_type.ok_or_else(missing)?,
+            contactable_type: contactable_type.ok_or_else(missing)?,
             contactable_id: 0,
             email: None,
             webhook_url: None,
@@ -130,7 +178,7 @@ impl Contact {
             updated_by: actor.cloned(),
         };
         contact.apply(fields);
-        contact
+        Ok(contact)
     }
 
     /// The contact as an update leaves it, and whether that changes anything: the body's
@@ -148,11 +196,11 @@ impl Contact {
 
     /// Applies an update's values; its integration is decided by [`Contact::updated`].
     pub fn apply(&mut self, fields: &ContactFields) {
-        if let Some(Some(v)) = &fields.contact_alert_type {
-            self.contact_alert_type = v.clone();
+        if let Some(Some(v)) = fields.contact_alert_type {
+            self.contact_alert_type = v;
         }
-        if let Some(Some(v)) = &fields.contactable_type {
-            self.contactable_type = v.clone();
+        if let Some(Some(v)) = fields.contactable_type {
+            self.contactable_type = v;
         }
         if let Some(Some(v)) = fields.contactable_id {
             self.contactable_id = v;
@@ -221,10 +269,10 @@ mod tests {
             "email": "ops@example.com",
         }))
         .unwrap();
-        let contact = Contact::new(&fields, Some(7), "key".into(), now, None);
+        let contact = Contact::new(&fields, Some(7), "key".into(), now, None).unwrap();
         assert_eq!((contact.id, contact.integration_id), (0, Some(7)));
-        assert_eq!(contact.contact_alert_type, "Technical");
-        assert_eq!(contact.contactable_type, "UserGroup");
+        assert_eq!(contact.contact_alert_type, ContactAlertType::Technical);
+        assert_eq!(contact.contactable_type, ContactableType::UserGroup);
         assert_eq!(contact.contactable_id, 3);
         assert_eq!(contact.email.as_deref(), Some("ops@example.com"));
         assert_eq!(contact.webhook_url, None);
@@ -235,8 +283,13 @@ mod tests {
     #[test]
     fn an_update_moves_a_contact_to_the_integration_named_or_to_every_integration() {
         let now = crate::time::parse("2026-11-28T10:00:00Z").unwrap();
-        let fields = parse(json!({"contact-alert-type": "Both", "contactable-id": 1})).unwrap();
-        let contact = Contact::new(&fields, Some(7), "key".into(), now, None);
+        let fields = parse(json!({
+            "contact-alert-type": "Both",
+            "contactable-type": "User",
+            "contactable-id": 1,
+        }))
+        .unwrap();
+        let contact = Contact::new(&fields, Some(7), "key".into(), now, None).unwrap();
 
         let unchanged = contact.updated(&parse(json!({"email": null})).unwrap(), None);
         assert_eq!(unchanged, (contact.clone(), false));
@@ -259,6 +312,45 @@ mod tests {
             Some(7),
             "a body without an integration keeps it"
         );
-        assert_eq!(next.contact_alert_type, "Technical");
+        assert_eq!(next.contact_alert_type, ContactAlertType::Technical);
+    }
+
+    #[test]
+    fn a_contactable_type_reads_back_as_written_and_only_so() {
+        assert_eq!(
+            ContactableType::ALL.map(ContactableType::as_str),
+            [
+                "User",
+                "UserGroup",
+                "ApprovalGroup",
+                "Supplier",
+                "SupplierUser"
+            ]
+        );
+        for t in ContactableType::ALL {
+            assert_eq!(ContactableType::parse(t.as_str()), Some(t));
+        }
+        for refused in ["", "user", "USERGROUP", "Robot", "User "] {
+            assert_eq!(ContactableType::parse(refused), None, "{refused:?}");
+        }
+        let err = parse(json!({"contactable-type": "usergroup"}))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "Contactable type is not included in the list \
+             (User, UserGroup, ApprovalGroup, Supplier, SupplierUser)"
+        );
+    }
+
+    #[test]
+    fn a_contact_without_its_types_is_not_made() {
+        let now = crate::time::parse("2026-11-28T10:00:00Z").unwrap();
+        let fields = parse(json!({"contactable-id": 1})).unwrap();
+        let refused = Contact::new(&fields, None, "key".into(), now, None).unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "Contact alert type can't be blank; Contactable type can't be blank"
+        );
     }
 }

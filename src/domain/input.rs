@@ -84,26 +84,41 @@ impl Checker {
         Some(text)
     }
 
-    /// A string that must be one of `allowed`.
-    pub fn one_of(
+    /// A word of a closed vocabulary: one of `all`, spelled exactly as `word` spells it
+    /// (Rails' inclusion validation compares with case; queries do not, see `query`).
+    pub fn one_of<T: Copy>(
         &mut self,
         body: Body,
         key: &str,
-        allowed: &[&str],
+        all: &[T],
+        word: fn(T) -> &'static str,
         required: bool,
-    ) -> Field<String> {
-        let value = self.text(body, key, 255, required)?;
-        match value {
-            Some(v) if !allowed.contains(&v.as_str()) => {
+    ) -> Field<T> {
+        let Some(text) = self.text(body, key, 255, required)? else {
+            return Some(None);
+        };
+        match all.iter().copied().find(|&value| word(value) == text) {
+            Some(value) => Some(Some(value)),
+            None => {
+                let words: Vec<&str> = all.iter().map(|&value| word(value)).collect();
                 self.fail(format!(
                     "{} is not included in the list ({})",
                     humanize(key),
-                    allowed.join(", ")
+                    words.join(", ")
                 ));
                 None
             }
-            other => Some(other),
         }
+    }
+
+    /// The value of a field a new record must have: refused as blank when it is absent or
+    /// null.
+    pub fn require<T>(&mut self, value: Field<T>, key: &str) -> Option<T> {
+        let value = value.flatten();
+        if value.is_none() {
+            self.fail(format!("{} can't be blank", humanize(key)));
+        }
+        value
     }
 
     /// An integer, given as a number or as a numeric string (XML carries only text).
@@ -178,7 +193,7 @@ mod tests {
         c.text(body(&v), "code", 255, true);
         c.count(body(&v), "total");
         c.datetime(body(&v), "when");
-        c.one_of(body(&v), "kind", &["a", "b"], true);
+        c.one_of(body(&v), "kind", &["a", "b"], |w| w, true);
         let Err(Error::Invalid(messages)) = c.finish() else {
             panic!("expected messages")
         };

@@ -10,7 +10,35 @@ use super::integrations::IntegrationRef;
 use crate::error::{Error, Result};
 use crate::time::Timestamp;
 
-pub const CONTACT_ALERT_TYPES: &[&str] = &["Technical", "Functional", "Both"];
+/// Which alerts a record raises and a contact hears (see [`super::alerts::reaches`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContactAlertType {
+    Technical,
+    Functional,
+    Both,
+}
+
+impl ContactAlertType {
+    pub const ALL: [ContactAlertType; 3] = [
+        ContactAlertType::Technical,
+        ContactAlertType::Functional,
+        ContactAlertType::Both,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ContactAlertType::Technical => "Technical",
+            ContactAlertType::Functional => "Functional",
+            ContactAlertType::Both => "Both",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<ContactAlertType> {
+        ContactAlertType::ALL
+            .into_iter()
+            .find(|t| t.as_str() == text)
+    }
+}
 
 pub const DOCUMENT_TYPES: &[&str] = &[
     "ContingentWorkOrderHeader",
@@ -54,6 +82,8 @@ pub enum RecordKind {
 }
 
 impl RecordKind {
+    pub const ALL: [RecordKind; 2] = [RecordKind::Error, RecordKind::History];
+
     /// The table, and the name the outbox and responses use for the kind.
     pub fn table(self) -> &'static str {
         match self {
@@ -62,7 +92,8 @@ impl RecordKind {
         }
     }
 
-    pub fn owner_type(self) -> &'static str {
+    /// The kind as the outbox (`record_type`) and responses (`owner_type`) store it.
+    pub const fn owner_type(self) -> &'static str {
         match self {
             RecordKind::Error => "integration_error",
             RecordKind::History => "integration_history_record",
@@ -70,9 +101,7 @@ impl RecordKind {
     }
 
     pub fn parse_owner_type(text: &str) -> Option<RecordKind> {
-        [RecordKind::Error, RecordKind::History]
-            .into_iter()
-            .find(|k| k.owner_type() == text)
+        RecordKind::ALL.into_iter().find(|k| k.owner_type() == text)
     }
 
     /// Rails' class name, for "Couldn't find …" messages.
@@ -114,7 +143,7 @@ pub struct IntegrationError {
     pub id: i64,
     pub integration_run_id: Option<i64>,
     pub integration_id: Option<i64>,
-    pub contact_alert_type: String,
+    pub contact_alert_type: ContactAlertType,
     pub document_type: Option<String>,
     pub document_id: Option<i64>,
     pub document_revision: Option<i64>,
@@ -141,7 +170,7 @@ pub type RunRef = i64;
 /// The writable elements of a record, each absent unless the body named it.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RecordFields {
-    pub contact_alert_type: Field<String>,
+    pub contact_alert_type: Field<ContactAlertType>,
     pub integration_run: Field<RunRef>,
     pub integration: Option<IntegrationRef>,
     pub document_type: Field<String>,
@@ -161,13 +190,21 @@ impl RecordFields {
     pub fn parse(body: Body) -> Result<Self> {
         let mut c = Checker::default();
         let mut fields = RecordFields {
-            contact_alert_type: c.one_of(body, "contact-alert-type", CONTACT_ALERT_TYPES, true),
+            contact_alert_type: c.one_of(
+                body,
+                "contact-alert-type",
+                &ContactAlertType::ALL,
+                ContactAlertType::as_str,
+                true,
+            ),
             integration_run: run_reference(&mut c, body),
             integration: match body.get("integration") {
                 None | Some(Value::Null) => None,
                 Some(value) => Some(IntegrationRef::parse(value)),
             },
-            document_type: c.one_of(body, "document-type", DOCUMENT_TYPES, false),
+            document_type: c
+                .one_of(body, "document-type", DOCUMENT_TYPES, |t| t, false)
+                .map(|t| t.map(str::to_owned)),
             document_id: c.integer(body, "document-id"),
             document_revision: c.integer(body, "document-revision"),
             document_status: c.text(body, "document-status", 255, false),
@@ -300,8 +337,8 @@ impl IntegrationError {
                 *target = v.clone();
             }
         }
-        if let Some(Some(t)) = &fields.contact_alert_type {
-            self.contact_alert_type = t.clone();
+        if let Some(Some(t)) = fields.contact_alert_type {
+            self.contact_alert_type = t;
         }
         set(&mut self.document_type, &fields.document_type);
         set(&mut self.document_id, &fields.document_id);
@@ -317,19 +354,27 @@ impl IntegrationError {
 impl IntegrationError {
     /// A record as `create` makes it, before it is stored (its id is 0): the body's values
     /// over a blank record (open, no document, no responses) made `now` by `actor`, in the
-    /// run the body names and in `integration_id` (see [`record_integration`]).
+    /// run the body names and in `integration_id` (see [`record_integration`]). A body
+    /// without a contact alert type is refused, as [`RecordFields::require_for_create`]
+    /// refuses it.
     pub fn new(
         fields: &RecordFields,
         integration_id: Option<i64>,
         exported: bool,
         now: Timestamp,
         actor: Option<&Actor>,
-    ) -> IntegrationError {
+    ) -> Result<IntegrationError> {
+        let Some(Some(contact_alert_type)) = fields.contact_alert_type else {
+            return Err(Error::invalid(format!(
+                "{} can't be blank",
+                humanize("contact-alert-type")
+            )));
+        };
         let mut record = IntegrationError {
             id: 0,
             integration_run_id: fields.integration_run.flatten(),
             integration_id,
-            contact_alert_type: String::new(),
+            contact_alert_type,
             document_type: None,
             document_id: None,
             document_revision: None,
@@ -348,7 +393,7 @@ impl IntegrationError {
             responses: Vec::new(),
         };
         record.apply(fields);
-        record
+        Ok(record)
     }
 }
 
@@ -511,12 +556,12 @@ mod tests {
             "responses": [{"response-code": "E1"}],
         }))
         .unwrap();
-        let record = IntegrationError::new(&fields, Some(9), true, now, Some(&actor));
+        let record = IntegrationError::new(&fields, Some(9), true, now, Some(&actor)).unwrap();
         assert_eq!(
             (record.id, record.integration_run_id, record.integration_id),
             (0, Some(5), Some(9))
         );
-        assert_eq!(record.contact_alert_type, "Functional");
+        assert_eq!(record.contact_alert_type, ContactAlertType::Functional);
         assert_eq!(record.document_type.as_deref(), Some("InvoiceHeader"));
         assert_eq!(record.document_id, Some(42));
         assert_eq!(record.document_revision, None);
@@ -528,17 +573,29 @@ mod tests {
         // Responses are filed by the store once the record has an id.
         assert!(record.responses.is_empty() && record.integration.is_none());
 
-        let bare = IntegrationError::new(&RecordFields::default(), None, false, now, None);
+        let technical = parse(json!({"contact-alert-type": "Technical"})).unwrap();
+        let bare = IntegrationError::new(&technical, None, false, now, None).unwrap();
         assert_eq!((bare.integration_run_id, bare.integration_id), (None, None));
-        assert!(bare.contact_alert_type.is_empty() && !bare.exported);
+        assert!(bare.document_type.is_none() && !bare.exported);
         assert_eq!(bare.created_by, None);
+
+        let untyped = IntegrationError::new(&RecordFields::default(), None, false, now, None);
+        assert_eq!(
+            untyped.unwrap_err().to_string(),
+            "Contact alert type can't be blank"
+        );
     }
 
     #[test]
     fn an_update_changes_a_record_by_a_value_or_by_responses_to_append() {
         let now = crate::time::parse("2026-11-28T10:00:00Z").unwrap();
-        let fields = parse(json!({"integration-run": {"id": 5}, "status": "open"})).unwrap();
-        let record = IntegrationError::new(&fields, Some(1), false, now, None);
+        let fields = parse(json!({
+            "integration-run": {"id": 5},
+            "contact-alert-type": "Both",
+            "status": "open",
+        }))
+        .unwrap();
+        let record = IntegrationError::new(&fields, Some(1), false, now, None).unwrap();
 
         let same = parse(json!({"status": "open"})).unwrap();
         assert_eq!(same.run_after(record.integration_run_id), Some(5));
@@ -560,5 +617,45 @@ mod tests {
         assert!(changed);
         assert_eq!(next.integration_run_id, None);
         assert_eq!(next.status.as_deref(), Some("done"));
+    }
+
+    #[test]
+    fn a_contact_alert_type_reads_back_as_written_and_only_so() {
+        assert_eq!(
+            ContactAlertType::ALL.map(ContactAlertType::as_str),
+            ["Technical", "Functional", "Both"]
+        );
+        for t in ContactAlertType::ALL {
+            assert_eq!(ContactAlertType::parse(t.as_str()), Some(t));
+        }
+        for refused in ["", "technical", "BOTH", "Neither", " Both"] {
+            assert_eq!(ContactAlertType::parse(refused), None, "{refused:?}");
+        }
+        let err = parse(json!({"contact-alert-type": "technical"}))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "Contact alert type is not included in the list (Technical, Functional, Both)"
+        );
+    }
+
+    #[test]
+    fn a_record_kind_reads_back_as_the_outbox_writes_it_and_only_so() {
+        assert_eq!(
+            RecordKind::ALL.map(RecordKind::owner_type),
+            ["integration_error", "integration_history_record"]
+        );
+        for kind in RecordKind::ALL {
+            assert_eq!(RecordKind::parse_owner_type(kind.owner_type()), Some(kind));
+        }
+        for refused in [
+            "",
+            "Integration_Error",
+            "integration_errors",
+            "IntegrationError",
+        ] {
+            assert_eq!(RecordKind::parse_owner_type(refused), None, "{refused:?}");
+        }
     }
 }

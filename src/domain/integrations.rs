@@ -7,24 +7,106 @@ use super::input::{Body, Checker, Field};
 use crate::error::{Error, Result};
 use crate::time::Timestamp;
 
-pub const DIRECTIONS: &[&str] = &["to_coupa", "from_coupa"];
-pub const END_SYSTEM_TYPES: &[&str] = &[
-    "internal",
-    "payroll",
-    "erp",
-    "hr",
-    "third_party_partner",
-    "third_party_vendor",
-    "other",
-];
-pub const INTEGRATION_TYPES: &[&str] = &[
-    "flat_file",
-    "api",
-    "corporate_credit_card_file",
-    "json",
-    "xml",
-    "original_format",
-];
+/// Which way an integration's data flows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    ToCoupa,
+    FromCoupa,
+}
+
+impl Direction {
+    pub const ALL: [Direction; 2] = [Direction::ToCoupa, Direction::FromCoupa];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Direction::ToCoupa => "to_coupa",
+            Direction::FromCoupa => "from_coupa",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Direction> {
+        Direction::ALL.into_iter().find(|d| d.as_str() == text)
+    }
+}
+
+/// The kind of system at the other end of an integration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndSystemType {
+    Internal,
+    Payroll,
+    Erp,
+    Hr,
+    ThirdPartyPartner,
+    ThirdPartyVendor,
+    Other,
+}
+
+impl EndSystemType {
+    pub const ALL: [EndSystemType; 7] = [
+        EndSystemType::Internal,
+        EndSystemType::Payroll,
+        EndSystemType::Erp,
+        EndSystemType::Hr,
+        EndSystemType::ThirdPartyPartner,
+        EndSystemType::ThirdPartyVendor,
+        EndSystemType::Other,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            EndSystemType::Internal => "internal",
+            EndSystemType::Payroll => "payroll",
+            EndSystemType::Erp => "erp",
+            EndSystemType::Hr => "hr",
+            EndSystemType::ThirdPartyPartner => "third_party_partner",
+            EndSystemType::ThirdPartyVendor => "third_party_vendor",
+            EndSystemType::Other => "other",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<EndSystemType> {
+        EndSystemType::ALL.into_iter().find(|t| t.as_str() == text)
+    }
+}
+
+/// How an integration's data is carried (optional on an integration).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IntegrationType {
+    FlatFile,
+    Api,
+    CorporateCreditCardFile,
+    Json,
+    Xml,
+    OriginalFormat,
+}
+
+impl IntegrationType {
+    pub const ALL: [IntegrationType; 6] = [
+        IntegrationType::FlatFile,
+        IntegrationType::Api,
+        IntegrationType::CorporateCreditCardFile,
+        IntegrationType::Json,
+        IntegrationType::Xml,
+        IntegrationType::OriginalFormat,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            IntegrationType::FlatFile => "flat_file",
+            IntegrationType::Api => "api",
+            IntegrationType::CorporateCreditCardFile => "corporate_credit_card_file",
+            IntegrationType::Json => "json",
+            IntegrationType::Xml => "xml",
+            IntegrationType::OriginalFormat => "original_format",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<IntegrationType> {
+        IntegrationType::ALL
+            .into_iter()
+            .find(|t| t.as_str() == text)
+    }
+}
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Integration {
@@ -32,10 +114,10 @@ pub struct Integration {
     pub code: String,
     pub name: String,
     pub business_object: String,
-    pub direction: String,
+    pub direction: Direction,
     pub end_system: String,
-    pub end_system_type: String,
-    pub integration_type: Option<String>,
+    pub end_system_type: EndSystemType,
+    pub integration_type: Option<IntegrationType>,
     pub standard: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -49,10 +131,10 @@ pub struct IntegrationFields {
     pub code: Field<String>,
     pub name: Field<String>,
     pub business_object: Field<String>,
-    pub direction: Field<String>,
+    pub direction: Field<Direction>,
     pub end_system: Field<String>,
-    pub end_system_type: Field<String>,
-    pub integration_type: Field<String>,
+    pub end_system_type: Field<EndSystemType>,
+    pub integration_type: Field<IntegrationType>,
 }
 
 impl IntegrationFields {
@@ -63,10 +145,22 @@ impl IntegrationFields {
             code: c.text(body, "code", 255, true),
             name: c.text(body, "name", 255, true),
             business_object: c.text(body, "business-object", 255, true),
-            direction: c.one_of(body, "direction", DIRECTIONS, true),
+            direction: c.one_of(body, "direction", &Direction::ALL, Direction::as_str, true),
             end_system: c.text(body, "end-system", 255, true),
-            end_system_type: c.one_of(body, "end-system-type", END_SYSTEM_TYPES, true),
-            integration_type: c.one_of(body, "integration-type", INTEGRATION_TYPES, false),
+            end_system_type: c.one_of(
+                body,
+                "end-system-type",
+                &EndSystemType::ALL,
+                EndSystemType::as_str,
+                true,
+            ),
+            integration_type: c.one_of(
+                body,
+                "integration-type",
+                &IntegrationType::ALL,
+                IntegrationType::as_str,
+                false,
+            ),
         };
         c.finish()?;
         Ok(fields)
@@ -75,24 +169,25 @@ impl IntegrationFields {
     /// The values of a new integration; every required element must be present.
     pub fn into_new(self) -> Result<NewIntegration> {
         let mut c = Checker::default();
-        let mut require = |value: Field<String>, key: &str| match value.flatten() {
-            Some(v) => v,
-            None => {
-                c.fail(format!("{} can't be blank", super::input::humanize(key)));
-                String::new()
-            }
-        };
-        let new = NewIntegration {
-            code: require(self.code, "code"),
-            name: require(self.name, "name"),
-            business_object: require(self.business_object, "business-object"),
-            direction: require(self.direction, "direction"),
-            end_system: require(self.end_system, "end-system"),
-            end_system_type: require(self.end_system_type, "end-system-type"),
-            integration_type: self.integration_type.flatten(),
-        };
+        let code = c.require(self.code, "code");
+        let name = c.require(self.name, "name");
+        let business_object = c.require(self.business_object, "business-object");
+        let direction = c.require(self.direction, "direction");
+        let end_system = c.require(self.end_system, "end-system");
+        let end_system_type = c.require(self.end_system_type, "end-system-type");
         c.finish()?;
-        Ok(new)
+        // `finish` has refused the body unless every one of them is present.
+        let missing =
+            || Error::Internal("a required element is missing after the check for it".into());
+        Ok(NewIntegration {
+            code: code.ok_or_else(missing)?,
+            name: name.ok_or_else(missing)?,
+            business_object: business_object.ok_or_else(missing)?,
+            direction: direction.ok_or_else(missing)?,
+            end_system: end_system.ok_or_else(missing)?,
+            end_system_type: end_system_type.ok_or_else(missing)?,
+            integration_type: self.integration_type.flatten(),
+        })
     }
 }
 
@@ -102,10 +197,10 @@ pub struct NewIntegration {
     pub code: String,
     pub name: String,
     pub business_object: String,
-    pub direction: String,
+    pub direction: Direction,
     pub end_system: String,
-    pub end_system_type: String,
-    pub integration_type: Option<String>,
+    pub end_system_type: EndSystemType,
+    pub integration_type: Option<IntegrationType>,
 }
 
 impl Integration {
@@ -142,11 +237,15 @@ impl Integration {
         set(&mut self.code, &fields.code);
         set(&mut self.name, &fields.name);
         set(&mut self.business_object, &fields.business_object);
-        set(&mut self.direction, &fields.direction);
         set(&mut self.end_system, &fields.end_system);
-        set(&mut self.end_system_type, &fields.end_system_type);
-        if let Some(value) = &fields.integration_type {
-            self.integration_type.clone_from(value);
+        if let Some(Some(direction)) = fields.direction {
+            self.direction = direction;
+        }
+        if let Some(Some(end_system_type)) = fields.end_system_type {
+            self.end_system_type = end_system_type;
+        }
+        if let Some(value) = fields.integration_type {
+            self.integration_type = value;
         }
         *self != before
     }
@@ -304,9 +403,9 @@ mod tests {
             code: code.to_owned(),
             name: format!("{code} integration"),
             business_object: "OrderHeader".to_owned(),
-            direction: "to_coupa".to_owned(),
+            direction: Direction::ToCoupa,
             end_system: "SAP".to_owned(),
-            end_system_type: "erp".to_owned(),
+            end_system_type: EndSystemType::Erp,
             integration_type: None,
             standard: false,
             created_at: crate::time::now(),
@@ -342,9 +441,9 @@ mod tests {
             code: "PO".into(),
             name: "PO integration".into(),
             business_object: "OrderHeader".into(),
-            direction: "from_coupa".into(),
+            direction: Direction::FromCoupa,
             end_system: "SAP".into(),
-            end_system_type: "erp".into(),
+            end_system_type: EndSystemType::Erp,
             integration_type: None,
             standard: false,
             created_at: created,
@@ -431,10 +530,10 @@ mod tests {
             code: "SAP-1".into(),
             name: "SAP invoices".into(),
             business_object: "invoice".into(),
-            direction: "to_coupa".into(),
+            direction: Direction::ToCoupa,
             end_system: "SAP".into(),
-            end_system_type: "erp".into(),
-            integration_type: Some("api".into()),
+            end_system_type: EndSystemType::Erp,
+            integration_type: Some(IntegrationType::Api),
         };
         let made = Integration::new(new.clone(), now, Some(&actor));
         assert_eq!((made.id, made.standard), (0, false));
@@ -443,5 +542,83 @@ mod tests {
         assert_eq!((made.created_at, made.updated_at), (now, now));
         assert_eq!(made.created_by.as_ref(), Some(&actor));
         assert_eq!(made.updated_by.as_ref(), Some(&actor));
+    }
+
+    #[test]
+    fn each_vocabulary_reads_back_as_written_and_only_so() {
+        assert_eq!(
+            Direction::ALL.map(Direction::as_str),
+            ["to_coupa", "from_coupa"]
+        );
+        assert_eq!(
+            EndSystemType::ALL.map(EndSystemType::as_str),
+            [
+                "internal",
+                "payroll",
+                "erp",
+                "hr",
+                "third_party_partner",
+                "third_party_vendor",
+                "other"
+            ]
+        );
+        assert_eq!(
+            IntegrationType::ALL.map(IntegrationType::as_str),
+            [
+                "flat_file",
+                "api",
+                "corporate_credit_card_file",
+                "json",
+                "xml",
+                "original_format"
+            ]
+        );
+        for d in Direction::ALL {
+            assert_eq!(Direction::parse(d.as_str()), Some(d));
+        }
+        for t in EndSystemType::ALL {
+            assert_eq!(EndSystemType::parse(t.as_str()), Some(t));
+        }
+        for t in IntegrationType::ALL {
+            assert_eq!(IntegrationType::parse(t.as_str()), Some(t));
+        }
+        for refused in ["", "To_Coupa", "TO_COUPA", "sideways", "to_coupa "] {
+            assert_eq!(Direction::parse(refused), None, "{refused:?}");
+        }
+        for refused in ["", "ERP", "Erp", "crm"] {
+            assert_eq!(EndSystemType::parse(refused), None, "{refused:?}");
+        }
+        for refused in ["", "API", "Json", "csv"] {
+            assert_eq!(IntegrationType::parse(refused), None, "{refused:?}");
+        }
+    }
+
+    #[test]
+    fn a_body_spells_each_word_exactly() {
+        let body = json!({
+            "direction": "To_Coupa",
+            "end-system-type": "ERP",
+            "integration-type": "Api",
+        });
+        let Err(Error::Invalid(messages)) =
+            IntegrationFields::parse(Body(body.as_object().unwrap()))
+        else {
+            panic!("a word in another case is refused")
+        };
+        assert_eq!(
+            messages,
+            [
+                "Direction is not included in the list (to_coupa, from_coupa)",
+                "End system type is not included in the list (internal, payroll, erp, hr, \
+                 third_party_partner, third_party_vendor, other)",
+                "Integration type is not included in the list (flat_file, api, \
+                 corporate_credit_card_file, json, xml, original_format)",
+            ]
+        );
+        let body = json!({"direction": "from_coupa", "integration-type": null});
+        let fields = IntegrationFields::parse(Body(body.as_object().unwrap())).unwrap();
+        assert_eq!(fields.direction, Some(Some(Direction::FromCoupa)));
+        assert_eq!(fields.integration_type, Some(None));
+        assert_eq!(fields.end_system_type, None);
     }
 }

@@ -28,12 +28,12 @@ impl<B: Backend> ContactStore for SqlStore<B> {
                 Box::pin(async move {
                     let named = integration_of(tx, &fields).await?;
                     let mut contact =
-                        Contact::new(&fields, named, webhook_secret, now, actor.as_ref());
+                        Contact::new(&fields, named, webhook_secret, now, actor.as_ref())?;
                     let c = &contact;
                     contact.id = query(sql::INSERT_CONTACT)
                         .bind(c.integration_id)
-                        .bind(&c.contact_alert_type)
-                        .bind(&c.contactable_type)
+                        .bind(c.contact_alert_type.as_str())
+                        .bind(c.contactable_type.as_str())
                         .bind(c.contactable_id)
                         .bind(&c.email)
                         .bind(&c.webhook_url)
@@ -72,8 +72,8 @@ impl<B: Backend> ContactStore for SqlStore<B> {
                     query(sql::UPDATE_CONTACT)
                         .bind(c.id)
                         .bind(c.integration_id)
-                        .bind(&c.contact_alert_type)
-                        .bind(&c.contactable_type)
+                        .bind(c.contact_alert_type.as_str())
+                        .bind(c.contactable_type.as_str())
                         .bind(c.contactable_id)
                         .bind(&c.email)
                         .bind(&c.webhook_url)

@@ -8,7 +8,8 @@ use super::paging::page_rows;
 use super::{IntegrationStore, on_unique, rows, sql};
 use crate::domain::Actor;
 use crate::domain::integrations::{
-    Integration, IntegrationFields, IntegrationRef, NewIntegration, UniqueKey, refuse_taken,
+    Integration, IntegrationFields, IntegrationRef, IntegrationType, NewIntegration, UniqueKey,
+    refuse_taken,
 };
 use crate::error::{Error, Result};
 use crate::query::Query;
@@ -42,10 +43,10 @@ impl<B: Backend> IntegrationStore for SqlStore<B> {
                         .bind(&i.code)
                         .bind(&i.name)
                         .bind(&i.business_object)
-                        .bind(&i.direction)
+                        .bind(i.direction.as_str())
                         .bind(&i.end_system)
-                        .bind(&i.end_system_type)
-                        .bind(&i.integration_type)
+                        .bind(i.end_system_type.as_str())
+                        .bind(i.integration_type.map(IntegrationType::as_str))
                         .bind(i.standard)
                         .bind(now)
                         .bind(actor.map(|a| a.id))
@@ -81,10 +82,10 @@ impl<B: Backend> IntegrationStore for SqlStore<B> {
                         .bind(&i.code)
                         .bind(&i.name)
                         .bind(&i.business_object)
-                        .bind(&i.direction)
+                        .bind(i.direction.as_str())
                         .bind(&i.end_system)
-                        .bind(&i.end_system_type)
-                        .bind(&i.integration_type)
+                        .bind(i.end_system_type.as_str())
+                        .bind(i.integration_type.map(IntegrationType::as_str))
                         .bind(i.updated_at)
                         .bind(i.updated_by.as_ref().map(|a| a.id))
                         .execute(tx)

@@ -31,7 +31,7 @@ use async_trait::async_trait;
 use self::backend::SqlStore;
 use self::seed::SeedRun;
 use crate::domain::Actor;
-use crate::domain::alerts::{Attempt, Delivery};
+use crate::domain::alerts::{Attempt, Delivery, DeliveryStatus};
 use crate::domain::clients::{Client, ClientKind, NewClient};
 use crate::domain::contacts::{Contact, ContactFields};
 use crate::domain::integration_errors::{IntegrationError, RecordFields, RecordKind};
@@ -161,7 +161,7 @@ pub trait OutboxStore: Send + Sync + 'static {
     async fn record_attempt(
         &self,
         id: i64,
-        status: &str,
+        status: DeliveryStatus,
         attempt: &Attempt,
         next_attempt_at: Option<Timestamp>,
     ) -> Result<()>;

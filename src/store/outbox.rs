@@ -9,7 +9,7 @@ use super::backend::{Backend, SqlStore};
 use super::exec::query;
 use super::paging::page_rows;
 use super::{OutboxStore, Subject, contacts, integrations, records, rows, runs, sql};
-use crate::domain::alerts::{Attempt, Delivery};
+use crate::domain::alerts::{Attempt, Delivery, DeliveryStatus};
 use crate::domain::integration_errors::RecordKind;
 use crate::error::{Error, Result};
 use crate::query::Query;
@@ -70,7 +70,7 @@ impl<B: Backend> OutboxStore for SqlStore<B> {
     async fn record_attempt(
         &self,
         id: i64,
-        status: &str,
+        status: DeliveryStatus,
         attempt: &Attempt,
         next_attempt_at: Option<Timestamp>,
     ) -> Result<()> {
@@ -78,13 +78,12 @@ impl<B: Backend> OutboxStore for SqlStore<B> {
         let error = attempt.error().map(str::to_owned);
         let code = attempt.response_code();
         let delivered = attempt.delivered().then_some(now);
-        let status = status.to_owned();
         self.db
             .write(move |tx| {
                 Box::pin(async move {
                     query(sql::RECORD_ATTEMPT)
                         .bind(id)
-                        .bind(status)
+                        .bind(status.as_str())
                         .bind(next_attempt_at)
                         .bind(error)
                         .bind(code)

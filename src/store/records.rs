@@ -43,12 +43,12 @@ impl<B: Backend> RecordStore for SqlStore<B> {
                         effects.exported,
                         now,
                         actor,
-                    );
+                    )?;
                     let r = &record;
                     let id: i64 = query(&sql::insert_record(kind.table()))
                         .bind(r.integration_run_id)
                         .bind(r.integration_id)
-                        .bind(&r.contact_alert_type)
+                        .bind(r.contact_alert_type.as_str())
                         .bind(&r.document_type)
                         .bind(r.document_id)
                         .bind(r.document_revision)
@@ -110,7 +110,7 @@ impl<B: Backend> RecordStore for SqlStore<B> {
                         .bind(r.id)
                         .bind(r.integration_run_id)
                         .bind(r.integration_id)
-                        .bind(&r.contact_alert_type)
+                        .bind(r.contact_alert_type.as_str())
                         .bind(&r.document_type)
                         .bind(r.document_id)
                         .bind(r.document_revision)
@@ -280,7 +280,7 @@ async fn queue_alerts(
         query(sql::INSERT_DELIVERY)
             .bind(delivery.integration_contact_id)
             .bind(delivery.integration_id)
-            .bind(delivery.record_type)
+            .bind(delivery.record_type.owner_type())
             .bind(delivery.record_id)
             .bind(delivery.channel.as_str())
             .bind(delivery.target)

@@ -1,13 +1,15 @@
 //! Rows as the domain's types: the columns each `SELECT` of [`super::sql`] names, read back.
 
 use super::exec::Row;
-use crate::domain::Actor;
-use crate::domain::alerts::{Channel, Delivery};
+use crate::domain::alerts::{Channel, Delivery, DeliveryStatus};
 use crate::domain::clients::{Client, ClientKind, Scopes};
-use crate::domain::contacts::Contact;
-use crate::domain::integration_errors::{IntegrationError, IntegrationKeys, Response};
-use crate::domain::integrations::Integration;
+use crate::domain::contacts::{Contact, ContactableType};
+use crate::domain::integration_errors::{
+    ContactAlertType, IntegrationError, IntegrationKeys, RecordKind, Response,
+};
+use crate::domain::integrations::{Direction, EndSystemType, Integration, IntegrationType};
 use crate::domain::runs::{Run, RunView, Status};
+use crate::domain::{Actor, stored_word};
 use crate::error::{Error, Result};
 
 /// The columns of a row's author: its client's id and login.
@@ -20,7 +22,36 @@ fn actor(row: &Row, [id, login]: [&str; 2]) -> Result<Option<Actor>> {
     Ok(id.zip(login).map(|(id, login)| Actor { id, login }))
 }
 
-/// A column that holds one of a closed set of names, parsed by `parse`.
+/// A column of a closed vocabulary (`all`, each spelt by `spelling`), read as the domain
+/// reads a stored word ([`stored_word`]). Any other text was not written by Runledger: a
+/// bug or a foreign write, not a client's mistake.
+fn word<T: Copy>(row: &Row, column: &str, all: &[T], spelling: fn(T) -> &'static str) -> Result<T> {
+    let text: String = row.get(column)?;
+    known_word(column, &text, all, spelling)
+}
+
+fn optional_word<T: Copy>(
+    row: &Row,
+    column: &str,
+    all: &[T],
+    spelling: fn(T) -> &'static str,
+) -> Result<Option<T>> {
+    let text: Option<String> = row.get(column)?;
+    text.map(|text| known_word(column, &text, all, spelling))
+        .transpose()
+}
+
+fn known_word<T: Copy>(
+    column: &str,
+    text: &str,
+    all: &[T],
+    spelling: fn(T) -> &'static str,
+) -> Result<T> {
+    stored_word(all, spelling, text)
+        .ok_or_else(|| Error::Internal(format!("unknown {column} {text:?} in the database")))
+}
+
+/// A column that holds one of a closed set of names, spelt exactly, parsed by `parse`.
 fn named<T>(row: &Row, column: &str, parse: impl FnOnce(&str) -> Option<T>) -> Result<T> {
     let text: String = row.get(column)?;
     parse(&text)
@@ -84,10 +115,20 @@ fn integration_columns(row: &Row, names: [&str; 11]) -> Result<Integration> {
         code: row.get(code)?,
         name: row.get(name)?,
         business_object: row.get(business_object)?,
-        direction: row.get(direction)?,
+        direction: word(row, direction, &Direction::ALL, Direction::as_str)?,
         end_system: row.get(end_system)?,
-        end_system_type: row.get(end_system_type)?,
-        integration_type: row.get(integration_type)?,
+        end_system_type: word(
+            row,
+            end_system_type,
+            &EndSystemType::ALL,
+            EndSystemType::as_str,
+        )?,
+        integration_type: optional_word(
+            row,
+            integration_type,
+            &IntegrationType::ALL,
+            IntegrationType::as_str,
+        )?,
         standard: row.get(standard)?,
         created_at: row.get(created_at)?,
         updated_at: row.get(updated_at)?,
@@ -135,7 +176,12 @@ pub fn record(row: &Row) -> Result<IntegrationError> {
         id: row.get("id")?,
         integration_run_id: row.get("integration_run_id")?,
         integration_id,
-        contact_alert_type: row.get("contact_alert_type")?,
+        contact_alert_type: word(
+            row,
+            "contact_alert_type",
+            &ContactAlertType::ALL,
+            ContactAlertType::as_str,
+        )?,
         document_type: row.get("document_type")?,
         document_id: row.get("document_id")?,
         document_revision: row.get("document_revision")?,
@@ -171,8 +217,18 @@ pub fn contact(row: &Row) -> Result<Contact> {
     Ok(Contact {
         id: row.get("id")?,
         integration_id: row.get("integration_id")?,
-        contact_alert_type: row.get("contact_alert_type")?,
-        contactable_type: row.get("contactable_type")?,
+        contact_alert_type: word(
+            row,
+            "contact_alert_type",
+            &ContactAlertType::ALL,
+            ContactAlertType::as_str,
+        )?,
+        contactable_type: word(
+            row,
+            "contactable_type",
+            &ContactableType::ALL,
+            ContactableType::as_str,
+        )?,
         contactable_id: row.get("contactable_id")?,
         email: row.get("email")?,
         webhook_url: row.get("webhook_url")?,
@@ -189,11 +245,11 @@ pub fn delivery(row: &Row) -> Result<Delivery> {
         id: row.get("id")?,
         integration_contact_id: row.get("integration_contact_id")?,
         integration_id: row.get("integration_id")?,
-        record_type: row.get("record_type")?,
+        record_type: word(row, "record_type", &RecordKind::ALL, RecordKind::owner_type)?,
         record_id: row.get("record_id")?,
         channel: named(row, "channel", Channel::parse)?,
         target: row.get("target")?,
-        status: row.get("status")?,
+        status: word(row, "status", &DeliveryStatus::ALL, DeliveryStatus::as_str)?,
         attempts: row.get("attempts")?,
         next_attempt_at: row.get("next_attempt_at")?,
         last_error: row.get("last_error")?,

@@ -10,8 +10,11 @@ pub fn node(c: &Contact) -> Node {
         ("id", Node::Int(c.id)),
         ("created-at", Node::Time(c.created_at)),
         ("updated-at", Node::Time(c.updated_at)),
-        ("contact-alert-type", Node::text(&c.contact_alert_type)),
-        ("contactable-type", Node::text(&c.contactable_type)),
+        (
+            "contact-alert-type",
+            Node::text(c.contact_alert_type.as_str()),
+        ),
+        ("contactable-type", Node::text(c.contactable_type.as_str())),
         ("contactable-id", Node::Int(c.contactable_id)),
         (
             "integration",

@@ -24,10 +24,14 @@ pub fn embedded(i: &Integration) -> Node {
         ("code", Node::text(&i.code)),
         ("name", Node::text(&i.name)),
         ("business-object", Node::text(&i.business_object)),
-        ("direction", Node::text(&i.direction)),
+        ("direction", Node::text(i.direction.as_str())),
         ("end-system", Node::text(&i.end_system)),
-        ("end-system-type", Node::text(&i.end_system_type)),
-        ("integration-type", Node::opt_text(&i.integration_type)),
+        ("end-system-type", Node::text(i.end_system_type.as_str())),
+        (
+            "integration-type",
+            i.integration_type
+                .map_or(Node::Null, |t| Node::text(t.as_str())),
+        ),
         ("standard", Node::Bool(i.standard)),
     ])
 }

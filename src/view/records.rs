@@ -11,7 +11,10 @@ fn document(e: &IntegrationError) -> Vec<(&'static str, Node)> {
         ("id", Node::Int(e.id)),
         ("created-at", Node::Time(e.created_at)),
         ("updated-at", Node::Time(e.updated_at)),
-        ("contact-alert-type", Node::text(&e.contact_alert_type)),
+        (
+            "contact-alert-type",
+            Node::text(e.contact_alert_type.as_str()),
+        ),
         ("document-type", Node::opt_text(&e.document_type)),
         ("document-id", Node::opt_int(e.document_id)),
         ("document-revision", Node::opt_int(e.document_revision)),

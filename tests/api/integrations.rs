@@ -425,3 +425,34 @@ async fn case_twins_of_an_older_database_stay_usable_and_the_exact_spelling_name
         "{answer}"
     );
 }
+
+#[tokio::test]
+async fn a_stored_word_in_another_case_reads_as_the_word_and_an_unknown_one_is_a_500() {
+    let app = spawn_app().await;
+    app.create_integration("PO").await;
+    app.create_integration("AP").await;
+    // Rows no request can write: `end_system_type` and `integration_type` have no `CHECK`.
+    app.execute_sql(
+        "UPDATE integrations SET end_system_type = 'ERP', integration_type = 'Flat_File' \
+         WHERE code = 'PO'",
+    )
+    .await;
+    let (status, shown) = app.get_json("/api/integrations/1").await;
+    assert_eq!(status, StatusCode::OK, "{shown}");
+    assert_eq!(
+        (&shown["end-system-type"], &shown["integration-type"]),
+        (&json!("erp"), &json!("flat_file"))
+    );
+    let (status, text) = app.xml(Method::GET, "/api/integrations/1", None).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert_eq!(xml_value(&text)["end-system-type"], "erp");
+
+    app.execute_sql("UPDATE integrations SET end_system_type = 'mainframe' WHERE code = 'AP'")
+        .await;
+    let (status, answer) = app.get_json("/api/integrations/2").await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{answer}");
+    assert!(
+        !answer.to_string().contains("mainframe"),
+        "the stored text stays in the log: {answer}"
+    );
+}

@@ -1,6 +1,8 @@
 //! The status machine's rules, example by example and as properties.
 
 use super::*;
+use crate::domain::integration_errors::{ContactAlertType, RecordFields};
+use crate::domain::integrations::{Direction, EndSystemType};
 use crate::time;
 use serde_json::json;
 
@@ -77,11 +79,15 @@ fn finish_on_a_finished_run_asks_for_the_status_it_has() {
 
 fn view(status: Status, resolved: &[bool]) -> RunView {
     let t = time::parse("2026-11-28T10:00:00Z").unwrap();
+    let technical = RecordFields {
+        contact_alert_type: Some(Some(ContactAlertType::Technical)),
+        ..RecordFields::default()
+    };
     let errors = resolved
         .iter()
         .map(|&resolved| IntegrationError {
             resolved,
-            ..IntegrationError::new(&Default::default(), Some(1), false, t, None)
+            ..IntegrationError::new(&technical, Some(1), false, t, None).unwrap()
         })
         .collect();
     RunView {
@@ -98,9 +104,9 @@ fn integration(id: i64) -> Integration {
         code: format!("I{id}"),
         name: format!("Integration {id}"),
         business_object: "invoice".into(),
-        direction: "to_coupa".into(),
+        direction: Direction::ToCoupa,
         end_system: "SAP".into(),
-        end_system_type: "erp".into(),
+        end_system_type: EndSystemType::Erp,
         integration_type: None,
         standard: false,
         created_at: t,
@@ -876,5 +882,15 @@ mod properties {
             flow: Flow::Absent,
             underscored: false,
         }
+    }
+}
+
+#[test]
+fn a_status_reads_back_as_written_and_only_so() {
+    for status in Status::ALL {
+        assert_eq!(Status::parse(status.as_str()), Some(status));
+    }
+    for refused in ["", "Pending", "FAILED", "done"] {
+        assert_eq!(Status::parse(refused), None, "{refused:?}");
     }
 }
