@@ -336,3 +336,6 @@ fn jitter() -> f64 {
         Err(_) => 0.5,
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -12,6 +12,9 @@ pub mod secrets;
 pub mod throttle;
 pub mod token;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
