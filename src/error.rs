@@ -1,7 +1,7 @@
 //! The one error type of the crate: pure, with no web framework and no database driver in it.
 //!
 //! Handlers, the domain and the store return [`Error`]. Its HTTP status and headers are
-//! chosen in [`crate::http::errors`], which also writes Coupa's `<errors>` or `{"errors": …}`
+//! chosen in [`crate::http::error`], which also writes Coupa's `<errors>` or `{"errors": …}`
 //! body; a driver's failure arrives as [`Error::Storage`] through the conversions in
 //! [`crate::store`], after the store has picked out what it answers differently (unique keys).
 

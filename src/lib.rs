@@ -15,7 +15,7 @@
 //! - [`domain`]: the records and their rules (the run status machine), free of I/O.
 //! - [`seeder`]: realistic history in bulk (`runledger seed`).
 //! - [`store`]: the storage trait, implemented once for SQLite and PostgreSQL.
-//! - [`error`]: the one error type, free of HTTP and drivers (rendered in `http::errors`).
+//! - [`error`]: the one error type, free of HTTP and drivers (rendered in `http::error`).
 //! - [`time`]: datetimes as Coupa reads and writes them.
 
 pub mod alerts;

@@ -18,7 +18,7 @@ use crate::app::{App, AppState};
 use crate::config::Limits;
 use crate::domain::clients::Scope;
 use crate::http::records;
-use crate::http::{auth, contacts, deliveries, errors, integrations, oauth, runs};
+use crate::http::{auth, contacts, deliveries, error, integrations, oauth, runs};
 
 /// One API route: its verb, its path, the scope it requires, and its handler.
 pub struct Route {
@@ -102,7 +102,7 @@ pub fn router(app: App, limits: &Limits) -> Router {
         // A bug must still answer (500, in Coupa's format) rather than drop the connection.
         .layer(CatchPanicLayer::new())
         .layer(middleware::from_fn_with_state(*limits, crate::http::limits::enforce))
-        .layer(middleware::from_fn(errors::render))
+        .layer(middleware::from_fn(error::render))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
             let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");

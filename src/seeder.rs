@@ -12,8 +12,8 @@ use chrono::Duration as Span;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
-use crate::domain::integration_errors::DOCUMENT_TYPES;
 use crate::domain::integrations::{Direction, EndSystemType, IntegrationType, NewIntegration};
+use crate::domain::records::DOCUMENT_TYPES;
 use crate::domain::runs::Status;
 use crate::error::Result;
 use crate::query::Query;

@@ -13,8 +13,8 @@
 use libfuzzer_sys::fuzz_target;
 use runledger::domain::runs::first_bad_key;
 use runledger::domain::text::is_xml_char;
-use runledger::view::render::{Node, xml_document};
 use runledger::http::xml::{MAX_DEPTH, parse, parse_document};
+use runledger::view::render::{Node, xml_document};
 use serde_json::Value;
 
 fuzz_target!(|data: &[u8]| {

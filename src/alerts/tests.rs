@@ -12,9 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use super::{BATCH, Dispatcher, LEASE, sign};
 use crate::config::AlertSettings;
 use crate::domain::alerts::{Attempt, Channel, Delivery, DeliveryStatus, MAX_ATTEMPTS};
-use crate::domain::integration_errors::{
-    ContactAlertType, IntegrationError, RecordFields, RecordKind,
-};
+use crate::domain::records::{ContactAlertType, Record, RecordFields, RecordKind};
 use crate::error::{Error, Result};
 use crate::query::Query;
 use crate::store::{OutboxStore, Subject};
@@ -149,12 +147,12 @@ fn at() -> Timestamp {
     time::parse("2026-11-28T10:00:00Z").unwrap()
 }
 
-fn record() -> IntegrationError {
+fn record() -> Record {
     let fields = RecordFields {
         contact_alert_type: Some(Some(ContactAlertType::Technical)),
         ..RecordFields::default()
     };
-    let mut record = IntegrationError::new(&fields, None, false, at(), None).unwrap();
+    let mut record = Record::new(&fields, None, false, at(), None).unwrap();
     record.id = RECORD;
     record
 }

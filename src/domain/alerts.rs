@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::contacts::Contact;
-use super::integration_errors::{ContactAlertType, IntegrationError, RecordKind};
+use super::records::{ContactAlertType, Record, RecordKind};
 use crate::time::Timestamp;
 
 /// How a delivery travels.
@@ -99,11 +99,7 @@ pub struct NewDelivery {
 ///
 /// A contact hears of its integration's records, or of every integration's when it names
 /// none, and of the alert types it [`reaches`]; a contact without a target hears nothing.
-pub fn deliveries(
-    kind: RecordKind,
-    record: &IntegrationError,
-    contacts: &[Contact],
-) -> Vec<NewDelivery> {
+pub fn deliveries(kind: RecordKind, record: &Record, contacts: &[Contact]) -> Vec<NewDelivery> {
     let mut out = Vec::new();
     for contact in contacts {
         let hears_integration =
@@ -219,7 +215,7 @@ pub fn backoff(base: Duration, attempts: i64, jitter: f64) -> Duration {
 mod tests {
     use super::*;
     use crate::domain::contacts::ContactableType;
-    use crate::domain::integration_errors::RecordFields;
+    use crate::domain::records::RecordFields;
     use ContactAlertType::{Both, Functional, Technical};
 
     #[test]
@@ -301,18 +297,18 @@ mod tests {
         }
     }
 
-    fn record(integration_id: Option<i64>, alert_type: ContactAlertType) -> IntegrationError {
+    fn record(integration_id: Option<i64>, alert_type: ContactAlertType) -> Record {
         let fields = RecordFields {
             contact_alert_type: Some(Some(alert_type)),
             ..RecordFields::default()
         };
-        let mut record = IntegrationError::new(&fields, integration_id, false, at(), None).unwrap();
+        let mut record = Record::new(&fields, integration_id, false, at(), None).unwrap();
         record.id = 77;
         record
     }
 
     /// The contacts a record's alert reaches, by id.
-    fn reached(record: &IntegrationError, contacts: &[Contact]) -> Vec<i64> {
+    fn reached(record: &Record, contacts: &[Contact]) -> Vec<i64> {
         deliveries(RecordKind::Error, record, contacts)
             .iter()
             .map(|d| d.integration_contact_id)

@@ -4,8 +4,8 @@
 
 use super::Actor;
 use super::input::{Body, Checker, Field, humanize};
-use super::integration_errors::ContactAlertType;
 use super::integrations::IntegrationRef;
+use super::records::ContactAlertType;
 use crate::error::{Error, Result};
 use crate::time::Timestamp;
 use serde_json::Value;

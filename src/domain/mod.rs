@@ -9,8 +9,8 @@ pub mod clients;
 pub mod contacts;
 pub mod coupa_scopes;
 pub mod input;
-pub mod integration_errors;
 pub mod integrations;
+pub mod records;
 pub mod runs;
 pub mod text;
 

@@ -10,8 +10,8 @@ use serde_json::Value;
 
 use super::Actor;
 use super::input::{Body, Checker, Field};
-use super::integration_errors::IntegrationError;
 use super::integrations::{Integration, IntegrationRef};
+use super::records::Record;
 use crate::error::{Error, Result};
 use crate::time::Timestamp;
 
@@ -140,7 +140,7 @@ pub struct Run {
 pub struct RunView {
     pub run: Run,
     pub integration: Integration,
-    pub errors: Vec<IntegrationError>,
+    pub integration_errors: Vec<Record>,
 }
 
 /// The writable elements of a run, each absent unless the body named it.
@@ -315,7 +315,7 @@ impl RunView {
     /// Whether any of the run's errors is still open: what `finish` decides by. A stored
     /// run is read with all of its errors, resolved or not, so this sees every one.
     pub fn has_unresolved_errors(&self) -> bool {
-        self.errors.iter().any(|error| !error.resolved)
+        self.integration_errors.iter().any(|error| !error.resolved)
     }
 
     /// Applies an update, a status `action` and a move to the integration the body named

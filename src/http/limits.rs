@@ -1,5 +1,5 @@
 //! The limits enforced on a request once it exists: the time it may take and the size of its
-//! body. Both answer with messages that name the limit, which [`super::errors::render`]
+//! body. Both answer with messages that name the limit, which [`super::error::render`]
 //! (around this middleware) writes in Coupa's format.
 
 use std::pin::Pin;
@@ -16,7 +16,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use hyper::body::{Frame, SizeHint};
 
-use super::errors::ErrorMessages;
+use super::error::ErrorMessages;
 use crate::config::Limits;
 
 /// Answers a request that outlives `request_timeout`, and names the body limit in a 413.

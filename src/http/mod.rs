@@ -4,7 +4,7 @@
 pub mod auth;
 pub mod contacts;
 pub mod deliveries;
-pub mod errors;
+pub mod error;
 pub mod format;
 pub mod integrations;
 pub mod limits;

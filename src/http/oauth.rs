@@ -15,7 +15,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
 
-use super::errors::Rendered;
+use super::error::Rendered;
 use super::format::essence;
 use crate::app::AppState;
 use crate::auth::oauth::{OAuthError, TokenRequest};

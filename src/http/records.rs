@@ -8,7 +8,7 @@ use super::format::Format;
 use super::reply::Reply;
 use super::{Id, Write};
 use crate::app::AppState;
-use crate::domain::integration_errors::{RecordFields, RecordKind};
+use crate::domain::records::{RecordFields, RecordKind};
 use crate::error::Result;
 use crate::query::schema::{ERRORS, HISTORY, Resource};
 use crate::query::{Query, Shape};

@@ -4,8 +4,8 @@
 
 use crate::domain::alerts::{Channel, DeliveryStatus};
 use crate::domain::contacts::ContactableType;
-use crate::domain::integration_errors::{ContactAlertType, DOCUMENT_TYPES, RecordKind};
 use crate::domain::integrations::{Direction, EndSystemType, IntegrationType};
+use crate::domain::records::{ContactAlertType, DOCUMENT_TYPES, RecordKind};
 use crate::domain::runs::Status;
 
 /// The words of a domain vocabulary, `$vocab::ALL` each spelled by its const fn `$word`, as

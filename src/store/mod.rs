@@ -34,8 +34,8 @@ use crate::domain::Actor;
 use crate::domain::alerts::{Attempt, Delivery, DeliveryStatus};
 use crate::domain::clients::{Client, ClientKind, NewClient};
 use crate::domain::contacts::{Contact, ContactFields};
-use crate::domain::integration_errors::{IntegrationError, RecordFields, RecordKind};
 use crate::domain::integrations::{Integration, IntegrationFields, NewIntegration};
+use crate::domain::records::{Record, RecordFields, RecordKind};
 use crate::domain::runs::{Action, RunFields, RunView};
 use crate::error::{Error, Result};
 use crate::query::Query;
@@ -105,24 +105,24 @@ pub trait RecordStore: Send + Sync + 'static {
         fields: RecordFields,
         effects: Effects,
         actor: Option<&Actor>,
-    ) -> Result<IntegrationError>;
+    ) -> Result<Record>;
     async fn update_record(
         &self,
         kind: RecordKind,
         id: i64,
         fields: RecordFields,
         actor: Option<&Actor>,
-    ) -> Result<IntegrationError>;
+    ) -> Result<Record>;
     async fn resolve_record(
         &self,
         kind: RecordKind,
         id: i64,
         resolved: bool,
         actor: Option<&Actor>,
-    ) -> Result<IntegrationError>;
+    ) -> Result<Record>;
     /// The record with its responses, or [`Error::NotFound`].
-    async fn record(&self, kind: RecordKind, id: i64) -> Result<IntegrationError>;
-    async fn records(&self, kind: RecordKind, query: &Query) -> Result<Vec<IntegrationError>>;
+    async fn record(&self, kind: RecordKind, id: i64) -> Result<Record>;
+    async fn records(&self, kind: RecordKind, query: &Query) -> Result<Vec<Record>>;
 }
 
 #[async_trait]
@@ -177,7 +177,7 @@ pub trait OutboxStore: Send + Sync + 'static {
 /// and otherwise its integration if it has one.
 #[derive(Clone, Debug)]
 pub struct Subject {
-    pub record: IntegrationError,
+    pub record: Record,
     pub run: Option<RunView>,
     pub integration: Option<Integration>,
 }

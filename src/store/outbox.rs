@@ -10,7 +10,7 @@ use super::exec::query;
 use super::paging::page_rows;
 use super::{OutboxStore, Subject, contacts, integrations, records, rows, runs, sql};
 use crate::domain::alerts::{Attempt, Delivery, DeliveryStatus};
-use crate::domain::integration_errors::RecordKind;
+use crate::domain::records::RecordKind;
 use crate::error::{Error, Result};
 use crate::query::Query;
 use crate::time::{self, Timestamp};

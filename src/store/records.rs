@@ -11,9 +11,7 @@ use super::paging::page_rows;
 use super::{Effects, RecordStore, integrations, rows, sql};
 use crate::domain::Actor;
 use crate::domain::alerts::deliveries;
-use crate::domain::integration_errors::{
-    IntegrationError, RecordFields, RecordKind, record_integration, run_not_found,
-};
+use crate::domain::records::{Record, RecordFields, RecordKind, record_integration, run_not_found};
 use crate::error::{Error, Result};
 use crate::query::Query;
 use crate::time::{self, Timestamp};
@@ -26,7 +24,7 @@ impl<B: Backend> RecordStore for SqlStore<B> {
         fields: RecordFields,
         effects: Effects,
         actor: Option<&Actor>,
-    ) -> Result<IntegrationError> {
+    ) -> Result<Record> {
         fields.require_for_create(kind)?;
         let now = time::now();
         let actor = actor.cloned();
@@ -37,13 +35,8 @@ impl<B: Backend> RecordStore for SqlStore<B> {
                     let actor_id = actor.map(|a| a.id);
                     let run_id = fields.integration_run.flatten();
                     let integration_id = integration_of(tx, &fields, run_id, None).await?;
-                    let record = IntegrationError::new(
-                        &fields,
-                        integration_id,
-                        effects.exported,
-                        now,
-                        actor,
-                    )?;
+                    let record =
+                        Record::new(&fields, integration_id, effects.exported, now, actor)?;
                     let r = &record;
                     let id: i64 = query(&sql::insert_record(kind.table()))
                         .bind(r.integration_run_id)
@@ -79,7 +72,7 @@ impl<B: Backend> RecordStore for SqlStore<B> {
                             .await?;
                     }
                     if effects.alert {
-                        let record = IntegrationError { id, ..record };
+                        let record = Record { id, ..record };
                         queue_alerts(tx, kind, &record, now).await?;
                     }
                     fetch(tx, kind, id, false).await
@@ -94,7 +87,7 @@ impl<B: Backend> RecordStore for SqlStore<B> {
         id: i64,
         fields: RecordFields,
         actor: Option<&Actor>,
-    ) -> Result<IntegrationError> {
+    ) -> Result<Record> {
         // A write that changes nothing writes nothing (see `update_run`).
         let now = time::now();
         let actor = actor.cloned();
@@ -136,7 +129,7 @@ impl<B: Backend> RecordStore for SqlStore<B> {
         id: i64,
         resolved: bool,
         actor: Option<&Actor>,
-    ) -> Result<IntegrationError> {
+    ) -> Result<Record> {
         // `resolve` on a resolved record (`unresolve` on an open one) changes nothing and
         // writes nothing (see `update_run`): the update is conditional, and the read after
         // answers either way (or 404s).
@@ -157,13 +150,13 @@ impl<B: Backend> RecordStore for SqlStore<B> {
             .await
     }
 
-    async fn record(&self, kind: RecordKind, id: i64) -> Result<IntegrationError> {
+    async fn record(&self, kind: RecordKind, id: i64) -> Result<Record> {
         self.db
             .read(move |conn| Box::pin(fetch(conn, kind, id, false)))
             .await
     }
 
-    async fn records(&self, kind: RecordKind, query: &Query) -> Result<Vec<IntegrationError>> {
+    async fn records(&self, kind: RecordKind, query: &Query) -> Result<Vec<Record>> {
         let page = query.clone();
         self.db
             .read(move |conn| {
@@ -185,7 +178,7 @@ pub(super) async fn fetch<C: Executor>(
     kind: RecordKind,
     id: i64,
     lock: bool,
-) -> Result<IntegrationError> {
+) -> Result<Record> {
     let sql = format!(
         "{} WHERE t0.id = $1{}",
         sql::select_records(kind.table()),
@@ -231,7 +224,7 @@ async fn updated(
     kind: RecordKind,
     id: i64,
     fields: &RecordFields,
-) -> Result<(IntegrationError, bool)> {
+) -> Result<(Record, bool)> {
     let read = fetch(conn, kind, id, true).await?;
     let run_id = fields.run_after(read.integration_run_id);
     let integration_id = if fields.moves() {
@@ -266,7 +259,7 @@ async fn insert_responses(
 async fn queue_alerts(
     conn: &mut impl Executor,
     kind: RecordKind,
-    record: &IntegrationError,
+    record: &Record,
     now: Timestamp,
 ) -> Result<()> {
     // Only the contacts that can hear of the record's integration: the domain decides among
@@ -295,7 +288,7 @@ async fn queue_alerts(
 async fn attach_responses(
     conn: &mut impl Executor,
     kind: RecordKind,
-    records: &mut [IntegrationError],
+    records: &mut [Record],
 ) -> Result<()> {
     if records.is_empty() {
         return Ok(());

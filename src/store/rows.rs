@@ -4,10 +4,8 @@ use super::exec::Row;
 use crate::domain::alerts::{Channel, Delivery, DeliveryStatus};
 use crate::domain::clients::{Client, ClientKind, Scopes};
 use crate::domain::contacts::{Contact, ContactableType};
-use crate::domain::integration_errors::{
-    ContactAlertType, IntegrationError, IntegrationKeys, RecordKind, Response,
-};
 use crate::domain::integrations::{Direction, EndSystemType, Integration, IntegrationType};
+use crate::domain::records::{ContactAlertType, IntegrationKeys, Record, RecordKind, Response};
 use crate::domain::runs::{Run, RunView, Status};
 use crate::domain::{Actor, stored_word};
 use crate::error::{Error, Result};
@@ -157,12 +155,12 @@ pub fn run(row: &Row) -> Result<RunView> {
     Ok(RunView {
         run,
         integration,
-        errors: Vec::new(),
+        integration_errors: Vec::new(),
     })
 }
 
 /// An integration error or history record; its responses are attached after.
-pub fn record(row: &Row) -> Result<IntegrationError> {
+pub fn record(row: &Row) -> Result<Record> {
     let integration_id: Option<i64> = row.get("integration_id")?;
     let code: Option<String> = row.get("i_code")?;
     let name: Option<String> = row.get("i_name")?;
@@ -170,7 +168,7 @@ pub fn record(row: &Row) -> Result<IntegrationError> {
         (Some(id), Some(code), Some(name)) => Some(IntegrationKeys { id, code, name }),
         _ => None,
     };
-    Ok(IntegrationError {
+    Ok(Record {
         integration,
         responses: Vec::new(),
         id: row.get("id")?,

@@ -43,7 +43,7 @@ impl<B: Backend> RunStore for SqlStore<B> {
                     Ok(RunView {
                         run,
                         integration,
-                        errors: Vec::new(),
+                        integration_errors: Vec::new(),
                     })
                 })
             })
@@ -204,7 +204,7 @@ async fn attach_errors(conn: &mut impl Executor, runs: &mut [RunView]) -> Result
             .as_ref()
             .and_then(|id| index.get(id))
         {
-            runs[i].errors.push(error);
+            runs[i].integration_errors.push(error);
         }
     }
     Ok(())

@@ -3,8 +3,8 @@
 
 use super::render::Node;
 use super::{integrations, records, runs};
-use crate::domain::integration_errors::{IntegrationError, RecordKind};
 use crate::domain::integrations::Integration;
+use crate::domain::records::{Record, RecordKind};
 use crate::domain::runs::RunView;
 
 /// The payload of delivery `delivery_id`, for `record` of `kind`, filed on `run` (if any) of
@@ -12,7 +12,7 @@ use crate::domain::runs::RunView;
 pub fn payload(
     kind: RecordKind,
     delivery_id: i64,
-    record: &IntegrationError,
+    record: &Record,
     run: Option<&RunView>,
     integration: Option<&Integration>,
 ) -> Node {

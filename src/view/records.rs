@@ -3,10 +3,10 @@
 
 use super::integrations::actor;
 use super::render::Node;
-use crate::domain::integration_errors::{IntegrationError, RecordKind, Response};
+use crate::domain::records::{Record, RecordKind, Response};
 
 /// The elements every record shows, wherever it is shown.
-fn document(e: &IntegrationError) -> Vec<(&'static str, Node)> {
+fn document(e: &Record) -> Vec<(&'static str, Node)> {
     vec![
         ("id", Node::Int(e.id)),
         ("created-at", Node::Time(e.created_at)),
@@ -31,7 +31,7 @@ fn document(e: &IntegrationError) -> Vec<(&'static str, Node)> {
 }
 
 /// A record as its own resource shows it: with its run, integration and responses.
-pub fn node(kind: RecordKind, e: &IntegrationError) -> Node {
+pub fn node(kind: RecordKind, e: &Record) -> Node {
     let mut entries = document(e);
     if kind == RecordKind::History {
         entries.push(("exported", Node::Bool(e.exported)));
@@ -57,7 +57,7 @@ pub fn node(kind: RecordKind, e: &IntegrationError) -> Node {
 }
 
 /// An error as a run embeds it.
-pub fn embedded(e: &IntegrationError) -> Node {
+pub fn embedded(e: &Record) -> Node {
     let mut entries = document(e);
     entries.extend([
         ("integration-run-id", Node::opt_int(e.integration_run_id)),
@@ -68,7 +68,7 @@ pub fn embedded(e: &IntegrationError) -> Node {
 }
 
 /// A record's responses, as a list.
-pub fn responses(e: &IntegrationError) -> Node {
+pub fn responses(e: &Record) -> Node {
     Node::List("response", e.responses.iter().map(response).collect())
 }
 

@@ -21,7 +21,10 @@ pub fn node(view: &RunView) -> Node {
             "integration-errors",
             Node::List(
                 "integration-error",
-                view.errors.iter().map(records::embedded).collect(),
+                view.integration_errors
+                    .iter()
+                    .map(records::embedded)
+                    .collect(),
             ),
         ),
         ("created-by", integrations::actor(&run.created_by)),

@@ -647,8 +647,8 @@ async fn a_redirect_from_a_webhook_receiver_is_not_followed() {
 async fn an_expired_lease_is_claimed_again() {
     use runledger::domain::contacts::ContactFields;
     use runledger::domain::input::Body;
-    use runledger::domain::integration_errors::{RecordFields, RecordKind};
     use runledger::domain::integrations::IntegrationFields;
+    use runledger::domain::records::{RecordFields, RecordKind};
     use runledger::domain::runs::RunFields;
     use runledger::store::Effects;
 

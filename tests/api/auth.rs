@@ -8,7 +8,7 @@ use base64::engine::general_purpose::STANDARD;
 use reqwest::{Method, StatusCode};
 use runledger::config::RateLimit;
 use runledger::domain::clients::{ClientKind, Scope, Scopes};
-use runledger::http::errors::resource_name;
+use runledger::http::error::resource_name;
 use runledger::router::routes;
 use serde_json::{Value, json};
 

@@ -18,7 +18,7 @@ use proptest::test_runner::{Config, TestRunner};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use runledger::domain::integration_errors::DOCUMENT_TYPES;
+use runledger::domain::records::DOCUMENT_TYPES;
 
 use crate::helpers::{TestApp, messages, spawn_app};
 

@@ -1,8 +1,8 @@
 //! The status machine's rules, example by example and as properties.
 
 use super::*;
-use crate::domain::integration_errors::{ContactAlertType, RecordFields};
 use crate::domain::integrations::{Direction, EndSystemType};
+use crate::domain::records::{ContactAlertType, RecordFields};
 use crate::time;
 use serde_json::json;
 
@@ -85,15 +85,15 @@ fn view(status: Status, resolved: &[bool]) -> RunView {
     };
     let errors = resolved
         .iter()
-        .map(|&resolved| IntegrationError {
+        .map(|&resolved| Record {
             resolved,
-            ..IntegrationError::new(&technical, Some(1), false, t, None).unwrap()
+            ..Record::new(&technical, Some(1), false, t, None).unwrap()
         })
         .collect();
     RunView {
         run: run(status),
         integration: integration(1),
-        errors,
+        integration_errors: errors,
     }
 }
 

@@ -139,7 +139,7 @@ pub struct IntegrationKeys {
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub struct IntegrationError {
+pub struct Record {
     pub id: i64,
     pub integration_run_id: Option<i64>,
     pub integration_id: Option<i64>,
@@ -328,7 +328,7 @@ fn responses(c: &mut Checker, body: Body) -> Vec<NewResponse> {
     out
 }
 
-impl IntegrationError {
+impl Record {
     /// Applies an update. The run and the integration are changed by the store, which must
     /// look them up.
     pub fn apply(&mut self, fields: &RecordFields) {
@@ -351,7 +351,7 @@ impl IntegrationError {
     }
 }
 
-impl IntegrationError {
+impl Record {
     /// A record as `create` makes it, before it is stored (its id is 0): the body's values
     /// over a blank record (open, no document, no responses) made `now` by `actor`, in the
     /// run the body names and in `integration_id` (see [`record_integration`]). A body
@@ -363,14 +363,14 @@ impl IntegrationError {
         exported: bool,
         now: Timestamp,
         actor: Option<&Actor>,
-    ) -> Result<IntegrationError> {
+    ) -> Result<Record> {
         let Some(Some(contact_alert_type)) = fields.contact_alert_type else {
             return Err(Error::invalid(format!(
                 "{} can't be blank",
                 humanize("contact-alert-type")
             )));
         };
-        let mut record = IntegrationError {
+        let mut record = Record {
             id: 0,
             integration_run_id: fields.integration_run.flatten(),
             integration_id,
@@ -397,7 +397,7 @@ impl IntegrationError {
     }
 }
 
-impl IntegrationError {
+impl Record {
     /// The record as an update leaves it, in `run_id` and `integration_id` (as
     /// [`RecordFields::run_after`] and [`record_integration`] decided them), and whether the
     /// update changes anything: a value, or responses to append.
@@ -406,7 +406,7 @@ impl IntegrationError {
         fields: &RecordFields,
         run_id: Option<RunRef>,
         integration_id: Option<i64>,
-    ) -> (IntegrationError, bool) {
+    ) -> (Record, bool) {
         let mut next = self.clone();
         next.integration_run_id = run_id;
         next.integration_id = integration_id;
@@ -556,7 +556,7 @@ mod tests {
             "responses": [{"response-code": "E1"}],
         }))
         .unwrap();
-        let record = IntegrationError::new(&fields, Some(9), true, now, Some(&actor)).unwrap();
+        let record = Record::new(&fields, Some(9), true, now, Some(&actor)).unwrap();
         assert_eq!(
             (record.id, record.integration_run_id, record.integration_id),
             (0, Some(5), Some(9))
@@ -574,12 +574,12 @@ mod tests {
         assert!(record.responses.is_empty() && record.integration.is_none());
 
         let technical = parse(json!({"contact-alert-type": "Technical"})).unwrap();
-        let bare = IntegrationError::new(&technical, None, false, now, None).unwrap();
+        let bare = Record::new(&technical, None, false, now, None).unwrap();
         assert_eq!((bare.integration_run_id, bare.integration_id), (None, None));
         assert!(bare.document_type.is_none() && !bare.exported);
         assert_eq!(bare.created_by, None);
 
-        let untyped = IntegrationError::new(&RecordFields::default(), None, false, now, None);
+        let untyped = Record::new(&RecordFields::default(), None, false, now, None);
         assert_eq!(
             untyped.unwrap_err().to_string(),
             "Contact alert type can't be blank"
@@ -595,7 +595,7 @@ mod tests {
             "status": "open",
         }))
         .unwrap();
-        let record = IntegrationError::new(&fields, Some(1), false, now, None).unwrap();
+        let record = Record::new(&fields, Some(1), false, now, None).unwrap();
 
         let same = parse(json!({"status": "open"})).unwrap();
         assert_eq!(same.run_after(record.integration_run_id), Some(5));
