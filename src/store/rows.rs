@@ -20,12 +20,17 @@ fn actor(row: &Row, [id, login]: [&str; 2]) -> Result<Option<Actor>> {
     Ok(id.zip(login).map(|(id, login)| Actor { id, login }))
 }
 
-/// A column of a closed vocabulary (`all`, each spelt by `spelling`), read as the domain
-/// reads a stored word ([`stored_word`]). Any other text was not written by Runledger: a
-/// bug or a foreign write, not a client's mistake.
-fn word<T: Copy>(row: &Row, column: &str, all: &[T], spelling: fn(T) -> &'static str) -> Result<T> {
+/// A column that holds one of a closed set of names, read by `parse`. Any other text was not
+/// written by Runledger: a bug or a foreign write, not a client's mistake.
+fn named<T>(row: &Row, column: &str, parse: impl FnOnce(&str) -> Option<T>) -> Result<T> {
     let text: String = row.get(column)?;
-    known_word(column, &text, all, spelling)
+    parse(&text).ok_or_else(|| unknown(column, &text))
+}
+
+/// A column of a closed vocabulary (`all`, each spelt by `spelling`), read as the domain
+/// reads a stored word ([`stored_word`]).
+fn word<T: Copy>(row: &Row, column: &str, all: &[T], spelling: fn(T) -> &'static str) -> Result<T> {
+    named(row, column, |text| stored_word(all, spelling, text))
 }
 
 fn optional_word<T: Copy>(
@@ -35,25 +40,12 @@ fn optional_word<T: Copy>(
     spelling: fn(T) -> &'static str,
 ) -> Result<Option<T>> {
     let text: Option<String> = row.get(column)?;
-    text.map(|text| known_word(column, &text, all, spelling))
+    text.map(|text| stored_word(all, spelling, &text).ok_or_else(|| unknown(column, &text)))
         .transpose()
 }
 
-fn known_word<T: Copy>(
-    column: &str,
-    text: &str,
-    all: &[T],
-    spelling: fn(T) -> &'static str,
-) -> Result<T> {
-    stored_word(all, spelling, text)
-        .ok_or_else(|| Error::Internal(format!("unknown {column} {text:?} in the database")))
-}
-
-/// A column that holds one of a closed set of names, spelt exactly, parsed by `parse`.
-fn named<T>(row: &Row, column: &str, parse: impl FnOnce(&str) -> Option<T>) -> Result<T> {
-    let text: String = row.get(column)?;
-    parse(&text)
-        .ok_or_else(|| Error::Internal(format!("unknown {column} {text:?} in the database")))
+fn unknown(column: &str, text: &str) -> Error {
+    Error::Internal(format!("unknown {column} {text:?} in the database"))
 }
 
 pub fn integration(row: &Row) -> Result<Integration> {
