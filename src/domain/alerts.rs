@@ -4,61 +4,27 @@ use std::time::Duration;
 
 use super::contacts::Contact;
 use super::records::{ContactAlertType, Record, RecordKind};
+use super::vocabulary::vocabulary;
 use crate::time::Timestamp;
 
-/// How a delivery travels.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Channel {
-    Webhook,
-    Email,
-}
-
-impl Channel {
-    pub const ALL: [Channel; 2] = [Channel::Webhook, Channel::Email];
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Channel::Webhook => "webhook",
-            Channel::Email => "email",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Channel> {
-        Channel::ALL.into_iter().find(|c| c.as_str() == text)
+vocabulary! {
+    /// How a delivery travels.
+    pub enum Channel {
+        Webhook = "webhook",
+        Email = "email",
     }
 }
 
-/// Where a delivery stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DeliveryStatus {
-    /// Due now or at its next attempt.
-    Pending,
-    Delivered,
-    /// Given up after [`MAX_ATTEMPTS`].
-    Failed,
-    /// No way to send it (no SMTP server, a refused webhook target).
-    Undeliverable,
-}
-
-impl DeliveryStatus {
-    pub const ALL: [DeliveryStatus; 4] = [
-        DeliveryStatus::Pending,
-        DeliveryStatus::Delivered,
-        DeliveryStatus::Failed,
-        DeliveryStatus::Undeliverable,
-    ];
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            DeliveryStatus::Pending => "pending",
-            DeliveryStatus::Delivered => "delivered",
-            DeliveryStatus::Failed => "failed",
-            DeliveryStatus::Undeliverable => "undeliverable",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<DeliveryStatus> {
-        DeliveryStatus::ALL.into_iter().find(|s| s.as_str() == text)
+vocabulary! {
+    /// Where a delivery stands.
+    pub enum DeliveryStatus {
+        /// Due now or at its next attempt.
+        Pending = "pending",
+        Delivered = "delivered",
+        /// Given up after [`MAX_ATTEMPTS`].
+        Failed = "failed",
+        /// No way to send it (no SMTP server, a refused webhook target).
+        Undeliverable = "undeliverable",
     }
 }
 

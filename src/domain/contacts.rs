@@ -6,43 +6,19 @@ use super::Actor;
 use super::input::{Body, Checker, Field, humanize};
 use super::integrations::IntegrationRef;
 use super::records::ContactAlertType;
+use super::vocabulary::vocabulary;
 use crate::error::{Error, Result};
 use crate::time::Timestamp;
 use serde_json::Value;
 
-/// What a contact names: a user or a group of them, in Coupa's class names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ContactableType {
-    User,
-    UserGroup,
-    ApprovalGroup,
-    Supplier,
-    SupplierUser,
-}
-
-impl ContactableType {
-    pub const ALL: [ContactableType; 5] = [
-        ContactableType::User,
-        ContactableType::UserGroup,
-        ContactableType::ApprovalGroup,
-        ContactableType::Supplier,
-        ContactableType::SupplierUser,
-    ];
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            ContactableType::User => "User",
-            ContactableType::UserGroup => "UserGroup",
-            ContactableType::ApprovalGroup => "ApprovalGroup",
-            ContactableType::Supplier => "Supplier",
-            ContactableType::SupplierUser => "SupplierUser",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<ContactableType> {
-        ContactableType::ALL
-            .into_iter()
-            .find(|t| t.as_str() == text)
+vocabulary! {
+    /// What a contact names: a user or a group of them, in Coupa's class names.
+    pub enum ContactableType {
+        User = "User",
+        UserGroup = "UserGroup",
+        ApprovalGroup = "ApprovalGroup",
+        Supplier = "Supplier",
+        SupplierUser = "SupplierUser",
     }
 }
 

@@ -4,107 +4,40 @@ use serde_json::{Map, Value};
 
 use super::Actor;
 use super::input::{Body, Checker, Field};
+use super::vocabulary::vocabulary;
 use crate::error::{Error, Result};
 use crate::time::Timestamp;
 
-/// Which way an integration's data flows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Direction {
-    ToCoupa,
-    FromCoupa,
-}
-
-impl Direction {
-    pub const ALL: [Direction; 2] = [Direction::ToCoupa, Direction::FromCoupa];
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Direction::ToCoupa => "to_coupa",
-            Direction::FromCoupa => "from_coupa",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Direction> {
-        Direction::ALL.into_iter().find(|d| d.as_str() == text)
+vocabulary! {
+    /// Which way an integration's data flows.
+    pub enum Direction {
+        ToCoupa = "to_coupa",
+        FromCoupa = "from_coupa",
     }
 }
 
-/// The kind of system at the other end of an integration.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EndSystemType {
-    Internal,
-    Payroll,
-    Erp,
-    Hr,
-    ThirdPartyPartner,
-    ThirdPartyVendor,
-    Other,
-}
-
-impl EndSystemType {
-    pub const ALL: [EndSystemType; 7] = [
-        EndSystemType::Internal,
-        EndSystemType::Payroll,
-        EndSystemType::Erp,
-        EndSystemType::Hr,
-        EndSystemType::ThirdPartyPartner,
-        EndSystemType::ThirdPartyVendor,
-        EndSystemType::Other,
-    ];
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            EndSystemType::Internal => "internal",
-            EndSystemType::Payroll => "payroll",
-            EndSystemType::Erp => "erp",
-            EndSystemType::Hr => "hr",
-            EndSystemType::ThirdPartyPartner => "third_party_partner",
-            EndSystemType::ThirdPartyVendor => "third_party_vendor",
-            EndSystemType::Other => "other",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<EndSystemType> {
-        EndSystemType::ALL.into_iter().find(|t| t.as_str() == text)
+vocabulary! {
+    /// The kind of system at the other end of an integration.
+    pub enum EndSystemType {
+        Internal = "internal",
+        Payroll = "payroll",
+        Erp = "erp",
+        Hr = "hr",
+        ThirdPartyPartner = "third_party_partner",
+        ThirdPartyVendor = "third_party_vendor",
+        Other = "other",
     }
 }
 
-/// How an integration's data is carried (optional on an integration).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum IntegrationType {
-    FlatFile,
-    Api,
-    CorporateCreditCardFile,
-    Json,
-    Xml,
-    OriginalFormat,
-}
-
-impl IntegrationType {
-    pub const ALL: [IntegrationType; 6] = [
-        IntegrationType::FlatFile,
-        IntegrationType::Api,
-        IntegrationType::CorporateCreditCardFile,
-        IntegrationType::Json,
-        IntegrationType::Xml,
-        IntegrationType::OriginalFormat,
-    ];
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            IntegrationType::FlatFile => "flat_file",
-            IntegrationType::Api => "api",
-            IntegrationType::CorporateCreditCardFile => "corporate_credit_card_file",
-            IntegrationType::Json => "json",
-            IntegrationType::Xml => "xml",
-            IntegrationType::OriginalFormat => "original_format",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<IntegrationType> {
-        IntegrationType::ALL
-            .into_iter()
-            .find(|t| t.as_str() == text)
+vocabulary! {
+    /// How an integration's data is carried (optional on an integration).
+    pub enum IntegrationType {
+        FlatFile = "flat_file",
+        Api = "api",
+        CorporateCreditCardFile = "corporate_credit_card_file",
+        Json = "json",
+        Xml = "xml",
+        OriginalFormat = "original_format",
     }
 }
 

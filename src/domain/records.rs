@@ -7,36 +7,16 @@ use serde_json::Value;
 use super::Actor;
 use super::input::{Body, Checker, Field, humanize};
 use super::integrations::IntegrationRef;
+use super::vocabulary::vocabulary;
 use crate::error::{Error, Result};
 use crate::time::Timestamp;
 
-/// Which alerts a record raises and a contact hears (see [`super::alerts::reaches`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ContactAlertType {
-    Technical,
-    Functional,
-    Both,
-}
-
-impl ContactAlertType {
-    pub const ALL: [ContactAlertType; 3] = [
-        ContactAlertType::Technical,
-        ContactAlertType::Functional,
-        ContactAlertType::Both,
-    ];
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            ContactAlertType::Technical => "Technical",
-            ContactAlertType::Functional => "Functional",
-            ContactAlertType::Both => "Both",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<ContactAlertType> {
-        ContactAlertType::ALL
-            .into_iter()
-            .find(|t| t.as_str() == text)
+vocabulary! {
+    /// Which alerts a record raises and a contact hears (see [`super::alerts::reaches`]).
+    pub enum ContactAlertType {
+        Technical = "Technical",
+        Functional = "Functional",
+        Both = "Both",
     }
 }
 

@@ -12,6 +12,7 @@ use super::Actor;
 use super::input::{Body, Checker, Field};
 use super::integrations::{Integration, IntegrationRef};
 use super::records::Record;
+use super::vocabulary::vocabulary;
 use crate::error::{Error, Result};
 use crate::time::Timestamp;
 
@@ -21,38 +22,17 @@ pub const MAX_FLOW_BYTES: usize = 16 * 1024;
 /// (32 elements, the run's own two included), so that a flow always reads back from XML.
 pub const MAX_FLOW_DEPTH: usize = 16;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Status {
-    Pending,
-    Running,
-    Paused,
-    Successful,
-    Failed,
+vocabulary! {
+    pub enum Status {
+        Pending = "pending",
+        Running = "running",
+        Paused = "paused",
+        Successful = "successful",
+        Failed = "failed",
+    }
 }
 
 impl Status {
-    pub const ALL: [Status; 5] = [
-        Status::Pending,
-        Status::Running,
-        Status::Paused,
-        Status::Successful,
-        Status::Failed,
-    ];
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Status::Pending => "pending",
-            Status::Running => "running",
-            Status::Paused => "paused",
-            Status::Successful => "successful",
-            Status::Failed => "failed",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Status> {
-        Status::ALL.into_iter().find(|s| s.as_str() == text)
-    }
-
     pub fn is_terminal(self) -> bool {
         matches!(self, Status::Successful | Status::Failed)
     }

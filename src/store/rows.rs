@@ -1,13 +1,14 @@
 //! Rows as the domain's types: the columns each `SELECT` of [`super::sql`] names, read back.
 
 use super::exec::Row;
+use crate::domain::Actor;
 use crate::domain::alerts::{Channel, Delivery, DeliveryStatus};
 use crate::domain::clients::{Client, ClientKind, Scopes};
 use crate::domain::contacts::{Contact, ContactableType};
 use crate::domain::integrations::{Direction, EndSystemType, Integration, IntegrationType};
 use crate::domain::records::{ContactAlertType, IntegrationKeys, Record, RecordKind, Response};
 use crate::domain::runs::{Run, RunView, Status};
-use crate::domain::{Actor, stored_word};
+use crate::domain::vocabulary::stored_word;
 use crate::error::{Error, Result};
 
 /// The columns of a row's author: its client's id and login.
