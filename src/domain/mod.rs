@@ -12,6 +12,7 @@ pub mod input;
 pub mod integrations;
 pub mod records;
 pub mod runs;
+pub mod schedule;
 pub mod text;
 pub mod vocabulary;
 
