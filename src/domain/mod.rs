@@ -10,6 +10,7 @@ pub mod contacts;
 pub mod coupa_scopes;
 pub mod input;
 pub mod integrations;
+pub mod monitor;
 pub mod records;
 pub mod runs;
 pub mod schedule;

@@ -14,6 +14,7 @@
 
 use std::time::Duration;
 
+use chrono::Timelike;
 use chrono_tz::Tz;
 use croner::Cron;
 use croner::parser::{CronParser, Seconds, Year};
@@ -36,6 +37,18 @@ impl Zone {
 
     pub fn name(&self) -> &'static str {
         self.0.name()
+    }
+
+    /// An instant on this zone's wall clock, for people: `2026-03-29 03:00 Europe/Berlin`
+    /// (seconds only when there are some).
+    pub fn wall_clock(&self, at: Timestamp) -> String {
+        let local = at.with_timezone(&self.0);
+        let pattern = if local.second() == 0 {
+            "%Y-%m-%d %H:%M"
+        } else {
+            "%Y-%m-%d %H:%M:%S"
+        };
+        format!("{} {}", local.format(pattern), self.name())
     }
 }
 
