@@ -4,6 +4,7 @@
 //! record type turns that into typed, validated fields here, so that the store only ever sees
 //! values that are already correct.
 
+pub mod alert_policy;
 pub mod alerts;
 pub mod clients;
 pub mod contacts;

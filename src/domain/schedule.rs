@@ -63,9 +63,9 @@ pub enum Schedule {
     /// One run every so long, counted from the previous start.
     Interval(Duration),
     /// At the times a five-field cron expression names (`30 2 * * *`, `@daily`).
-    Cron { expression: String, cron: Cron },
+    Cron { expression: String, cron: Box<Cron> },
     /// At the times a systemd `OnCalendar` expression names (`Mon..Fri *-*-* 02:30`).
-    OnCalendar { expression: String, cron: Cron },
+    OnCalendar { expression: String, cron: Box<Cron> },
 }
 
 impl PartialEq for Schedule {
@@ -111,7 +111,7 @@ impl Schedule {
             .map_err(|e| format!("Cron expression '{expression}' is invalid: {e}"))?;
         Ok(Schedule::Cron {
             expression: expression.trim().to_owned(),
-            cron,
+            cron: Box::new(cron),
         })
     }
 
@@ -135,7 +135,7 @@ impl Schedule {
         let cron = parser.parse(&pattern).map_err(|e| invalid(e.to_string()))?;
         Ok(Schedule::OnCalendar {
             expression: expression.trim().to_owned(),
-            cron,
+            cron: Box::new(cron),
         })
     }
 
