@@ -18,7 +18,7 @@ use crate::app::{App, AppState};
 use crate::config::Limits;
 use crate::domain::clients::Scope;
 use crate::http::records;
-use crate::http::{auth, contacts, deliveries, error, integrations, oauth, runs};
+use crate::http::{auth, contacts, deliveries, error, integrations, monitors, oauth, runs};
 
 /// One API route: its verb, its path, the scope it requires, and its handler.
 pub struct Route {
@@ -40,6 +40,8 @@ pub fn routes() -> Vec<Route> {
         route(Method::GET, "/api/integrations/{id}", Read, get(integrations::show)),
         route(Method::PUT, "/api/integrations/{id}", Write, put(integrations::update)),
         route(Method::PATCH, "/api/integrations/{id}", Write, patch(integrations::update)),
+        route(Method::GET, "/api/integrations/{id}/monitor", Read, get(monitors::show)),
+        route(Method::PUT, "/api/integrations/{id}/monitor", Write, put(monitors::update)),
 
         route(Method::GET, "/api/integration_runs", Read, get(runs::index)),
         route(Method::POST, "/api/integration_runs", Write, post(runs::create)),

@@ -153,6 +153,28 @@ impl Checker {
         }
     }
 
+    /// A boolean: `true`/`false`, or as XML carries it, `"true"`/`"false"`/`"1"`/`"0"`.
+    pub fn boolean(&mut self, body: Body, key: &str) -> Field<bool> {
+        let parsed = match body.get(key)? {
+            Value::Null => return Some(None),
+            Value::Bool(b) => Some(*b),
+            Value::String(s) => match s.trim() {
+                "" => return Some(None),
+                "true" | "1" => Some(true),
+                "false" | "0" => Some(false),
+                _ => None,
+            },
+            _ => None,
+        };
+        match parsed {
+            Some(b) => Some(Some(b)),
+            None => {
+                self.fail(format!("{} is not true or false", humanize(key)));
+                None
+            }
+        }
+    }
+
     /// A datetime in any of the spellings [`time::parse`] accepts.
     pub fn datetime(&mut self, body: Body, key: &str) -> Field<Timestamp> {
         match body.get(key)? {

@@ -322,5 +322,7 @@ pub fn span(span: Duration) -> String {
     }
 }
 
+pub mod fields;
+
 #[cfg(test)]
 mod tests;

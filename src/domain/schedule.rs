@@ -139,6 +139,25 @@ impl Schedule {
         })
     }
 
+    /// `interval`, `cron` or `oncalendar`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Schedule::Interval(_) => "interval",
+            Schedule::Cron { .. } => "cron",
+            Schedule::OnCalendar { .. } => "oncalendar",
+        }
+    }
+
+    /// The schedule as written: seconds for an interval, else the expression.
+    pub fn text(&self) -> String {
+        match self {
+            Schedule::Interval(every) => every.as_secs().to_string(),
+            Schedule::Cron { expression, .. } | Schedule::OnCalendar { expression, .. } => {
+                expression.clone()
+            }
+        }
+    }
+
     /// The first expected start strictly after `after`, in `zone`; `None` when there is none
     /// (an expression that names no real date, such as the 30th of February). For an
     /// interval, `after` is the start it counts from.

@@ -125,6 +125,10 @@ pub fn resource_name(path: &str) -> &'static str {
         .split('/')
         .next()
         .unwrap_or_default();
+    // Runledger's own resource under an integration.
+    if collection == "integrations" && path.trim_end_matches('/').ends_with("/monitor") {
+        return "monitor";
+    }
     match collection {
         "integration_runs" => "integration-run",
         "integrations" => "integration",

@@ -8,6 +8,7 @@ pub mod error;
 pub mod format;
 pub mod integrations;
 pub mod limits;
+pub mod monitors;
 pub mod oauth;
 pub mod records;
 pub mod reply;

@@ -3,7 +3,8 @@
 //!
 //! The traits speak in domain types and take whole operations (create a run, move it to a
 //! status), so that every operation is one transaction. Each resource's module
-//! ([`integrations`], [`runs`], [`records`], [`contacts`], [`outbox`], [`clients`], [`seed`])
+//! ([`integrations`], [`runs`], [`records`], [`contacts`], [`monitors`], [`outbox`], [`clients`],
+//! [`seed`])
 //! implements its trait for [`backend::SqlStore`], generic over the backend's [`exec::Executor`];
 //! the SQL, which both backends run as written, lives once in [`sql`], and the backend files
 //! keep only what differs (connections, transactions, a few statements).
@@ -13,6 +14,7 @@ mod clients;
 mod contacts;
 mod exec;
 mod integrations;
+mod monitors;
 mod outbox;
 mod paging;
 pub mod postgres;
@@ -35,6 +37,8 @@ use crate::domain::alerts::{Attempt, Delivery, DeliveryStatus};
 use crate::domain::clients::{Client, ClientKind, NewClient};
 use crate::domain::contacts::{Contact, ContactFields};
 use crate::domain::integrations::{Integration, IntegrationFields, NewIntegration};
+use crate::domain::monitor::Observed;
+use crate::domain::monitor::fields::{MonitorFields, StoredMonitor};
 use crate::domain::records::{Record, RecordFields, RecordKind};
 use crate::domain::runs::{Action, RunFields, RunView};
 use crate::error::{Error, Result};
@@ -44,7 +48,14 @@ use crate::time::Timestamp;
 /// Everything the store does: what the HTTP handlers and the command line hold. Each part
 /// can be held alone, and faked in a test.
 pub trait Store:
-    IntegrationStore + RunStore + RecordStore + ContactStore + OutboxStore + ClientStore + SeedStore
+    IntegrationStore
+    + RunStore
+    + RecordStore
+    + ContactStore
+    + MonitorStore
+    + OutboxStore
+    + ClientStore
+    + SeedStore
 {
 }
 
@@ -53,6 +64,7 @@ impl<T> Store for T where
         + RunStore
         + RecordStore
         + ContactStore
+        + MonitorStore
         + OutboxStore
         + ClientStore
         + SeedStore
@@ -143,6 +155,27 @@ pub trait ContactStore: Send + Sync + 'static {
     /// The contact, secret included, or [`Error::NotFound`].
     async fn contact(&self, id: i64) -> Result<Contact>;
     async fn contacts(&self, query: &Query) -> Result<Vec<Contact>>;
+}
+
+/// Monitors: what each integration's runs are expected to do.
+#[async_trait]
+pub trait MonitorStore: Send + Sync + 'static {
+    /// The integration's monitor and what it has seen of its runs. The first time, the
+    /// default monitor is made, with `fresh_key` as its ping key; [`Error::NotFound`] for an
+    /// unknown integration.
+    async fn monitor(
+        &self,
+        integration_id: i64,
+        fresh_key: String,
+    ) -> Result<(StoredMonitor, Observed)>;
+    /// Writes `fields` over the monitor (made first if need be), in one transaction.
+    async fn update_monitor(
+        &self,
+        integration_id: i64,
+        fields: MonitorFields,
+        fresh_key: String,
+        actor: Option<&Actor>,
+    ) -> Result<(StoredMonitor, Observed)>;
 }
 
 /// The alerts' outbox: what the dispatcher holds.

@@ -6,8 +6,11 @@ use crate::domain::alerts::{Channel, Delivery, DeliveryStatus};
 use crate::domain::clients::{Client, ClientKind, Scopes};
 use crate::domain::contacts::{Contact, ContactableType};
 use crate::domain::integrations::{Direction, EndSystemType, Integration, IntegrationType};
+use crate::domain::monitor::fields::StoredMonitor;
+use crate::domain::monitor::{EndedRun, Monitor, OpenRun};
 use crate::domain::records::{ContactAlertType, IntegrationKeys, Record, RecordKind, Response};
 use crate::domain::runs::{Run, RunView, Status};
+use crate::domain::schedule::{Schedule, Zone};
 use crate::domain::vocabulary::stored_word;
 use crate::error::{Error, Result};
 
@@ -262,5 +265,69 @@ pub fn client(row: &Row) -> Result<Client> {
             .map_err(|s| Error::Internal(format!("unknown stored scope {s:?}")))?,
         created_at: row.get("created_at")?,
         revoked_at: row.get("revoked_at")?,
+    })
+}
+
+/// A monitor, its schedule and zone read back as the domain reads them from a body.
+pub fn monitor(row: &Row) -> Result<StoredMonitor> {
+    let kind: Option<String> = row.get("schedule_kind")?;
+    let text: Option<String> = row.get("schedule")?;
+    let schedule = match (kind.as_deref(), text) {
+        (Some("interval"), Some(text)) => Some(
+            text.parse()
+                .map_err(|_| format!("interval {text:?}"))
+                .and_then(Schedule::interval),
+        ),
+        (Some("cron"), Some(text)) => Some(Schedule::cron(&text)),
+        (Some("oncalendar"), Some(text)) => Some(Schedule::on_calendar(&text)),
+        (None, None) => None,
+        (kind, text) => Some(Err(format!("schedule {kind:?} {text:?}"))),
+    }
+    .transpose()
+    .map_err(|e| Error::Internal(format!("unreadable stored monitor schedule: {e}")))?;
+    let zone: String = row.get("time_zone")?;
+    let seconds = |column: &str| -> Result<Option<std::time::Duration>> {
+        let n: Option<i64> = row.get(column)?;
+        Ok(n.map(|n| std::time::Duration::from_secs(n.unsigned_abs())))
+    };
+    let paused: bool = row.get("paused")?;
+    let monitor = Monitor {
+        schedule,
+        zone: Zone::parse(&zone).map_err(Error::Internal)?,
+        start_grace: seconds("start_grace")?.unwrap_or_default(),
+        max_runtime: seconds("max_runtime")?,
+        min_runtime: seconds("min_runtime")?,
+        min_records: row.get("min_records")?,
+        max_records: row.get("max_records")?,
+        max_errors: row.get("max_errors")?,
+        paused: paused.then(|| row.get("paused_until")).transpose()?,
+        since: row.get("watching_since")?,
+    };
+    Ok(StoredMonitor {
+        integration_id: row.get("integration_id")?,
+        monitor,
+        ping_key: row.get("ping_key")?,
+        created_at: row.get("created_at")?,
+        updated_at: row.get("updated_at")?,
+        created_by: actor(row, CREATED_BY)?,
+        updated_by: actor(row, UPDATED_BY)?,
+    })
+}
+
+pub fn open_run(row: &Row) -> Result<OpenRun> {
+    Ok(OpenRun {
+        id: row.get("id")?,
+        started_at: row.get("started_at")?,
+    })
+}
+
+pub fn ended_run(row: &Row) -> Result<EndedRun> {
+    Ok(EndedRun {
+        id: row.get("id")?,
+        status: named(row, "status", Status::parse)?,
+        started_at: row.get("started_at")?,
+        ended_at: row.get("ended_at")?,
+        records_processed: row.get("records_processed")?,
+        errors: row.get("errors")?,
     })
 }

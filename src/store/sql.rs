@@ -254,6 +254,47 @@ pub const INSERT_SIGNING_KEY: &str = "\
 
 pub const SELECT_SIGNING_KEY: &str = "SELECT secret FROM signing_keys WHERE id = 1";
 
+/// A monitor with its clients' logins, by its integration (`$1`).
+pub const SELECT_MONITOR: &str = "\
+    SELECT t0.integration_id, t0.schedule_kind, t0.schedule, t0.time_zone, t0.start_grace, \
+    t0.max_runtime, t0.min_runtime, t0.min_records, t0.max_records, t0.max_errors, t0.paused, \
+    t0.paused_until, t0.watching_since, t0.ping_key, t0.created_at, t0.updated_at, \
+    t0.created_by_id, cb.login AS created_by_login, t0.updated_by_id, ub.login AS updated_by_login \
+    FROM monitors t0 \
+    LEFT JOIN api_clients cb ON cb.id = t0.created_by_id \
+    LEFT JOIN api_clients ub ON ub.id = t0.updated_by_id \
+    WHERE t0.integration_id = $1";
+
+/// The default monitor of integration `$1` (start grace `$2`, ping key `$4`, not paused: `$6`
+/// is false), made at `$3` by client `$5`, unless it has one.
+pub const INSERT_MONITOR: &str = "\
+    INSERT INTO monitors (integration_id, time_zone, start_grace, paused, watching_since, \
+    ping_key, created_at, updated_at, created_by_id, updated_by_id) \
+    VALUES ($1, 'UTC', $2, $6, $3, $4, $3, $3, $5, $5) ON CONFLICT (integration_id) DO NOTHING";
+
+pub const UPDATE_MONITOR: &str = "\
+    UPDATE monitors SET schedule_kind = $2, schedule = $3, time_zone = $4, start_grace = $5, \
+    max_runtime = $6, min_runtime = $7, min_records = $8, max_records = $9, max_errors = $10, \
+    paused = $11, paused_until = $12, watching_since = $13, updated_at = $14, updated_by_id = $15 \
+    WHERE integration_id = $1";
+
+/// The open runs of integration `$1`, through the partial index on open runs.
+pub const OPEN_RUNS: &str = "\
+    SELECT id, COALESCE(start_time, created_at) AS started_at FROM integration_runs \
+    WHERE integration_id = $1 AND status IN ('pending', 'running', 'paused') ORDER BY id";
+
+/// The run of integration `$1` that came last among those that ended, with its error count.
+pub const LAST_ENDED_RUN: &str = "\
+    SELECT r.id, r.status, COALESCE(r.start_time, r.created_at) AS started_at, \
+    COALESCE(r.end_time, r.updated_at) AS ended_at, r.records_processed, \
+    (SELECT count(*) FROM integration_errors e WHERE e.integration_run_id = r.id) AS errors \
+    FROM integration_runs r WHERE r.integration_id = $1 AND r.status IN ('successful', 'failed') \
+    ORDER BY r.created_at DESC, r.id DESC LIMIT 1";
+
+/// When integration `$1`'s latest run came.
+pub const LAST_START: &str =
+    "SELECT max(created_at) FROM integration_runs WHERE integration_id = $1";
+
 #[cfg(test)]
 mod tests {
     #[test]

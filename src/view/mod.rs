@@ -6,6 +6,7 @@ pub mod alerts;
 pub mod contacts;
 pub mod deliveries;
 pub mod integrations;
+pub mod monitors;
 pub mod records;
 pub mod render;
 pub mod runs;

@@ -14,6 +14,7 @@ mod helpers;
 mod integrations;
 mod limits;
 mod migrations;
+mod monitors;
 mod process;
 mod properties;
 mod query;

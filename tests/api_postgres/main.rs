@@ -23,6 +23,8 @@ mod helpers;
 mod integrations;
 #[path = "../api/limits.rs"]
 mod limits;
+#[path = "../api/monitors.rs"]
+mod monitors;
 mod multinode;
 // Shared with the SQLite binary, whose command-line tests use the rest of it.
 #[allow(dead_code)]

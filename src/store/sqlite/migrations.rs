@@ -31,6 +31,7 @@ const FILES: &[(&str, &str)] = &[
     migration!("20261129000002_api_clients.sql"),
     migration!("20261129000003_errors_contacts_alerts.sql"),
     migration!("20261201120000_folded_text_indexes.sql"),
+    migration!("20261201150000_monitors.sql"),
 ];
 
 /// sqlx's table, as its SQLite migrator creates it.
