@@ -1,6 +1,10 @@
 //! The command line and its environment variables (spec `cli.md`): flags win over the
 //! environment, which wins over the defaults.
 
+use std::ffi::OsString;
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::Duration;
 
 use clap::builder::RangedU64ValueParser;
@@ -136,6 +140,81 @@ pub enum Command {
     /// Manage legacy X-COUPA-API-KEY keys.
     #[command(subcommand, name = "api-keys")]
     ApiKeys(ClientCommand),
+    /// Run a command and record a run of an integration around it, through a server's API.
+    Exec(ExecArgs),
+}
+
+/// A credential from the command line or the environment. Its `Debug` never shows it, and
+/// clap never prints it: every flag that takes one hides its variable's value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
+impl FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(text.to_owned()))
+    }
+}
+
+/// `runledger exec` (spec `cli.md`, `docs/monitoring.md`).
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// The code of the integration the run belongs to.
+    #[arg(long, env = "RUNLEDGER_INTEGRATION")]
+    pub integration: String,
+
+    /// The server's root URL.
+    #[arg(
+        long,
+        env = "RUNLEDGER_SERVER",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub server: String,
+
+    /// OAuth client id (with --client-secret).
+    #[arg(long, env = "RUNLEDGER_CLIENT_ID", hide_env_values = true)]
+    pub client_id: Option<String>,
+
+    /// OAuth client secret; prefer the variable, which `ps` does not show.
+    #[arg(long, env = "RUNLEDGER_CLIENT_SECRET", hide_env_values = true)]
+    pub client_secret: Option<Secret>,
+
+    /// A legacy X-COUPA-API-KEY, instead of client credentials.
+    #[arg(long, env = "RUNLEDGER_API_KEY", hide_env_values = true)]
+    pub api_key: Option<Secret>,
+
+    /// Seconds between heartbeats while the command runs.
+    #[arg(long, env = "RUNLEDGER_HEARTBEAT", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub heartbeat: u64,
+
+    /// Where runs wait when the server cannot be reached
+    /// [default: $XDG_STATE_HOME/runledger/spool or ~/.local/state/runledger/spool]
+    #[arg(long, env = "RUNLEDGER_SPOOL_DIR")]
+    pub spool_dir: Option<PathBuf>,
+
+    /// File the failure's integration error with an alert to the integration's contacts.
+    /// The variable takes true/false, yes/no, on/off or 1/0.
+    #[arg(long, env = "RUNLEDGER_ALERT", value_parser = clap::builder::BoolishValueParser::new())]
+    pub alert: bool,
+
+    /// The command and its arguments, after `--`.
+    #[arg(required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true,
+          value_name = "COMMAND")]
+    pub command: Vec<OsString>,
 }
 
 #[derive(Debug, Args)]
@@ -381,6 +460,55 @@ mod tests {
             .is_err()
         );
         assert!(Cli::try_parse_from(["runledger", "serve", "--rate-limit", "fast"]).is_err());
+    }
+
+    #[test]
+    fn exec_takes_the_command_after_its_own_flags_and_hides_credentials() {
+        let cli = Cli::try_parse_from([
+            "runledger",
+            "exec",
+            "--integration",
+            "NIGHTLY",
+            "--api-key",
+            "k3y",
+            "--",
+            "backup.sh",
+            "--full",
+            "-v",
+        ])
+        .unwrap();
+        let Command::Exec(exec) = cli.command else {
+            panic!("expected exec")
+        };
+        assert_eq!(exec.integration, "NIGHTLY");
+        assert_eq!(exec.command, ["backup.sh", "--full", "-v"]);
+        assert_eq!(exec.heartbeat, 30);
+        assert_eq!(exec.api_key.as_ref().map(Secret::expose), Some("k3y"));
+        assert!(!format!("{exec:?}").contains("k3y"));
+        assert!(Cli::try_parse_from(["runledger", "exec", "--integration", "X"]).is_err());
+        assert!(
+            Cli::try_parse_from([
+                "runledger",
+                "exec",
+                "--integration",
+                "X",
+                "--heartbeat",
+                "0",
+                "--",
+                "true"
+            ])
+            .is_err()
+        );
+        use clap::CommandFactory;
+        let cli = Cli::command();
+        let exec = cli.find_subcommand("exec").unwrap();
+        for flag in ["client-secret", "api-key", "client-id"] {
+            let arg = exec
+                .get_arguments()
+                .find(|a| a.get_long() == Some(flag))
+                .unwrap();
+            assert!(arg.is_hide_env_values_set(), "--{flag}");
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //! - [`query`]: Coupa's query language, parsed to a typed AST and compiled to SQL with binds.
 //! - [`domain`]: the records and their rules (the run status machine), free of I/O.
 //! - [`seeder`]: realistic history in bulk (`runledger seed`).
+//! - [`exec`]: `runledger exec`, a run recorded around any command, through the HTTP API.
 //! - [`store`]: the storage trait, implemented once for SQLite and PostgreSQL.
 //! - [`error`]: the one error type, free of HTTP and drivers (rendered in `http::error`).
 //! - [`time`]: datetimes as Coupa reads and writes them.
@@ -25,6 +26,7 @@ pub mod config;
 pub mod domain;
 pub mod egress;
 pub mod error;
+pub mod exec;
 pub mod http;
 pub mod query;
 pub mod router;

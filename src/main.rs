@@ -10,6 +10,7 @@ use tracing_subscriber::EnvFilter;
 use runledger::auth;
 use runledger::config::{AlertSettings, Cli, ClientCommand, Command, Settings};
 use runledger::domain::clients::{ClientKind, Scopes};
+use runledger::exec;
 use runledger::seeder;
 use runledger::startup::{Application, shutdown_signal};
 use runledger::store::{self, Store};
@@ -39,7 +40,7 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     match run(cli).await {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(status) => ExitCode::from(status),
         Err(e) => {
             eprintln!("runledger: {e}");
             ExitCode::FAILURE
@@ -47,8 +48,9 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> Result<()> {
-    match cli.command {
+/// Runs the command; the status to exit with.
+async fn run(cli: Cli) -> Result<u8> {
+    let done = match cli.command {
         Command::Serve(args) => {
             let settings = Settings {
                 limits: args.limits(),
@@ -100,7 +102,10 @@ async fn run(cli: Cli) -> Result<()> {
             manage(&cli.database_url, ClientKind::OauthClient, command).await
         }
         Command::ApiKeys(command) => manage(&cli.database_url, ClientKind::ApiKey, command).await,
-    }
+        // The command's own status, whatever happened to its run.
+        Command::Exec(args) => return Ok(exec::run(args).await),
+    };
+    done.map(|()| 0)
 }
 
 /// On a database without any client, registers one with every scope and prints how to use it.

@@ -47,8 +47,8 @@ struct Rule {
 
 /// Modules above the pure layers: the pure ones import none of them.
 const ABOVE_PURE: &[&str] = &[
-    "alerts", "app", "auth", "config", "egress", "http", "router", "seeder", "server", "startup",
-    "store", "view", "workers",
+    "alerts", "app", "auth", "config", "egress", "exec", "http", "router", "seeder", "server",
+    "startup", "store", "view", "workers",
 ];
 
 const RULES: &[Rule] = &[
@@ -94,17 +94,36 @@ const RULES: &[Rule] = &[
     },
     Rule {
         from: &[
-            "alerts", "app", "auth", "config", "domain", "egress", "error", "http", "query",
-            "seeder", "server", "store", "time", "view", "workers",
+            "alerts", "app", "auth", "config", "domain", "egress", "error", "exec", "http",
+            "query", "seeder", "server", "store", "time", "view", "workers",
         ],
         forbidden: &[&["router", "startup"]],
         why: "only startup.rs wires the router in, and only main.rs (and the tests) start the \
               server",
     },
     Rule {
+        from: &["exec"],
+        forbidden: &[
+            &[
+                "alerts", "app", "auth", "egress", "http", "router", "seeder", "server", "startup",
+                "store", "view", "workers",
+            ],
+            &[
+                "ext:rusqlite",
+                "ext:sqlx",
+                "ext:axum",
+                "ext:tower",
+                "ext:tower_http",
+            ],
+        ],
+        why: "runledger exec (exec.rs, exec/) talks HTTP to a running server, never to the \
+              database: it knows the domain's words, the configuration and an HTTP client, \
+              nothing of the server",
+    },
+    Rule {
         from: &["config"],
         forbidden: &[&[
-            "alerts", "app", "auth", "egress", "http", "seeder", "server", "store", "view",
+            "alerts", "app", "auth", "egress", "exec", "http", "seeder", "server", "store", "view",
             "workers",
         ]],
         why: "config.rs is read before what it configures, and imports none of it",

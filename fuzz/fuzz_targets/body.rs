@@ -15,7 +15,7 @@ use libfuzzer_sys::fuzz_target;
 use runledger::domain::contacts::ContactFields;
 use runledger::domain::input::{Body, Field};
 use runledger::domain::integrations::IntegrationFields;
-use runledger::domain::records::{DOCUMENT_TYPES, RecordFields};
+use runledger::domain::records::{DocumentTypes, RecordFields};
 use runledger::domain::runs::{MAX_FLOW_BYTES, RunFields, first_bad_key};
 use runledger::domain::text::is_xml_char;
 use runledger::http::format;
@@ -54,8 +54,10 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(f) = RunFields::parse(body) {
         run(&f);
     }
-    if let Ok(f) = RecordFields::parse(body) {
-        record(&f);
+    for allowed in [DocumentTypes::Coupa, DocumentTypes::Extended] {
+        if let Ok(f) = RecordFields::parse(body, allowed) {
+            record(&f, allowed);
+        }
     }
     if let Ok(f) = ContactFields::parse(body) {
         contact(&f);
@@ -166,9 +168,9 @@ fn run(f: &RunFields) {
     }
 }
 
-fn record(f: &RecordFields) {
+fn record(f: &RecordFields, allowed: DocumentTypes) {
     word(&f.contact_alert_type, true);
-    one_of(&f.document_type, DOCUMENT_TYPES, false);
+    one_of(&f.document_type, allowed.words(), false);
     for v in [
         &f.document_status,
         &f.external_id,

@@ -20,6 +20,7 @@ vocabulary! {
     }
 }
 
+/// Coupa's document types (spec §1.4): what a body may name as a record's `document-type`.
 pub const DOCUMENT_TYPES: &[&str] = &[
     "ContingentWorkOrderHeader",
     "ExternalOrderHeader",
@@ -53,6 +54,43 @@ pub const DOCUMENT_TYPES: &[&str] = &[
     "ReceiptRequest",
     "InventoryRequestHeader",
 ];
+
+/// Runledger's own document type for a record about a whole job rather than one document:
+/// what `runledger exec` files when its command fails. Coupa's list has none for a job.
+pub const JOB_DOCUMENT_TYPE: &str = "Runledger::Job";
+
+/// Coupa's document types and, after them, Runledger's own.
+pub const EXTENDED_DOCUMENT_TYPES: &[&str] = &extended_document_types();
+
+const fn extended_document_types() -> [&'static str; DOCUMENT_TYPES.len() + 1] {
+    let mut all = [JOB_DOCUMENT_TYPE; DOCUMENT_TYPES.len() + 1];
+    let mut i = 0;
+    while i < DOCUMENT_TYPES.len() {
+        all[i] = DOCUMENT_TYPES[i];
+        i += 1;
+    }
+    all
+}
+
+/// Which document types a request may name. A Coupa client never sees Runledger's own:
+/// the HTTP layer allows them only to a request that asks for Runledger's extensions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DocumentTypes {
+    /// Coupa's 31, exactly as Coupa checks them.
+    #[default]
+    Coupa,
+    /// Coupa's and Runledger's own ([`JOB_DOCUMENT_TYPE`]).
+    Extended,
+}
+
+impl DocumentTypes {
+    pub fn words(self) -> &'static [&'static str] {
+        match self {
+            DocumentTypes::Coupa => DOCUMENT_TYPES,
+            DocumentTypes::Extended => EXTENDED_DOCUMENT_TYPES,
+        }
+    }
+}
 
 /// Which of the two record resources.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -166,8 +204,9 @@ pub struct RecordFields {
 }
 
 impl RecordFields {
-    /// Reads and validates the elements present in `body`.
-    pub fn parse(body: Body) -> Result<Self> {
+    /// Reads and validates the elements present in `body`, whose `document-type` may be one
+    /// of `allowed`.
+    pub fn parse(body: Body, allowed: DocumentTypes) -> Result<Self> {
         let mut c = Checker::default();
         let mut fields = RecordFields {
             contact_alert_type: c.one_of(
@@ -183,7 +222,7 @@ impl RecordFields {
                 Some(value) => Some(IntegrationRef::parse(value)),
             },
             document_type: c
-                .one_of(body, "document-type", DOCUMENT_TYPES, |t| t, false)
+                .one_of(body, "document-type", allowed.words(), |t| t, false)
                 .map(|t| t.map(str::to_owned)),
             document_id: c.integer(body, "document-id"),
             document_revision: c.integer(body, "document-revision"),

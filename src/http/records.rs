@@ -1,14 +1,17 @@
 //! `/api/integration_errors` and `/api/integration_history_records` (spec §1.4): one set of
 //! handlers, instantiated for each kind of record.
 
-use axum::extract::{RawQuery, State};
+use std::convert::Infallible;
+
+use axum::extract::{FromRequestParts, RawQuery, State};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 
 use super::format::Format;
 use super::reply::Reply;
 use super::{Id, Write};
 use crate::app::AppState;
-use crate::domain::records::{RecordFields, RecordKind};
+use crate::domain::records::{DocumentTypes, RecordFields, RecordKind};
 use crate::error::Result;
 use crate::query::schema::{ERRORS, HISTORY, Resource};
 use crate::query::{Query, Shape};
@@ -38,6 +41,29 @@ impl Kind for History {
     const RESOURCE: &'static Resource = &HISTORY;
     const ROOT: &'static str = "integration-history-record";
     const COLLECTION: &'static str = "integration-history-records";
+}
+
+/// The header by which a client asks for Runledger's extensions of Coupa's API (`1`).
+pub const EXTENSIONS_HEADER: &str = "x-runledger-extensions";
+
+/// The document types a write may name: Coupa's, and Runledger's own as well when the
+/// request carries `X-Runledger-Extensions: 1`, so that a Coupa client sees Coupa's check.
+pub struct Allowed(pub DocumentTypes);
+
+impl<S: Send + Sync> FromRequestParts<S> for Allowed {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let extended = parts
+            .headers
+            .get(EXTENSIONS_HEADER)
+            .is_some_and(|value| value.as_bytes().trim_ascii() == b"1");
+        Ok(Allowed(if extended {
+            DocumentTypes::Extended
+        } else {
+            DocumentTypes::Coupa
+        }))
+    }
 }
 
 pub async fn index<K: Kind>(
@@ -75,14 +101,23 @@ pub async fn show<K: Kind>(
 }
 
 /// `POST`: files a record.
-pub async fn create<K: Kind>(app: State<AppState>, write: Write) -> Result<Reply> {
-    file::<K>(app, write, Effects::default()).await
+pub async fn create<K: Kind>(
+    app: State<AppState>,
+    allowed: Allowed,
+    write: Write,
+) -> Result<Reply> {
+    file::<K>(app, allowed, write, Effects::default()).await
 }
 
 /// `POST …/create_alert`: files a record and alerts the integration's contacts.
-pub async fn create_alert<K: Kind>(app: State<AppState>, write: Write) -> Result<Reply> {
+pub async fn create_alert<K: Kind>(
+    app: State<AppState>,
+    allowed: Allowed,
+    write: Write,
+) -> Result<Reply> {
     file::<K>(
         app,
+        allowed,
         write,
         Effects {
             alert: true,
@@ -95,10 +130,12 @@ pub async fn create_alert<K: Kind>(app: State<AppState>, write: Write) -> Result
 /// `POST …/create_alert_and_mark_exported`.
 pub async fn create_alert_and_mark_exported<K: Kind>(
     app: State<AppState>,
+    allowed: Allowed,
     write: Write,
 ) -> Result<Reply> {
     file::<K>(
         app,
+        allowed,
         write,
         Effects {
             alert: true,
@@ -110,9 +147,14 @@ pub async fn create_alert_and_mark_exported<K: Kind>(
 }
 
 /// `POST …/mark_exported`: files a record that is already exported.
-pub async fn mark_exported<K: Kind>(app: State<AppState>, write: Write) -> Result<Reply> {
+pub async fn mark_exported<K: Kind>(
+    app: State<AppState>,
+    allowed: Allowed,
+    write: Write,
+) -> Result<Reply> {
     file::<K>(
         app,
+        allowed,
         write,
         Effects {
             exported: true,
@@ -123,9 +165,14 @@ pub async fn mark_exported<K: Kind>(app: State<AppState>, write: Write) -> Resul
 }
 
 /// `POST …/acknowledge`: files a record and resolves the open ones of its document.
-pub async fn acknowledge<K: Kind>(app: State<AppState>, write: Write) -> Result<Reply> {
+pub async fn acknowledge<K: Kind>(
+    app: State<AppState>,
+    allowed: Allowed,
+    write: Write,
+) -> Result<Reply> {
     file::<K>(
         app,
+        allowed,
         write,
         Effects {
             acknowledge: true,
@@ -137,11 +184,12 @@ pub async fn acknowledge<K: Kind>(app: State<AppState>, write: Write) -> Result<
 
 async fn file<K: Kind>(
     State(app): State<AppState>,
+    Allowed(allowed): Allowed,
     write: Write,
     effects: Effects,
 ) -> Result<Reply> {
     let shape = write.shape(K::RESOURCE)?;
-    let fields = RecordFields::parse(write.body())?;
+    let fields = RecordFields::parse(write.body(), allowed)?;
     let record = app
         .store
         .create_record(K::KIND, fields, effects, write.author.actor())
@@ -161,10 +209,11 @@ async fn file<K: Kind>(
 pub async fn update<K: Kind>(
     State(app): State<AppState>,
     Id(id): Id,
+    Allowed(allowed): Allowed,
     write: Write,
 ) -> Result<Reply> {
     let shape = write.shape(K::RESOURCE)?;
-    let fields = RecordFields::parse(write.body())?;
+    let fields = RecordFields::parse(write.body(), allowed)?;
     fields.require_for_update(K::KIND)?;
     let record = app
         .store

@@ -648,7 +648,7 @@ async fn an_expired_lease_is_claimed_again() {
     use runledger::domain::contacts::ContactFields;
     use runledger::domain::input::Body;
     use runledger::domain::integrations::IntegrationFields;
-    use runledger::domain::records::{RecordFields, RecordKind};
+    use runledger::domain::records::{DocumentTypes, RecordFields, RecordKind};
     use runledger::domain::runs::RunFields;
     use runledger::store::Effects;
 
@@ -689,7 +689,7 @@ async fn an_expired_lease_is_claimed_again() {
         alert: true,
         ..Effects::default()
     };
-    let record = RecordFields::parse(Body(&error)).unwrap();
+    let record = RecordFields::parse(Body(&error), DocumentTypes::Coupa).unwrap();
     store
         .create_record(RecordKind::Error, record, alert, None)
         .await

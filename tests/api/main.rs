@@ -9,6 +9,8 @@ mod auth;
 mod cli;
 mod concurrency;
 mod crash;
+mod exec;
+mod extensions;
 mod formats;
 mod helpers;
 mod integrations;

@@ -66,10 +66,11 @@ fn make_old_database(path: &str) -> History {
         .execute_batch(MADE_BY_SQLX)
         .unwrap();
     let before = history(path);
-    assert_eq!(
+    assert!(
+        !before.is_empty() && before.len() < files().len(),
+        "the fixture is behind the migrations: {} of {}",
         before.len(),
-        files().len() - 1,
-        "the fixture is one migration behind"
+        files().len()
     );
     before
 }

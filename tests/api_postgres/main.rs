@@ -15,6 +15,10 @@ mod auth;
 mod concurrency;
 #[path = "../api/crash.rs"]
 mod crash;
+#[path = "../api/exec.rs"]
+mod exec;
+#[path = "../api/extensions.rs"]
+mod extensions;
 #[path = "../api/formats.rs"]
 mod formats;
 #[path = "../api/helpers.rs"]

@@ -4,7 +4,7 @@ use super::*;
 use serde_json::json;
 
 fn parse(v: Value) -> Result<RecordFields> {
-    RecordFields::parse(Body(v.as_object().unwrap()))
+    RecordFields::parse(Body(v.as_object().unwrap()), DocumentTypes::Coupa)
 }
 
 #[test]
@@ -55,6 +55,41 @@ fn enforces_the_document_type_list_and_requirements() {
     assert!(
         err.contains("Document id can't be blank") && err.contains("Document type can't be blank"),
         "{err}"
+    );
+}
+
+#[test]
+fn the_job_document_type_is_read_only_where_runledger_types_are_allowed() {
+    let body = json!({"document-type": JOB_DOCUMENT_TYPE});
+    let coupa = parse(body.clone()).unwrap_err().to_string();
+    // Refused as any unknown type is, with Coupa's list: a Coupa client sees no change.
+    let list = DOCUMENT_TYPES.join(", ");
+    assert!(
+        coupa.contains(&format!(
+            "Document type is not included in the list ({list})"
+        )),
+        "{coupa}"
+    );
+    assert!(!coupa.contains("Runledger"), "{coupa}");
+    let extended =
+        RecordFields::parse(Body(body.as_object().unwrap()), DocumentTypes::Extended).unwrap();
+    assert_eq!(
+        extended.document_type,
+        Some(Some(JOB_DOCUMENT_TYPE.to_owned()))
+    );
+    // Coupa's types stay valid with the extensions, and a wrong word lists all 32.
+    assert_eq!(EXTENDED_DOCUMENT_TYPES.len(), DOCUMENT_TYPES.len() + 1);
+    assert_eq!(
+        &EXTENDED_DOCUMENT_TYPES[..DOCUMENT_TYPES.len()],
+        DOCUMENT_TYPES
+    );
+    let wrong = json!({"document-type": "Runledger::job"});
+    let refused = RecordFields::parse(Body(wrong.as_object().unwrap()), DocumentTypes::Extended)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains(&format!("{list}, Runledger::Job)")),
+        "{refused}"
     );
 }
 
