@@ -9,6 +9,13 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 /// An instant, whole seconds, UTC.
 pub type Timestamp = DateTime<Utc>;
 
+/// A span of `std` time as chrono's, at most a thousand years: adding it to, or taking it
+/// from, any instant of this era cannot overflow.
+pub fn elapsed(span: std::time::Duration) -> chrono::Duration {
+    let most = chrono::Duration::days(366_000);
+    chrono::Duration::from_std(span).map_or(most, |span| span.min(most))
+}
+
 /// The current instant, truncated to the second.
 pub fn now() -> Timestamp {
     from_unix(Utc::now().timestamp()).unwrap_or_default()

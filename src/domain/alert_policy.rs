@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::records::ContactAlertType;
 use super::schedule::{Schedule, Zone};
-use crate::time::Timestamp;
+use crate::time::{self, Timestamp};
 
 /// What a monitor's alerts wait for and whom they reach.
 #[derive(Clone, Debug, PartialEq)]
@@ -78,8 +78,7 @@ impl Maintenance {
             } => {
                 // The latest start at or before `now` is the first one after `now - lasts`,
                 // if there is one by `now`.
-                let lasts = chrono::Duration::from_std(*lasts).unwrap_or(chrono::Duration::MAX);
-                let earliest = now - lasts;
+                let earliest = now - time::elapsed(*lasts);
                 starts
                     .next_after(earliest, *zone)
                     .is_some_and(|start| start <= now && start > earliest)
@@ -152,7 +151,7 @@ impl AlertPolicy {
             Some(last)
                 if self
                     .repeat_every
-                    .is_some_and(|every| now >= last + span(every)) =>
+                    .is_some_and(|every| now >= last + time::elapsed(every)) =>
             {
                 alerts.push(Alert::Repeat);
                 next.alerted_at = Some(now);
@@ -162,7 +161,7 @@ impl AlertPolicy {
         if let Some(escalation) = self.escalate
             && next.alerted_at.is_some()
             && !next.escalated
-            && now >= since + span(escalation.after)
+            && now >= since + time::elapsed(escalation.after)
         {
             alerts.push(Alert::Escalate(escalation.to));
             next.escalated = true;
@@ -175,11 +174,13 @@ impl AlertPolicy {
     pub fn next_due(&self, episode: &Episode, now: Timestamp) -> Option<Timestamp> {
         let since = episode.down_since?;
         let alerted = episode.alerted_at?;
-        let repeat = self.repeat_every.map(|every| alerted + span(every));
+        let repeat = self
+            .repeat_every
+            .map(|every| alerted + time::elapsed(every));
         let escalate = self
             .escalate
             .filter(|_| !episode.escalated)
-            .map(|escalation| since + span(escalation.after));
+            .map(|escalation| since + time::elapsed(escalation.after));
         let due = [repeat, escalate].into_iter().flatten().min()?;
         // Inside a window, look again a minute on; windows are coarse.
         Some(if self.muted(now) {
@@ -206,10 +207,6 @@ impl AlertPolicy {
         });
         by_count || by_rate
     }
-}
-
-fn span(span: Duration) -> chrono::Duration {
-    chrono::Duration::from_std(span).unwrap_or(chrono::Duration::MAX)
 }
 
 #[cfg(test)]

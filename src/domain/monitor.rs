@@ -12,7 +12,7 @@ use std::time::Duration;
 use super::runs::Status;
 use super::schedule::{Schedule, Zone};
 use super::vocabulary::vocabulary;
-use crate::time::Timestamp;
+use crate::time::{self, Timestamp};
 
 vocabulary! {
     /// An integration's health, as its monitor sees it.
@@ -154,7 +154,7 @@ impl Monitor {
                 ..open
             };
         }
-        let due = next_expected.map(|expected| expected + grace(self.start_grace));
+        let due = next_expected.map(|expected| expected + time::elapsed(self.start_grace));
         if let (Some(expected), Some(due)) = (next_expected, due)
             && now >= due
         {
@@ -216,7 +216,7 @@ impl Monitor {
         let Some(max) = self.max_runtime else {
             return Some(self.open_verdict(Health::Running, self.running(oldest, now), None));
         };
-        let limit = grace(max);
+        let limit = time::elapsed(max);
         let stuck: Vec<&OpenRun> = seen
             .open
             .iter()
@@ -302,10 +302,6 @@ impl Monitor {
         }
         None
     }
-}
-
-fn grace(span: Duration) -> chrono::Duration {
-    chrono::Duration::from_std(span).unwrap_or(chrono::Duration::MAX)
 }
 
 /// A span for people: `45 s`, `10 min`, `2 h 5 min`, `3 d 4 h`.
