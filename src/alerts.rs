@@ -177,8 +177,10 @@ impl Sender {
             Attempt::Failed { .. } if attempts >= MAX_ATTEMPTS => (DeliveryStatus::Failed, None),
             Attempt::Failed { .. } => {
                 let wait = backoff(self.retry_base, attempts, jitter());
-                let wait = chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX);
-                (DeliveryStatus::Pending, Some(time::now() + wait))
+                (
+                    DeliveryStatus::Pending,
+                    Some(time::now() + time::elapsed(wait)),
+                )
             }
         };
         tracing::info!(

@@ -51,7 +51,7 @@ impl<B: Backend> OutboxStore for SqlStore<B> {
         lease: Duration,
         limit: i64,
     ) -> Result<Vec<Delivery>> {
-        let until = now + chrono::Duration::from_std(lease).unwrap_or_default();
+        let until = now + time::elapsed(lease);
         self.db
             .write(move |tx| {
                 Box::pin(async move {

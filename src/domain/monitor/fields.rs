@@ -147,16 +147,12 @@ impl Monitor {
         set(&mut next.min_records, &fields.min_records);
         set(&mut next.max_records, &fields.max_records);
         set(&mut next.max_errors, &fields.max_errors);
-        let until = match fields.paused_until {
-            Some(until) => until,
-            None => next.paused.flatten(),
-        };
-        next.paused = match (fields.paused, fields.paused_until) {
-            (Some(false), _) => None,
-            (Some(true), _) | (None, Some(Some(_))) => Some(until),
-            (None, _) if next.paused.is_some() => Some(until),
-            (None, _) => None,
-        };
+        // Paused as the body says; else as it was, or from when a `paused-until` is given.
+        let until = fields.paused_until.unwrap_or(next.paused.flatten());
+        let pause = fields
+            .paused
+            .unwrap_or(next.paused.is_some() || matches!(fields.paused_until, Some(Some(_))));
+        next.paused = pause.then_some(until);
         let mut c = Checker::default();
         if let (Some(min), Some(max)) = (next.min_runtime, next.max_runtime)
             && min >= max
