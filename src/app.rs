@@ -7,11 +7,16 @@ use std::sync::Arc;
 use crate::alerts::Dispatcher;
 use crate::auth::Authenticator;
 use crate::store::Store;
+use crate::time::Clock;
 
 pub struct App {
     pub store: Arc<dyn Store>,
     pub auth: Authenticator,
     pub alerts: Arc<Dispatcher>,
+    /// Asked for a round when a monitor changes.
+    pub sweeper: Arc<crate::sweeper::Sweeper>,
+    /// What monitors' health is evaluated at (the system's, moved only by tests).
+    pub clock: Clock,
     /// Off only where a caller builds the application so (benchmarks); never from the CLI.
     pub require_auth: bool,
     /// Whether contacts may name loopback and private webhook targets (`crate::egress`).
@@ -25,6 +30,13 @@ pub struct AppState(Arc<App>);
 impl AppState {
     pub fn new(app: App) -> AppState {
         AppState(Arc::new(app))
+    }
+}
+
+impl App {
+    /// Asks the sweeper to look at the monitors due now, rather than at its next tick.
+    pub fn sweeper_wake(&self) {
+        self.sweeper.wake();
     }
 }
 

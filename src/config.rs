@@ -362,6 +362,8 @@ pub struct Settings {
     pub alerts: AlertSettings,
     /// Sizes, timeouts and connections (`docs/security.md`).
     pub limits: Limits,
+    /// The clock monitors are watched by: the system's; tests move theirs.
+    pub clock: crate::time::Clock,
 }
 
 impl Settings {
@@ -376,6 +378,7 @@ impl Settings {
             require_auth: true,
             alerts: AlertSettings::default(),
             limits: Limits::DEFAULT,
+            clock: crate::time::Clock::default(),
         }
     }
 }

@@ -34,6 +34,7 @@ pub mod seeder;
 pub mod server;
 pub mod startup;
 pub mod store;
+pub mod sweeper;
 pub mod time;
 pub mod view;
 

@@ -42,6 +42,8 @@ pub fn routes() -> Vec<Route> {
         route(Method::PATCH, "/api/integrations/{id}", Write, patch(integrations::update)),
         route(Method::GET, "/api/integrations/{id}/monitor", Read, get(monitors::show)),
         route(Method::PUT, "/api/integrations/{id}/monitor", Write, put(monitors::update)),
+        route(Method::GET, "/api/integrations/{id}/monitor/flips", Read, get(monitors::flips)),
+        route(Method::GET, "/api/monitors", Read, get(monitors::index)),
 
         route(Method::GET, "/api/integration_runs", Read, get(runs::index)),
         route(Method::POST, "/api/integration_runs", Write, post(runs::create)),

@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::router::router;
 use crate::server;
 use crate::store::{self, Store};
+use crate::sweeper::Sweeper;
 
 pub struct Application {
     listener: TcpListener,
@@ -27,6 +28,7 @@ pub struct Application {
     limits: Limits,
     store: Arc<dyn Store>,
     alerts: Arc<Dispatcher>,
+    sweeper: Arc<Sweeper>,
 }
 
 impl Application {
@@ -36,8 +38,15 @@ impl Application {
         let auth =
             Authenticator::new(store.clone(), settings.token_ttl, settings.rate_limit).await?;
         let alerts = Arc::new(Dispatcher::new(store.clone(), &settings.alerts)?);
+        let sweeper = Arc::new(Sweeper::new(
+            store.clone(),
+            settings.clock.clone(),
+            alerts.clone(),
+        ));
         let app = App {
             store: store.clone(),
+            clock: settings.clock.clone(),
+            sweeper: sweeper.clone(),
             auth,
             alerts: alerts.clone(),
             require_auth: settings.require_auth,
@@ -52,7 +61,13 @@ impl Application {
             limits: settings.limits,
             store,
             alerts,
+            sweeper,
         })
+    }
+
+    /// The sweeper, for a caller that wants a round now (tests).
+    pub fn sweeper(&self) -> Arc<Sweeper> {
+        self.sweeper.clone()
     }
 
     /// The store the application serves, for setup by its caller (first client, tests).
@@ -73,10 +88,12 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<()> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let dispatcher = tokio::spawn(self.alerts.clone().run(stopped));
+        let dispatcher = tokio::spawn(self.alerts.clone().run(stopped.clone()));
+        let sweeper = tokio::spawn(self.sweeper.clone().run(stopped));
         server::serve(self.listener, self.router, self.limits, shutdown).await;
         let _ = stop.send(true);
         let _ = dispatcher.await;
+        let _ = sweeper.await;
         Ok(())
     }
 }

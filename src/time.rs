@@ -16,6 +16,28 @@ pub fn elapsed(span: std::time::Duration) -> chrono::Duration {
     chrono::Duration::from_std(span).map_or(most, |span| span.min(most))
 }
 
+/// The clock of what watches runs (the sweeper, a monitor's health): the system's, or, when a
+/// test moves it, ahead of it by a set span. Clones share one reading.
+#[derive(Clone, Debug, Default)]
+pub struct Clock {
+    ahead: std::sync::Arc<std::sync::atomic::AtomicI64>,
+}
+
+impl Clock {
+    /// The instant, whole seconds.
+    pub fn now(&self) -> Timestamp {
+        let ahead = self.ahead.load(std::sync::atomic::Ordering::Relaxed);
+        now() + chrono::Duration::seconds(ahead)
+    }
+
+    /// Moves this clock and its clones forward by `span`.
+    pub fn advance(&self, span: std::time::Duration) {
+        let seconds = i64::try_from(span.as_secs()).unwrap_or(i64::MAX);
+        self.ahead
+            .fetch_add(seconds, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// The current instant, truncated to the second.
 pub fn now() -> Timestamp {
     from_unix(Utc::now().timestamp()).unwrap_or_default()

@@ -48,7 +48,7 @@ struct Rule {
 /// Modules above the pure layers: the pure ones import none of them.
 const ABOVE_PURE: &[&str] = &[
     "alerts", "app", "auth", "config", "egress", "exec", "http", "router", "seeder", "server",
-    "startup", "store", "view", "workers",
+    "startup", "store", "sweeper", "view", "workers",
 ];
 
 const RULES: &[Rule] = &[
@@ -62,7 +62,7 @@ const RULES: &[Rule] = &[
         from: &["store"],
         forbidden: &[
             &[
-                "http", "seeder", "app", "server", "view", "alerts", "workers",
+                "http", "seeder", "app", "server", "view", "alerts", "sweeper", "workers",
             ],
             &[
                 "ext:axum",
@@ -75,9 +75,9 @@ const RULES: &[Rule] = &[
         why: "store/ knows the domain and SQL, never HTTP, and never the seeding CLI (seeder.rs)",
     },
     Rule {
-        from: &["alerts", "workers", "auth", "egress"],
+        from: &["alerts", "sweeper", "workers", "auth", "egress"],
         forbidden: &[&["http", "app"]],
-        why: "background workers (alerts.rs, workers/), auth/ and egress.rs never import http/ \
+        why: "background workers (alerts.rs, sweeper.rs, workers/), auth/ and egress.rs never import http/ \
               nor the state handlers share (app.rs)",
     },
     Rule {
@@ -95,7 +95,7 @@ const RULES: &[Rule] = &[
     Rule {
         from: &[
             "alerts", "app", "auth", "config", "domain", "egress", "error", "exec", "http",
-            "query", "seeder", "server", "store", "time", "view", "workers",
+            "query", "seeder", "server", "store", "sweeper", "time", "view", "workers",
         ],
         forbidden: &[&["router", "startup"]],
         why: "only startup.rs wires the router in, and only main.rs (and the tests) start the \
@@ -106,7 +106,7 @@ const RULES: &[Rule] = &[
         forbidden: &[
             &[
                 "alerts", "app", "auth", "egress", "http", "router", "seeder", "server", "startup",
-                "store", "view", "workers",
+                "store", "sweeper", "view", "workers",
             ],
             &[
                 "ext:rusqlite",
@@ -123,8 +123,8 @@ const RULES: &[Rule] = &[
     Rule {
         from: &["config"],
         forbidden: &[&[
-            "alerts", "app", "auth", "egress", "exec", "http", "seeder", "server", "store", "view",
-            "workers",
+            "alerts", "app", "auth", "egress", "exec", "http", "seeder", "server", "store",
+            "sweeper", "view", "workers",
         ]],
         why: "config.rs is read before what it configures, and imports none of it",
     },

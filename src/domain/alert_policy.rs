@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use serde_json::{Value, json};
+
 use super::records::ContactAlertType;
 use super::schedule::{Schedule, Zone};
 use crate::time::{self, Timestamp};
@@ -11,9 +13,12 @@ use crate::time::{self, Timestamp};
 /// What a monitor's alerts wait for and whom they reach.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AlertPolicy {
+    /// Whether the monitor alerts at all. Off until a monitor's owner turns it on, so that
+    /// watching an integration never starts mail to contacts who asked only for record alerts.
+    pub enabled: bool,
     /// Alert once this many runs in a row have failed (missed starts count as failed runs).
     pub after_failures: u32,
-    /// Or once the failed share of the last `runs` runs reaches `share`.
+    /// Or once the failed share of the last `runs` runs reaches `percent`.
     pub failure_rate: Option<FailureRate>,
     /// Tell the same contacts when the integration is up again.
     pub recovery: bool,
@@ -26,9 +31,10 @@ pub struct AlertPolicy {
 }
 
 impl Default for AlertPolicy {
-    /// Alert on the first failure and on recovery, once each.
+    /// Off; when turned on, alert on the first failure and on recovery, once each.
     fn default() -> Self {
         AlertPolicy {
+            enabled: false,
             after_failures: 1,
             failure_rate: None,
             recovery: true,
@@ -41,8 +47,8 @@ impl Default for AlertPolicy {
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct FailureRate {
-    /// The failed share, from 0 to 1, that alerts.
-    pub share: f64,
+    /// The failed share, in percent from 1 to 100, that alerts.
+    pub percent: u8,
     /// How many of the latest runs the share is taken over.
     pub runs: usize,
 }
@@ -66,7 +72,102 @@ pub enum Maintenance {
     },
 }
 
+/// The most windows a monitor keeps.
+pub const MAX_WINDOWS: usize = 20;
+
 impl Maintenance {
+    /// The windows as the API writes them (and as they are stored): a JSON array of
+    /// `{"from": …, "until": …}` and `{"schedule-kind": …, "schedule": …, "time-zone": …,
+    /// "duration": seconds}`. Every problem is named, with the window's position.
+    pub fn parse_all(value: &Value) -> Result<Vec<Maintenance>, Vec<String>> {
+        let items: &[Value] = match value {
+            Value::Null => &[],
+            Value::Array(items) => items,
+            // XML's `<maintenance-windows type="array"><maintenance-window>` reads as an
+            // object holding the array.
+            Value::Object(map) if map.len() == 1 && map.values().all(Value::is_array) => {
+                return Maintenance::parse_all(map.values().next().unwrap_or(&Value::Null));
+            }
+            _ => return Err(vec!["Maintenance windows must be a list".into()]),
+        };
+        if items.len() > MAX_WINDOWS {
+            return Err(vec![format!(
+                "Maintenance windows can't be more than {MAX_WINDOWS}"
+            )]);
+        }
+        let mut errors = Vec::new();
+        let mut windows = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            match Maintenance::parse(item) {
+                Ok(window) => windows.push(window),
+                Err(e) => errors.push(format!("Maintenance window {}: {e}", i + 1)),
+            }
+        }
+        if errors.is_empty() {
+            Ok(windows)
+        } else {
+            Err(errors)
+        }
+    }
+
+    fn parse(item: &Value) -> Result<Maintenance, String> {
+        let text = |key: &str| match item.get(key) {
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        };
+        if let (Some(from), Some(until)) = (text("from"), text("until")) {
+            let from = time::parse(&from).ok_or(format!("from '{from}' is not a datetime"))?;
+            let until = time::parse(&until).ok_or(format!("until '{until}' is not a datetime"))?;
+            if until <= from {
+                return Err("until must be after from".into());
+            }
+            return Ok(Maintenance::Once { from, until });
+        }
+        let (Some(kind), Some(schedule)) = (text("schedule-kind"), text("schedule")) else {
+            return Err("needs from and until, or schedule-kind, schedule and duration".into());
+        };
+        let starts = Schedule::parse(&kind, &schedule)?;
+        let zone = match text("time-zone") {
+            Some(name) => Zone::parse(&name)?,
+            None => Zone::UTC,
+        };
+        let lasts = text("duration")
+            .and_then(|d| d.trim().parse::<u64>().ok())
+            .filter(|d| (60..=7 * 86_400).contains(d))
+            .ok_or("duration must be from 60 to 604800 seconds")?;
+        Ok(Maintenance::Recurring {
+            starts,
+            zone,
+            lasts: Duration::from_secs(lasts),
+        })
+    }
+
+    /// The windows as the API shows them and the store keeps them.
+    pub fn to_json(windows: &[Maintenance]) -> Value {
+        Value::Array(
+            windows
+                .iter()
+                .map(|window| match window {
+                    Maintenance::Once { from, until } => json!({
+                        "from": time::format(from),
+                        "until": time::format(until),
+                    }),
+                    Maintenance::Recurring {
+                        starts,
+                        zone,
+                        lasts,
+                    } => json!({
+                        "schedule-kind": starts.kind(),
+                        "schedule": starts.text(),
+                        "time-zone": zone.name(),
+                        "duration": lasts.as_secs(),
+                    }),
+                })
+                .collect(),
+        )
+    }
+
     /// Whether `now` is inside the window.
     pub fn covers(&self, now: Timestamp) -> bool {
         match self {
@@ -125,6 +226,9 @@ impl AlertPolicy {
         outcomes: Outcomes,
         now: Timestamp,
     ) -> (Vec<Alert>, Episode) {
+        if !self.enabled {
+            return (Vec::new(), Episode::default());
+        }
         let mut next = episode.clone();
         if !down {
             let alerted = episode.alerted_at.is_some();
@@ -172,6 +276,9 @@ impl AlertPolicy {
     /// When an alert may next be due without anything new happening: the next repeat or
     /// escalation, or the end of the maintenance window that holds one back.
     pub fn next_due(&self, episode: &Episode, now: Timestamp) -> Option<Timestamp> {
+        if !self.enabled {
+            return None;
+        }
         let since = episode.down_since?;
         let alerted = episode.alerted_at?;
         let repeat = self
@@ -202,8 +309,8 @@ impl AlertPolicy {
             let window = &outcomes[..outcomes.len().min(rate.runs)];
             !window.is_empty()
                 && window.len() == rate.runs
-                && window.iter().filter(|failed| **failed).count() as f64
-                    >= rate.share * rate.runs as f64
+                && window.iter().filter(|failed| **failed).count() * 100
+                    >= usize::from(rate.percent) * rate.runs
         });
         by_count || by_rate
     }

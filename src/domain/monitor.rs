@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use super::alert_policy::AlertPolicy;
 use super::runs::Status;
 use super::schedule::{Schedule, Zone};
 use super::vocabulary::vocabulary;
@@ -48,6 +49,8 @@ pub struct Monitor {
     pub max_runtime: Option<Duration>,
     /// A run that succeeds sooner than this finished suspiciously fast.
     pub min_runtime: Option<Duration>,
+    /// A run open this long is failed (a hard limit beyond the maximum run time).
+    pub stuck_fail_after: Option<Duration>,
     /// Bounds on a successful run's records processed, and on its integration errors.
     pub min_records: Option<i64>,
     pub max_records: Option<i64>,
@@ -56,6 +59,8 @@ pub struct Monitor {
     pub paused: Option<Option<Timestamp>>,
     /// When watching began: a schedule's first expected start comes after it.
     pub since: Timestamp,
+    /// When its trouble becomes an alert.
+    pub policy: AlertPolicy,
 }
 
 impl Monitor {
@@ -67,11 +72,13 @@ impl Monitor {
             start_grace: DEFAULT_START_GRACE,
             max_runtime: None,
             min_runtime: None,
+            stuck_fail_after: None,
             min_records: None,
             max_records: None,
             max_errors: None,
             paused: None,
             since,
+            policy: AlertPolicy::default(),
         }
     }
 }
@@ -118,6 +125,8 @@ pub struct Verdict {
     pub missed: Option<Timestamp>,
     /// The runs open longer than the maximum run time.
     pub stuck: Vec<i64>,
+    /// The runs open longer than the hard limit: to be failed.
+    pub overdue: Vec<i64>,
     /// The next expected start, if the schedule names one.
     pub next_expected: Option<Timestamp>,
 }
@@ -137,6 +146,7 @@ impl Monitor {
             deadline,
             missed: None,
             stuck: Vec::new(),
+            overdue: Vec::new(),
             next_expected,
         };
         if let Some(until) = self.paused
@@ -202,10 +212,16 @@ impl Monitor {
         )
     }
 
-    /// The expected start after the latest start (or after watching began).
+    /// The expected start after the latest start, after watching began, and after a pause
+    /// that has run out (the starts a pause covered are not missed).
     fn next_expected(&self, seen: &Observed) -> Option<Timestamp> {
         let schedule = self.schedule.as_ref()?;
-        let after = seen.last_start.unwrap_or(self.since).max(self.since);
+        let resumed = self.paused.flatten().unwrap_or(self.since);
+        let after = seen
+            .last_start
+            .unwrap_or(self.since)
+            .max(self.since)
+            .max(resumed);
         schedule.next_after(after, self.zone)
     }
 
@@ -222,20 +238,41 @@ impl Monitor {
             .iter()
             .filter(|run| now >= run.started_at + limit)
             .collect();
-        if let Some(first) = stuck.first() {
-            let reason = format!(
-                "{}, longer than the maximum {}",
-                self.running(first, now),
-                span(max)
-            );
-            return Some(Verdict {
-                stuck: stuck.iter().map(|run| run.id).collect(),
-                ..self.open_verdict(Health::Down, reason, None)
-            });
-        }
-        // The first open run to outlast the maximum decides when to look again.
-        let deadline = seen.open.iter().map(|run| run.started_at + limit).min();
-        Some(self.open_verdict(Health::Running, self.running(oldest, now), deadline))
+        // The next instant an open run outlasts the maximum, or a stuck one the hard limit.
+        let hard = self.stuck_fail_after.map(time::elapsed);
+        let deadline = seen
+            .open
+            .iter()
+            .filter_map(|run| {
+                let stuck_at = run.started_at + limit;
+                if now < stuck_at {
+                    return Some(stuck_at);
+                }
+                hard.map(|hard| run.started_at + hard)
+                    .filter(|fail_at| now < *fail_at)
+            })
+            .min();
+        let Some(first) = stuck.first() else {
+            return Some(self.open_verdict(Health::Running, self.running(oldest, now), deadline));
+        };
+        let reason = format!(
+            "{}, longer than the maximum {}",
+            self.running(first, now),
+            span(max)
+        );
+        let overdue = match hard {
+            Some(hard) => stuck
+                .iter()
+                .filter(|run| now >= run.started_at + hard)
+                .map(|run| run.id)
+                .collect(),
+            None => Vec::new(),
+        };
+        Some(Verdict {
+            stuck: stuck.iter().map(|run| run.id).collect(),
+            overdue,
+            ..self.open_verdict(Health::Down, reason, deadline)
+        })
     }
 
     fn open_verdict(&self, health: Health, reason: String, deadline: Option<Timestamp>) -> Verdict {
@@ -245,6 +282,7 @@ impl Monitor {
             deadline,
             missed: None,
             stuck: Vec::new(),
+            overdue: Vec::new(),
             next_expected: None,
         }
     }
@@ -319,6 +357,7 @@ pub fn span(span: Duration) -> String {
 }
 
 pub mod fields;
+pub mod sweep;
 
 #[cfg(test)]
 mod tests;

@@ -140,6 +140,21 @@ impl Schedule {
     }
 
     /// `interval`, `cron` or `oncalendar`.
+    /// A schedule of a kind (`interval`, `cron`, `oncalendar`) from its text.
+    pub fn parse(kind: &str, text: &str) -> Result<Schedule, String> {
+        match kind {
+            "interval" => match text.trim().parse::<i64>() {
+                Ok(seconds) => Schedule::interval(seconds),
+                Err(_) => Err(format!("Interval '{text}' is not a number of seconds")),
+            },
+            "cron" => Schedule::cron(text),
+            "oncalendar" => Schedule::on_calendar(text),
+            other => Err(format!(
+                "Schedule kind '{other}' is not one of interval, cron, oncalendar"
+            )),
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             Schedule::Interval(_) => "interval",

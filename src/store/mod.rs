@@ -24,6 +24,7 @@ mod runs;
 pub mod seed;
 pub mod sql;
 pub mod sqlite;
+mod sweep;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,8 +38,9 @@ use crate::domain::alerts::{Attempt, Delivery, DeliveryStatus};
 use crate::domain::clients::{Client, ClientKind, NewClient};
 use crate::domain::contacts::{Contact, ContactFields};
 use crate::domain::integrations::{Integration, IntegrationFields, NewIntegration};
-use crate::domain::monitor::Observed;
 use crate::domain::monitor::fields::{MonitorFields, StoredMonitor};
+use crate::domain::monitor::sweep::{Flip, Looked};
+use crate::domain::monitor::{Health, Observed};
 use crate::domain::records::{Record, RecordFields, RecordKind};
 use crate::domain::runs::{Action, RunFields, RunView};
 use crate::error::{Error, Result};
@@ -53,6 +55,7 @@ pub trait Store:
     + RecordStore
     + ContactStore
     + MonitorStore
+    + SweepStore
     + OutboxStore
     + ClientStore
     + SeedStore
@@ -65,6 +68,7 @@ impl<T> Store for T where
         + RecordStore
         + ContactStore
         + MonitorStore
+        + SweepStore
         + OutboxStore
         + ClientStore
         + SeedStore
@@ -167,6 +171,7 @@ pub trait MonitorStore: Send + Sync + 'static {
         &self,
         integration_id: i64,
         fresh_key: String,
+        now: Timestamp,
     ) -> Result<(StoredMonitor, Observed)>;
     /// Writes `fields` over the monitor (made first if need be), in one transaction.
     async fn update_monitor(
@@ -175,7 +180,30 @@ pub trait MonitorStore: Send + Sync + 'static {
         fields: MonitorFields,
         fresh_key: String,
         actor: Option<&Actor>,
+        now: Timestamp,
     ) -> Result<(StoredMonitor, Observed)>;
+    /// The integration's changes of health, newest first.
+    async fn flips(&self, integration_id: i64, limit: i64, offset: i64) -> Result<Vec<Flip>>;
+    /// The monitors that exist, with the health the sweeper last recorded, in any of
+    /// `health` (all when empty), by integration id.
+    async fn monitors(
+        &self,
+        health: &[Health],
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<StoredMonitor>>;
+}
+
+/// The sweep of monitors whose deadline came: what the sweeper holds.
+#[async_trait]
+pub trait SweepStore: Send + Sync + 'static {
+    /// Up to `limit` monitors due at `now`, soonest first (a read, no lock).
+    async fn due_monitors(&self, now: Timestamp, limit: i64) -> Result<Vec<i64>>;
+    /// Looks at the integration's monitor in one transaction, if it is still due and no
+    /// other node is looking at it.
+    async fn look(&self, integration_id: i64, now: Timestamp) -> Result<Option<Looked>>;
+    /// Puts the next look off until `until`.
+    async fn postpone(&self, integration_id: i64, until: Timestamp) -> Result<()>;
 }
 
 /// The alerts' outbox: what the dispatcher holds.

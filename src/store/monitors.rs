@@ -7,10 +7,12 @@ use super::backend::{Backend, SqlStore};
 use super::exec::{Executor, query};
 use super::{MonitorStore, integrations, rows, sql};
 use crate::domain::Actor;
+use crate::domain::alert_policy::Maintenance;
 use crate::domain::monitor::fields::{MonitorFields, StoredMonitor};
-use crate::domain::monitor::{DEFAULT_START_GRACE, Observed};
+use crate::domain::monitor::sweep::Flip;
+use crate::domain::monitor::{DEFAULT_START_GRACE, Health, Observed};
 use crate::error::{Error, Result};
-use crate::time::{self, Timestamp};
+use crate::time::Timestamp;
 
 #[async_trait]
 impl<B: Backend> MonitorStore for SqlStore<B> {
@@ -18,6 +20,7 @@ impl<B: Backend> MonitorStore for SqlStore<B> {
         &self,
         integration_id: i64,
         fresh_key: String,
+        now: Timestamp,
     ) -> Result<(StoredMonitor, Observed)> {
         let read = self
             .db
@@ -26,7 +29,6 @@ impl<B: Backend> MonitorStore for SqlStore<B> {
         if let Some(found) = read {
             return Ok(found);
         }
-        let now = time::now();
         self.db
             .write(move |tx| {
                 Box::pin(async move {
@@ -45,8 +47,8 @@ impl<B: Backend> MonitorStore for SqlStore<B> {
         fields: MonitorFields,
         fresh_key: String,
         actor: Option<&Actor>,
+        now: Timestamp,
     ) -> Result<(StoredMonitor, Observed)> {
-        let now = time::now();
         let actor = actor.cloned();
         self.db
             .write(move |tx| {
@@ -63,6 +65,46 @@ impl<B: Backend> MonitorStore for SqlStore<B> {
                     watched(tx, integration_id, false)
                         .await?
                         .ok_or_else(|| Error::Internal("the monitor just written is gone".into()))
+                })
+            })
+            .await
+    }
+
+    async fn flips(&self, integration_id: i64, limit: i64, offset: i64) -> Result<Vec<Flip>> {
+        self.db
+            .read(move |conn| {
+                Box::pin(async move {
+                    integrations::fetch(conn, integration_id, false).await?;
+                    let rows = query(sql::SELECT_FLIPS)
+                        .bind(integration_id)
+                        .bind(limit)
+                        .bind(offset)
+                        .fetch_all(conn)
+                        .await?;
+                    rows.iter().map(rows::flip).collect()
+                })
+            })
+            .await
+    }
+
+    async fn monitors(
+        &self,
+        health: &[Health],
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<StoredMonitor>> {
+        let health: Vec<&'static str> = health.iter().map(|h| h.as_str()).collect();
+        self.db
+            .read(move |conn| {
+                Box::pin(async move {
+                    let sql = sql::select_monitors(health.len());
+                    let rows = query(&sql)
+                        .bind_all(health.iter().copied())
+                        .bind(limit)
+                        .bind(offset)
+                        .fetch_all(conn)
+                        .await?;
+                    rows.iter().map(rows::monitor).collect()
                 })
             })
             .await
@@ -91,7 +133,7 @@ async fn ensure(
 }
 
 /// The monitor, if it has been made, and what it has seen of the integration's runs.
-async fn watched<C: Executor>(
+pub(super) async fn watched<C: Executor>(
     conn: &mut C,
     integration_id: i64,
     lock: bool,
@@ -136,6 +178,7 @@ async fn write(
     actor_id: Option<i64>,
 ) -> Result<()> {
     let seconds = |d: Option<std::time::Duration>| d.map(|d| d.as_secs() as i64);
+    let policy = &monitor.policy;
     let (kind, text) = match &monitor.schedule {
         Some(schedule) => (Some(schedule.kind()), Some(schedule.text())),
         None => (None, None),
@@ -156,6 +199,31 @@ async fn write(
         .bind(monitor.since)
         .bind(now)
         .bind(actor_id)
+        .bind(seconds(monitor.stuck_fail_after))
+        .bind(policy.enabled)
+        .bind(i64::from(policy.after_failures))
+        .bind(policy.failure_rate.map(|rate| i64::from(rate.percent)))
+        .bind(policy.failure_rate.map(|rate| rate.runs as i64))
+        .bind(policy.recovery)
+        .bind(seconds(policy.repeat_every))
+        .bind(seconds(policy.escalate.map(|e| e.after)))
+        .bind(policy.escalate.map(|e| e.to.as_str()))
+        .bind(Maintenance::to_json(&policy.maintenance).to_string())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Makes the integration's monitor due at `now`, if it has one: a write to one of its runs
+/// may have changed its health.
+pub(super) async fn touch(
+    conn: &mut impl Executor,
+    integration_id: i64,
+    now: Timestamp,
+) -> Result<()> {
+    query(sql::TOUCH_MONITOR)
+        .bind(integration_id)
+        .bind(now)
         .execute(conn)
         .await?;
     Ok(())

@@ -72,6 +72,8 @@ impl Backend for Postgresql {
 impl Executor for PgConnection {
     /// Locks the row a write was decided on until the transaction ends.
     const ROW_LOCK: &'static str = " FOR UPDATE OF t0";
+    /// Nodes sweeping at once claim different monitors, and none waits for another's.
+    const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
     /// Serialises the writers that check an integration's code and name for uniqueness
     /// without case (a check, not a constraint: see `integrations::check_unique`) until their
     /// transactions end. The key is Runledger's own ("RLIK"); creating and renaming

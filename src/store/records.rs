@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use super::backend::{Backend, SqlStore};
 use super::exec::{Executor, query};
 use super::paging::page_rows;
-use super::{Effects, RecordStore, integrations, rows, sql};
+use super::{Effects, RecordStore, integrations, monitors, rows, sql};
 use crate::domain::Actor;
 use crate::domain::alerts::deliveries;
 use crate::domain::records::{Record, RecordFields, RecordKind, record_integration, run_not_found};
@@ -30,53 +30,7 @@ impl<B: Backend> RecordStore for SqlStore<B> {
         let actor = actor.cloned();
         self.db
             .write(move |tx| {
-                Box::pin(async move {
-                    let actor = actor.as_ref();
-                    let actor_id = actor.map(|a| a.id);
-                    let run_id = fields.integration_run.flatten();
-                    let integration_id = integration_of(tx, &fields, run_id, None).await?;
-                    let record =
-                        Record::new(&fields, integration_id, effects.exported, now, actor)?;
-                    let r = &record;
-                    let id: i64 = query(&sql::insert_record(kind.table()))
-                        .bind(r.integration_run_id)
-                        .bind(r.integration_id)
-                        .bind(r.contact_alert_type.as_str())
-                        .bind(&r.document_type)
-                        .bind(r.document_id)
-                        .bind(r.document_revision)
-                        .bind(&r.document_status)
-                        .bind(&r.external_id)
-                        .bind(&r.integration_filename)
-                        .bind(&r.creation_method)
-                        .bind(&r.status)
-                        .bind(false)
-                        .bind(r.exported)
-                        .bind(now)
-                        .bind(actor_id)
-                        .scalar(tx)
-                        .await?;
-                    insert_responses(tx, kind, id, &fields, now).await?;
-                    if effects.acknowledge
-                        && let (Some(document_type), Some(document_id)) =
-                            (&record.document_type, record.document_id)
-                    {
-                        query(&sql::resolve_document(kind.table()))
-                            .bind(document_type)
-                            .bind(document_id)
-                            .bind(true)
-                            .bind(now)
-                            .bind(actor_id)
-                            .bind(false)
-                            .execute(tx)
-                            .await?;
-                    }
-                    if effects.alert {
-                        let record = Record { id, ..record };
-                        queue_alerts(tx, kind, &record, now).await?;
-                    }
-                    fetch(tx, kind, id, false).await
-                })
+                Box::pin(async move { file(tx, kind, &fields, effects, now, actor.as_ref()).await })
             })
             .await
     }
@@ -173,6 +127,67 @@ impl<B: Backend> RecordStore for SqlStore<B> {
 }
 
 /// The record with its responses, locked for the write that read it when `lock` is set.
+/// Files a record with its side effects inside the caller's transaction: what the API's
+/// create does, and what the sweeper files for a missed start, a stuck run and an alert.
+pub(super) async fn file(
+    tx: &mut impl Executor,
+    kind: RecordKind,
+    fields: &RecordFields,
+    effects: Effects,
+    now: Timestamp,
+    actor: Option<&Actor>,
+) -> Result<Record> {
+    let actor_id = actor.map(|a| a.id);
+    let run_id = fields.integration_run.flatten();
+    let integration_id = integration_of(tx, fields, run_id, None).await?;
+    let record = Record::new(fields, integration_id, effects.exported, now, actor)?;
+    let r = &record;
+    let id: i64 = query(&sql::insert_record(kind.table()))
+        .bind(r.integration_run_id)
+        .bind(r.integration_id)
+        .bind(r.contact_alert_type.as_str())
+        .bind(&r.document_type)
+        .bind(r.document_id)
+        .bind(r.document_revision)
+        .bind(&r.document_status)
+        .bind(&r.external_id)
+        .bind(&r.integration_filename)
+        .bind(&r.creation_method)
+        .bind(&r.status)
+        .bind(false)
+        .bind(r.exported)
+        .bind(now)
+        .bind(actor_id)
+        .scalar(tx)
+        .await?;
+    insert_responses(tx, kind, id, fields, now).await?;
+    // An error counts against its run's outcome bounds: the monitor looks again.
+    if kind == RecordKind::Error
+        && let Some(integration_id) = record.integration_id
+    {
+        monitors::touch(tx, integration_id, now).await?;
+    }
+    if effects.acknowledge
+        && let (Some(document_type), Some(document_id)) =
+            (&record.document_type, record.document_id)
+    {
+        query(&sql::resolve_document(kind.table()))
+            .bind(document_type)
+            .bind(document_id)
+            .bind(true)
+            .bind(now)
+            .bind(actor_id)
+            .bind(false)
+            .execute(tx)
+            .await?;
+    }
+    if effects.alert {
+        let record = Record { id, ..record };
+        queue_alerts(tx, kind, &record, now).await?;
+    }
+    fetch(tx, kind, id, false).await
+}
+
 pub(super) async fn fetch<C: Executor>(
     conn: &mut C,
     kind: RecordKind,

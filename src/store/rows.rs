@@ -2,12 +2,14 @@
 
 use super::exec::Row;
 use crate::domain::Actor;
+use crate::domain::alert_policy::{AlertPolicy, Episode, Escalation, FailureRate, Maintenance};
 use crate::domain::alerts::{Channel, Delivery, DeliveryStatus};
 use crate::domain::clients::{Client, ClientKind, Scopes};
 use crate::domain::contacts::{Contact, ContactableType};
 use crate::domain::integrations::{Direction, EndSystemType, Integration, IntegrationType};
 use crate::domain::monitor::fields::StoredMonitor;
-use crate::domain::monitor::{EndedRun, Monitor, OpenRun};
+use crate::domain::monitor::sweep::{Flip, MonitorState};
+use crate::domain::monitor::{EndedRun, Health, Monitor, OpenRun};
 use crate::domain::records::{ContactAlertType, IntegrationKeys, Record, RecordKind, Response};
 use crate::domain::runs::{Run, RunView, Status};
 use crate::domain::schedule::{Schedule, Zone};
@@ -273,13 +275,7 @@ pub fn monitor(row: &Row) -> Result<StoredMonitor> {
     let kind: Option<String> = row.get("schedule_kind")?;
     let text: Option<String> = row.get("schedule")?;
     let schedule = match (kind.as_deref(), text) {
-        (Some("interval"), Some(text)) => Some(
-            text.parse()
-                .map_err(|_| format!("interval {text:?}"))
-                .and_then(Schedule::interval),
-        ),
-        (Some("cron"), Some(text)) => Some(Schedule::cron(&text)),
-        (Some("oncalendar"), Some(text)) => Some(Schedule::on_calendar(&text)),
+        (Some(kind), Some(text)) => Some(Schedule::parse(kind, &text)),
         (None, None) => None,
         (kind, text) => Some(Err(format!("schedule {kind:?} {text:?}"))),
     }
@@ -302,15 +298,79 @@ pub fn monitor(row: &Row) -> Result<StoredMonitor> {
         max_errors: row.get("max_errors")?,
         paused: paused.then(|| row.get("paused_until")).transpose()?,
         since: row.get("watching_since")?,
+        stuck_fail_after: seconds("stuck_fail_after")?,
+        policy: alert_policy(row, &seconds)?,
+    };
+    let state = MonitorState {
+        health: word(row, "health", &Health::ALL, Health::as_str)?,
+        reason: row.get("health_reason")?,
+        changed_at: row.get("health_changed_at")?,
+        next_deadline: row.get("next_deadline")?,
+        episode: Episode {
+            down_since: row.get("down_since")?,
+            alerted_at: row.get("alerted_at")?,
+            escalated: row.get("escalated")?,
+        },
     };
     Ok(StoredMonitor {
         integration_id: row.get("integration_id")?,
         monitor,
         ping_key: row.get("ping_key")?,
+        state,
         created_at: row.get("created_at")?,
         updated_at: row.get("updated_at")?,
         created_by: actor(row, CREATED_BY)?,
         updated_by: actor(row, UPDATED_BY)?,
+    })
+}
+
+fn alert_policy(
+    row: &Row,
+    seconds: &dyn Fn(&str) -> Result<Option<std::time::Duration>>,
+) -> Result<AlertPolicy> {
+    let after_failures: i64 = row.get("alert_after_failures")?;
+    let percent: Option<i64> = row.get("alert_failure_percent")?;
+    let window: Option<i64> = row.get("alert_failure_window")?;
+    let escalate_to = optional_word(
+        row,
+        "escalate_to",
+        &ContactAlertType::ALL,
+        ContactAlertType::as_str,
+    )?;
+    let maintenance: String = row.get("maintenance")?;
+    let maintenance = serde_json::from_str(&maintenance)
+        .map_err(|e| e.to_string())
+        .and_then(|value| Maintenance::parse_all(&value).map_err(|e| e.join("; ")))
+        .map_err(|e| Error::Internal(format!("unreadable stored maintenance windows: {e}")))?;
+    Ok(AlertPolicy {
+        enabled: row.get("alerts_enabled")?,
+        after_failures: u32::try_from(after_failures).unwrap_or(1),
+        failure_rate: match (percent, window) {
+            (Some(percent), Some(runs)) => Some(FailureRate {
+                percent: u8::try_from(percent).unwrap_or(100),
+                runs: usize::try_from(runs).unwrap_or(1),
+            }),
+            _ => None,
+        },
+        recovery: row.get("alert_on_recovery")?,
+        repeat_every: seconds("alert_repeat_every")?,
+        escalate: match (seconds("escalate_after")?, escalate_to) {
+            (Some(after), Some(to)) => Some(Escalation { after, to }),
+            _ => None,
+        },
+        maintenance,
+    })
+}
+
+pub fn flip(row: &Row) -> Result<Flip> {
+    Ok(Flip {
+        id: row.get("id")?,
+        integration_id: row.get("integration_id")?,
+        flipped_at: row.get("flipped_at")?,
+        from: word(row, "from_health", &Health::ALL, Health::as_str)?,
+        to: word(row, "to_health", &Health::ALL, Health::as_str)?,
+        reason: row.get("reason")?,
+        integration_run_id: row.get("integration_run_id")?,
     })
 }
 

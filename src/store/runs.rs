@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use super::backend::{Backend, SqlStore};
 use super::exec::{Executor, query};
 use super::paging::page_rows;
-use super::{RunStore, integrations, rows, sql};
+use super::{RunStore, integrations, monitors, rows, sql};
 use crate::domain::Actor;
 use crate::domain::runs::{Action, Run, RunFields, RunView};
 use crate::error::{Error, Result};
@@ -40,6 +40,7 @@ impl<B: Backend> RunStore for SqlStore<B> {
                         .bind(actor.map(|a| a.id))
                         .scalar(tx)
                         .await?;
+                    monitors::touch(tx, run.integration_id, now).await?;
                     Ok(RunView {
                         run,
                         integration,
@@ -66,11 +67,15 @@ impl<B: Backend> RunStore for SqlStore<B> {
         self.db
             .write(move |tx| {
                 Box::pin(async move {
-                    let (read, mut view, changed) =
-                        updated(tx, id, &fields, action, time::now()).await?;
+                    let now = time::now();
+                    let (read, mut view, changed) = updated(tx, id, &fields, action, now).await?;
                     if changed {
                         view.run.updated_by = actor;
                         write(tx, &read, &view.run).await?;
+                        monitors::touch(tx, view.run.integration_id, now).await?;
+                        if read.integration_id != view.run.integration_id {
+                            monitors::touch(tx, read.integration_id, now).await?;
+                        }
                     }
                     Ok(view)
                 })
@@ -116,7 +121,7 @@ pub(super) async fn fetch<C: Executor>(conn: &mut C, id: i64, lock: bool) -> Res
 
 /// A run as a write would leave it, as of `now`: the run as read, the run as the write
 /// leaves it (with its integration), and whether the two differ. A refusal is an error.
-async fn updated(
+pub(super) async fn updated(
     conn: &mut impl Executor,
     id: i64,
     fields: &RunFields,
@@ -135,7 +140,7 @@ async fn updated(
 }
 
 /// Writes the columns of `run` that differ from `read`, if its status is still the one read.
-async fn write(conn: &mut impl Executor, read: &Run, run: &Run) -> Result<()> {
+pub(super) async fn write(conn: &mut impl Executor, read: &Run, run: &Run) -> Result<()> {
     let changed = [
         run.integration_id != read.integration_id,
         run.status != read.status,

@@ -259,6 +259,10 @@ pub const SELECT_MONITOR: &str = "\
     SELECT t0.integration_id, t0.schedule_kind, t0.schedule, t0.time_zone, t0.start_grace, \
     t0.max_runtime, t0.min_runtime, t0.min_records, t0.max_records, t0.max_errors, t0.paused, \
     t0.paused_until, t0.watching_since, t0.ping_key, t0.created_at, t0.updated_at, \
+    t0.stuck_fail_after, t0.alerts_enabled, t0.alert_after_failures, t0.alert_failure_percent, \
+    t0.alert_failure_window, t0.alert_on_recovery, t0.alert_repeat_every, t0.escalate_after, \
+    t0.escalate_to, t0.maintenance, t0.health, t0.health_reason, t0.health_changed_at, \
+    t0.next_deadline, t0.down_since, t0.alerted_at, t0.escalated, \
     t0.created_by_id, cb.login AS created_by_login, t0.updated_by_id, ub.login AS updated_by_login \
     FROM monitors t0 \
     LEFT JOIN api_clients cb ON cb.id = t0.created_by_id \
@@ -275,8 +279,78 @@ pub const INSERT_MONITOR: &str = "\
 pub const UPDATE_MONITOR: &str = "\
     UPDATE monitors SET schedule_kind = $2, schedule = $3, time_zone = $4, start_grace = $5, \
     max_runtime = $6, min_runtime = $7, min_records = $8, max_records = $9, max_errors = $10, \
-    paused = $11, paused_until = $12, watching_since = $13, updated_at = $14, updated_by_id = $15 \
+    paused = $11, paused_until = $12, watching_since = $13, updated_at = $14, updated_by_id = $15, \
+    stuck_fail_after = $16, alerts_enabled = $17, alert_after_failures = $18, \
+    alert_failure_percent = $19, alert_failure_window = $20, alert_on_recovery = $21, \
+    alert_repeat_every = $22, escalate_after = $23, escalate_to = $24, maintenance = $25, \
+    next_deadline = $14 \
     WHERE integration_id = $1";
+
+/// Makes integration `$1`'s monitor due at `$2`, for the sweeper to look at what a write to
+/// one of its runs changed; a monitor due sooner stays so.
+pub const TOUCH_MONITOR: &str = "\
+    UPDATE monitors SET next_deadline = $2 \
+    WHERE integration_id = $1 AND (next_deadline IS NULL OR next_deadline > $2)";
+
+/// Up to `$2` monitors due at `$1`, soonest first, through the index on the deadline.
+pub const DUE_MONITORS: &str = "\
+    SELECT integration_id FROM monitors WHERE next_deadline <= $1 \
+    ORDER BY next_deadline LIMIT $2";
+
+/// Integration `$1`'s monitor if it is due at `$2`: the claim of a look.
+pub const CLAIM_MONITOR: &str =
+    "SELECT integration_id FROM monitors WHERE integration_id = $1 AND next_deadline <= $2";
+
+pub const POSTPONE_MONITOR: &str =
+    "UPDATE monitors SET next_deadline = $2 WHERE integration_id = $1";
+
+/// Records what the sweeper decided of integration `$1`'s monitor, if its health is still
+/// `$2` as read (the condition that makes a change happen once).
+pub const SAVE_MONITOR_STATE: &str = "\
+    UPDATE monitors SET health = $3, health_reason = $4, health_changed_at = $5, \
+    next_deadline = $6, down_since = $7, alerted_at = $8, escalated = $9 \
+    WHERE integration_id = $1 AND health = $2";
+
+pub const INSERT_FLIP: &str = "\
+    INSERT INTO monitor_flips (integration_id, flipped_at, from_health, to_health, reason, \
+    integration_run_id) VALUES ($1, $2, $3, $4, $5, $6)";
+
+/// Marks run `$1` stuck at `$2` unless it was already: one integration error per stuck run.
+pub const MARK_STUCK: &str =
+    "UPDATE integration_runs SET stuck_at = $2 WHERE id = $1 AND stuck_at IS NULL";
+
+/// The statuses of integration `$1`'s latest `$2` ended runs, newest first.
+pub const LATEST_OUTCOMES: &str = "\
+    SELECT status FROM integration_runs \
+    WHERE integration_id = $1 AND status IN ('successful', 'failed') \
+    ORDER BY created_at DESC, id DESC LIMIT $2";
+
+/// A run recorded by the sweeper for a start that never came: failed, from the expected
+/// start (`$3`) to the end of its grace (`$4`), made at `$5`.
+pub const INSERT_MISSED_RUN: &str = "\
+    INSERT INTO integration_runs (integration_id, status, start_time, end_time, created_at, \
+    updated_at) VALUES ($1, $2, $3, $4, $3, $5) RETURNING id";
+
+/// The monitors in any of `health` healths (all when none), by integration id; limit and
+/// offset follow the healths' placeholders.
+pub fn select_monitors(healths: usize) -> String {
+    let filter = if healths == 0 {
+        String::new()
+    } else {
+        format!(" WHERE t0.health IN ({})", placeholders(0, healths))
+    };
+    format!(
+        "{}{filter} ORDER BY t0.integration_id LIMIT ${} OFFSET ${}",
+        SELECT_MONITOR.trim_end_matches(" WHERE t0.integration_id = $1"),
+        healths + 1,
+        healths + 2
+    )
+}
+
+/// Integration `$1`'s health changes, newest first.
+pub const SELECT_FLIPS: &str = "\
+    SELECT id, integration_id, flipped_at, from_health, to_health, reason, integration_run_id \
+    FROM monitor_flips WHERE integration_id = $1 ORDER BY id DESC LIMIT $2 OFFSET $3";
 
 /// The open runs of integration `$1`, through the partial index on open runs.
 pub const OPEN_RUNS: &str = "\

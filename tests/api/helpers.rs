@@ -13,6 +13,7 @@ use runledger::config::Settings;
 use runledger::domain::clients::{ClientKind, Scopes};
 use runledger::startup::Application;
 use runledger::store::Store;
+use runledger::sweeper::{Round, Sweeper};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
@@ -22,6 +23,7 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub store: Arc<dyn Store>,
+    pub sweeper: Arc<Sweeper>,
     settings: Settings,
     running: Option<Running>,
     /// The database, removed when the test ends.
@@ -152,11 +154,12 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let (database, database_url) = TestDatabase::create(crate::BACKEND).await;
     let mut settings = Settings::new(database_url, "127.0.0.1:0");
     adjust(&mut settings);
-    let (address, store, running) = start(&settings).await;
+    let (address, store, sweeper, running) = start(&settings).await;
     let mut test_app = TestApp {
         address,
         client: reqwest::Client::new(),
         store,
+        sweeper,
         settings,
         running: Some(running),
         _database: database,
@@ -167,17 +170,18 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     test_app
 }
 
-async fn start(settings: &Settings) -> (String, Arc<dyn Store>, Running) {
+async fn start(settings: &Settings) -> (String, Arc<dyn Store>, Arc<Sweeper>, Running) {
     let app = Application::build(settings)
         .await
         .expect("the application builds");
     let address = format!("http://{}", app.local_addr().expect("bound address"));
     let store = app.store();
+    let sweeper = app.sweeper();
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(app.run_until_stopped(async {
         let _ = stopped.await;
     }));
-    (address, store, Running { stop, task })
+    (address, store, sweeper, Running { stop, task })
 }
 
 impl TestApp {
@@ -191,9 +195,10 @@ impl TestApp {
                 .expect("server task")
                 .expect("the server stopped cleanly");
         }
-        let (address, store, running) = start(&self.settings).await;
+        let (address, store, sweeper, running) = start(&self.settings).await;
         self.address = address;
         self.store = store;
+        self.sweeper = sweeper;
         self.running = Some(running);
     }
 
@@ -202,6 +207,36 @@ impl TestApp {
     pub async fn restart_with(&mut self, adjust: impl FnOnce(&mut Settings)) {
         adjust(&mut self.settings);
         self.restart().await;
+    }
+
+    /// The settings the server runs with (its clock included, which the test may move).
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Moves the clock that monitors are watched by.
+    pub fn advance(&self, span: std::time::Duration) {
+        self.settings.clock.advance(span);
+    }
+
+    /// Sweeps now, beside the server's own rounds, until no monitor is due: a round may find
+    /// a monitor that the server's sweeper is looking at (and, on PostgreSQL, skip it), so one
+    /// round alone does not mean that the look is done. What this caller's rounds did.
+    pub async fn sweep(&self) -> Round {
+        let mut total = Round::default();
+        for _ in 0..100 {
+            let round = self.sweeper.round().await;
+            total.looked += round.looked;
+            total.flips += round.flips;
+            total.missed += round.missed;
+            total.alerts += round.alerts;
+            total.failed += round.failed;
+            if round.due == 0 {
+                return total;
+            }
+            tokio::task::yield_now().await;
+        }
+        panic!("monitors stayed due through 100 rounds: {total:?}");
     }
 
     /// Registers an OAuth client; returns its client id and secret.

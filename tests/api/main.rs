@@ -23,5 +23,6 @@ mod query;
 mod records;
 mod runs;
 mod seed;
+mod sweeper;
 mod text;
 mod wire;

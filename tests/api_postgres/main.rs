@@ -44,6 +44,8 @@ mod records;
 mod runs;
 #[path = "../api/seed.rs"]
 mod seed;
+#[path = "../api/sweeper.rs"]
+mod sweeper;
 #[path = "../api/text.rs"]
 mod text;
 #[path = "../api/wire.rs"]

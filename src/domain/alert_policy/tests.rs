@@ -11,11 +11,28 @@ fn hours(n: u64) -> Duration {
     Duration::from_secs(n * 3600)
 }
 
+/// The default policy, turned on.
+fn on() -> AlertPolicy {
+    AlertPolicy {
+        enabled: true,
+        ..AlertPolicy::default()
+    }
+}
+
+#[test]
+fn a_policy_that_is_off_never_alerts() {
+    let off = AlertPolicy::default();
+    let (alerts, episode) = off.due(&Episode::default(), true, &[true, true], at(T0));
+    assert_eq!(alerts, []);
+    assert_eq!(episode, Episode::default());
+    assert_eq!(off.next_due(&episode, at(T0)), None);
+}
+
 const T0: &str = "2026-12-01T10:00:00Z";
 
 #[test]
 fn by_default_the_first_failure_alerts_once_and_the_recovery_once() {
-    let policy = AlertPolicy::default();
+    let policy = on();
     let (alerts, episode) = policy.due(&Episode::default(), true, &[true], at(T0));
     assert_eq!(alerts, [Alert::Down]);
     assert_eq!(episode.down_since, Some(at(T0)));
@@ -33,7 +50,7 @@ fn by_default_the_first_failure_alerts_once_and_the_recovery_once() {
 fn n_failures_in_a_row_are_needed_when_asked_for() {
     let policy = AlertPolicy {
         after_failures: 3,
-        ..AlertPolicy::default()
+        ..on()
     };
     let (alerts, episode) = policy.due(&Episode::default(), true, &[true, true, false], at(T0));
     assert_eq!(alerts, []);
@@ -54,10 +71,10 @@ fn a_failure_rate_alerts_over_a_full_window_only() {
     let policy = AlertPolicy {
         after_failures: 10,
         failure_rate: Some(FailureRate {
-            share: 0.5,
+            percent: 50,
             runs: 4,
         }),
-        ..AlertPolicy::default()
+        ..on()
     };
     let cases: [(&[bool], bool); 4] = [
         (&[true, false, true, false, false], true),
@@ -79,7 +96,7 @@ fn a_down_that_lasts_repeats_and_escalates_once() {
             after: hours(2),
             to: ContactAlertType::Functional,
         }),
-        ..AlertPolicy::default()
+        ..on()
     };
     let (_, episode) = policy.due(&Episode::default(), true, &[true], at(T0));
     assert_eq!(
@@ -107,7 +124,7 @@ fn a_maintenance_window_holds_alerts_back_and_they_follow_when_it_closes() {
             from: at("2026-12-01T09:00:00Z"),
             until: at("2026-12-01T11:00:00Z"),
         }],
-        ..AlertPolicy::default()
+        ..on()
     };
     let (alerts, episode) = policy.due(&Episode::default(), true, &[true], at(T0));
     assert_eq!(alerts, []);
@@ -124,7 +141,7 @@ fn a_maintenance_window_holds_alerts_back_and_they_follow_when_it_closes() {
             from: at("2026-12-01T12:00:00Z"),
             until: at("2026-12-01T13:00:00Z"),
         }],
-        ..AlertPolicy::default()
+        ..on()
     };
     let (alerts, held) = later.due(&episode, false, &[false], at("2026-12-01T12:30:00Z"));
     assert_eq!((alerts, &held), (vec![], &episode));
@@ -153,4 +170,42 @@ fn a_recurring_window_covers_each_of_its_stretches_in_its_zone() {
     // Summer: Sunday 2026-07-05 01:00 CEST is 2026-07-04T23:00Z.
     assert!(window.covers(at("2026-07-04T23:30:00Z")));
     assert!(!window.covers(at("2026-07-05T01:00:00Z")));
+}
+
+#[test]
+fn maintenance_windows_read_and_write_as_the_api_shows_them() {
+    let written = serde_json::json!([
+        {"from": "2026-12-24T00:00:00Z", "until": "2026-12-27T00:00:00Z"},
+        {"schedule-kind": "cron", "schedule": "0 1 * * Sun", "time-zone": "Europe/Berlin", "duration": 7200},
+    ]);
+    let windows = Maintenance::parse_all(&written).unwrap();
+    assert_eq!(windows.len(), 2);
+    let shown = Maintenance::to_json(&windows);
+    assert_eq!(Maintenance::parse_all(&shown).unwrap(), windows);
+    assert_eq!(shown[0]["from"], "2026-12-24T00:00:00+00:00");
+    assert_eq!(shown[1]["duration"], 7200);
+    // XML's array element reads as an object holding the list.
+    let xml = serde_json::json!({"maintenance-window": written});
+    assert_eq!(Maintenance::parse_all(&xml).unwrap(), windows);
+}
+
+#[test]
+fn a_bad_maintenance_window_is_named_by_its_position() {
+    let errors = Maintenance::parse_all(&serde_json::json!([
+        {"from": "2026-12-24T00:00:00Z", "until": "2026-12-23T00:00:00Z"},
+        {"schedule-kind": "cron", "schedule": "0 1 * * Sun", "duration": 5},
+        {"schedule-kind": "hourly"},
+        "weekends",
+    ]))
+    .unwrap_err();
+    assert_eq!(
+        errors,
+        [
+            "Maintenance window 1: until must be after from",
+            "Maintenance window 2: duration must be from 60 to 604800 seconds",
+            "Maintenance window 3: needs from and until, or schedule-kind, schedule and duration",
+            "Maintenance window 4: needs from and until, or schedule-kind, schedule and duration",
+        ]
+    );
+    assert!(Maintenance::parse_all(&serde_json::json!("weekends")).is_err());
 }

@@ -171,6 +171,58 @@ fn every_open_run_is_watched_for_its_maximum_run_time() {
 }
 
 #[test]
+fn a_stuck_run_is_failed_at_the_hard_limit_and_the_others_stay_watched() {
+    let monitor = Monitor {
+        max_runtime: Some(minutes(60)),
+        stuck_fail_after: Some(minutes(120)),
+        ..nightly()
+    };
+    let old = OpenRun {
+        id: 1,
+        started_at: at("2026-12-01T01:00:00Z"),
+    };
+    let fresh = OpenRun {
+        id: 2,
+        started_at: at("2026-12-01T01:40:00Z"),
+    };
+    let seen = Observed {
+        open: vec![old, fresh],
+        last_start: Some(at("2026-12-01T01:40:00Z")),
+        last_ended: None,
+    };
+    let stuck = monitor.evaluate(&seen, at("2026-12-01T02:00:00Z"));
+    assert_eq!((stuck.stuck, stuck.overdue), (vec![1], vec![]));
+    // The fresh run outlasts the maximum at 02:40: the next look.
+    assert_eq!(stuck.deadline, Some(at("2026-12-01T02:40:00Z")));
+    let both = monitor.evaluate(&seen, at("2026-12-01T02:40:00Z"));
+    assert_eq!(both.stuck, [1, 2]);
+    // Then the old run's hard limit at 03:00.
+    assert_eq!(both.deadline, Some(at("2026-12-01T03:00:00Z")));
+    let overdue = monitor.evaluate(&seen, at("2026-12-01T03:00:00Z"));
+    assert_eq!(
+        overdue.overdue,
+        [1],
+        "failed at two hours, the fresh one not yet"
+    );
+    assert_eq!(overdue.deadline, Some(at("2026-12-01T03:40:00Z")));
+}
+
+#[test]
+fn the_starts_a_pause_covered_are_not_missed_once_it_runs_out() {
+    let monitor = Monitor {
+        paused: Some(Some(at("2026-12-03T12:00:00Z"))),
+        ..nightly()
+    };
+    let paused = monitor.evaluate(&Observed::default(), at("2026-12-02T12:00:00Z"));
+    assert_eq!(paused.health, Health::Paused);
+    assert_eq!(paused.deadline, Some(at("2026-12-03T12:00:00Z")));
+    // The 2nd's and 3rd's 02:00 went by during the pause; the next expected is the 4th's.
+    let resumed = monitor.evaluate(&Observed::default(), at("2026-12-03T12:00:00Z"));
+    assert_eq!(resumed.health, Health::New);
+    assert_eq!(resumed.next_expected, Some(at("2026-12-04T01:00:00Z")));
+}
+
+#[test]
 fn a_run_that_succeeds_too_fast_or_out_of_bounds_is_down() {
     let quick = ended(
         4,
@@ -244,9 +296,10 @@ fn a_pause_silences_everything_until_it_ends() {
     assert_eq!(paused.health, Health::Paused);
     assert_eq!(paused.reason, "paused until 2026-12-05 01:00 Europe/Berlin");
     assert_eq!(paused.deadline, Some(at("2026-12-05T00:00:00Z")));
-    // After the pause, watching resumes where it stands.
+    // After the pause, watching resumes from its end: the starts it covered are not missed.
     let after_pause = monitor.evaluate(&Observed::default(), at("2026-12-05T00:00:00Z"));
-    assert_eq!(after_pause.health, Health::Down);
+    assert_eq!(after_pause.health, Health::New);
+    assert_eq!(after_pause.next_expected, Some(at("2026-12-05T01:00:00Z")));
     let indefinitely = Monitor {
         paused: Some(None),
         ..nightly()

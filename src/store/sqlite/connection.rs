@@ -24,6 +24,7 @@ impl Executor for Connection {
     /// SQLite serialises writers (one writer connection), so reads need no row lock, and the
     /// uniqueness checks of integrations no lock of their own.
     const ROW_LOCK: &'static str = "";
+    const SKIP_LOCKED: &'static str = "";
     const KEYS_LOCK: Option<&'static str> = None;
     /// SQLite plans from its indexes' shapes alone (no `ANALYZE`, so no `sqlite_stat1`): the
     /// plans stay those that docs/benchmarks.md measured, whatever the data.
