@@ -13,16 +13,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
-use lettre::message::Mailbox;
+use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use sha2::Sha256;
 use tokio::sync::{Notify, watch};
 
-use crate::config::AlertSettings;
+use crate::config::{AlertSettings, PublicUrl};
 use crate::domain::alerts::{Attempt, Channel, Delivery, DeliveryStatus, MAX_ATTEMPTS, backoff};
 use crate::egress::{self, GuardedResolver};
 use crate::error::{Error, Result};
-use crate::store::OutboxStore;
+use crate::store::{OutboxStore, Subject};
 use crate::time;
 use crate::view::{self, render};
 
@@ -73,6 +73,7 @@ impl Dispatcher {
             smtp,
             retry_base: settings.retry_base,
             allow_private,
+            public_url: settings.public_url.clone(),
         };
         Ok(Dispatcher {
             sender: Arc::new(sender),
@@ -149,12 +150,18 @@ struct Sender {
     smtp: Option<(AsyncSmtpTransport<Tokio1Executor>, Mailbox)>,
     retry_base: Duration,
     allow_private: bool,
+    /// The root of the links in emails (`--public-url`).
+    public_url: Option<PublicUrl>,
 }
 
 impl Sender {
     async fn attempt(&self, delivery: &Delivery) -> Attempt {
-        let body = match self.payload(delivery).await {
-            Ok(body) => body,
+        let subject = match self
+            .store
+            .subject(delivery.record_type, delivery.record_id)
+            .await
+        {
+            Ok(subject) => subject,
             Err(error) => {
                 return Attempt::Failed {
                     error: format!("cannot build the alert: {error}"),
@@ -163,8 +170,8 @@ impl Sender {
             }
         };
         match delivery.channel {
-            Channel::Webhook => self.webhook(delivery, body).await,
-            Channel::Email => self.email(delivery, body).await,
+            Channel::Webhook => self.webhook(delivery, payload(delivery, &subject)).await,
+            Channel::Email => self.email(delivery, &subject).await,
         }
     }
 
@@ -193,21 +200,6 @@ impl Sender {
         self.store
             .record_attempt(delivery.id, status, &attempt, next)
             .await
-    }
-
-    /// The alert as JSON: the integration, the run, the record and its responses, as the API
-    /// shows them now.
-    async fn payload(&self, delivery: &Delivery) -> Result<String> {
-        let kind = delivery.record_type;
-        let subject = self.store.subject(kind, delivery.record_id).await?;
-        let payload = view::alerts::payload(
-            kind,
-            delivery.id,
-            &subject.record,
-            subject.run.as_ref(),
-            subject.integration(),
-        );
-        Ok(render::json(&payload))
     }
 
     async fn webhook(&self, delivery: &Delivery, body: String) -> Attempt {
@@ -265,7 +257,7 @@ impl Sender {
         }
     }
 
-    async fn email(&self, delivery: &Delivery, body: String) -> Attempt {
+    async fn email(&self, delivery: &Delivery, subject: &Subject) -> Attempt {
         let Some((transport, from)) = &self.smtp else {
             return Attempt::Undeliverable {
                 error: "no SMTP server is configured (--smtp-url)".into(),
@@ -279,16 +271,20 @@ impl Sender {
                 };
             }
         };
-        let subject = format!(
-            "[Runledger] {} alert #{}",
-            delivery.record_type.owner_type().replace('_', " "),
-            delivery.record_id
+        let email = view::email::email(
+            delivery.record_type,
+            &subject.record,
+            subject.run.as_ref(),
+            subject.integration(),
+            self.public_url.as_ref().map(PublicUrl::as_str),
         );
+        // The subject holds no line break (the view makes it one line), and lettre encodes
+        // what is not ASCII; both parts are UTF-8, text first as multipart/alternative asks.
         let message = Message::builder()
             .from(from.clone())
             .to(to)
-            .subject(subject)
-            .body(body);
+            .subject(email.subject)
+            .multipart(MultiPart::alternative_plain_html(email.text, email.html));
         let message = match message {
             Ok(message) => message,
             Err(e) => {
@@ -307,6 +303,19 @@ impl Sender {
             },
         }
     }
+}
+
+/// The alert as JSON: the integration, the run, the record and its responses, as the API
+/// shows them now.
+fn payload(delivery: &Delivery, subject: &Subject) -> String {
+    let payload = view::alerts::payload(
+        delivery.record_type,
+        delivery.id,
+        &subject.record,
+        subject.run.as_ref(),
+        subject.integration(),
+    );
+    render::json(&payload)
 }
 
 /// A webhook the guard stopped: no later attempt would fare better, so it is not retried.

@@ -259,6 +259,11 @@ pub struct ServeArgs {
           value_parser = clap::builder::BoolishValueParser::new())]
     pub allow_private_webhooks: bool,
 
+    /// The server's root URL as people reach it, e.g. `https://runledger.example.com`: alert
+    /// emails link to the run there. Without it, emails carry no link.
+    #[arg(long, env = "RUNLEDGER_PUBLIC_URL", value_name = "URL", value_parser = PublicUrl::parse)]
+    pub public_url: Option<PublicUrl>,
+
     /// The most bytes a request line and its headers may hold (8192 at least); more is a 431.
     #[arg(long, env = "RUNLEDGER_MAX_HEADER_BYTES", default_value_t = Limits::DEFAULT.max_header_bytes,
           value_parser = RangedU64ValueParser::<usize>::new().range(Limits::MIN_HEADER_BYTES as u64..=1_048_576))]
@@ -395,6 +400,8 @@ pub struct AlertSettings {
     /// Whether webhooks may reach loopback and private addresses (`--allow-private-webhooks`);
     /// link-local and reserved ones stay refused.
     pub allow_private_webhooks: bool,
+    /// Where people reach the server (`--public-url`): the root of the links in emails.
+    pub public_url: Option<PublicUrl>,
 }
 
 impl Default for AlertSettings {
@@ -404,7 +411,42 @@ impl Default for AlertSettings {
             smtp_from: "runledger@localhost".into(),
             retry_base: Duration::from_secs(5),
             allow_private_webhooks: false,
+            public_url: None,
         }
+    }
+}
+
+/// The server's root URL as people reach it (`--public-url`): an absolute `http` or `https`
+/// URL without credentials, query or fragment, kept without its trailing slash so that a
+/// path is appended as `{url}/api/…`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublicUrl(String);
+
+impl PublicUrl {
+    pub fn parse(text: &str) -> Result<PublicUrl, String> {
+        let text = text.trim();
+        let bad = |why: &str| {
+            format!("invalid public URL '{text}': {why} (e.g. https://runledger.example.com)")
+        };
+        let url = reqwest::Url::parse(text).map_err(|e| bad(&e.to_string()))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(bad("it must start with http:// or https://"));
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(bad("it names no host"));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(bad("it may not carry credentials"));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(bad("it may not carry a query or fragment"));
+        }
+        Ok(PublicUrl(url.as_str().trim_end_matches('/').to_owned()))
+    }
+
+    /// The URL without a trailing slash.
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
@@ -527,6 +569,39 @@ mod tests {
             !Settings::new("sqlite://x.db", "127.0.0.1:0")
                 .alerts
                 .allow_private_webhooks
+        );
+    }
+
+    #[test]
+    fn a_public_url_is_an_absolute_http_url_kept_without_its_trailing_slash() {
+        assert_eq!(serve(&[]).unwrap().public_url, None);
+        let url = serve(&["--public-url", "https://Runledger.example.com/"])
+            .unwrap()
+            .public_url
+            .unwrap();
+        assert_eq!(url.as_str(), "https://runledger.example.com");
+        assert_eq!(
+            PublicUrl::parse("http://10.0.0.5:8080/runledger/")
+                .unwrap()
+                .as_str(),
+            "http://10.0.0.5:8080/runledger"
+        );
+        for bad in [
+            "runledger.example.com",
+            "/runledger",
+            "ftp://example.com",
+            "https://",
+            "https://user:pw@example.com",
+            "https://example.com/?a=1",
+            "https://example.com/#top",
+        ] {
+            let refusal = PublicUrl::parse(bad).unwrap_err();
+            assert!(refusal.contains("invalid public URL"), "{bad}: {refusal}");
+        }
+        let refusal = serve(&["--public-url", "example.com"]).unwrap_err();
+        assert!(
+            refusal.to_string().contains("--public-url"),
+            "the flag is named: {refusal}"
         );
     }
 

@@ -61,6 +61,7 @@ async fn run(cli: Cli) -> Result<u8> {
                     smtp_url: args.smtp_url,
                     smtp_from: args.smtp_from,
                     allow_private_webhooks: args.allow_private_webhooks,
+                    public_url: args.public_url,
                     ..AlertSettings::default()
                 },
                 ..Settings::new(cli.database_url, args.listen)

@@ -10,6 +10,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode as AxumStatus, header::LOCATION};
 use reqwest::StatusCode;
 use runledger::alerts::sign;
+use runledger::config::PublicUrl;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
@@ -373,9 +374,15 @@ async fn smtp_server() -> (String, Arc<Mutex<Vec<String>>>) {
 }
 
 #[tokio::test]
-async fn email_alerts_go_out_through_smtp_when_it_is_configured() {
+async fn email_alerts_go_out_through_smtp_as_text_and_html_with_a_link_to_the_run() {
     let (smtp_url, messages) = smtp_server().await;
-    let app = app_with_quick_retries(Some(smtp_url)).await;
+    let app = spawn_app_with(|s| {
+        s.rate_limit = None;
+        s.alerts.retry_base = Duration::from_millis(100);
+        s.alerts.smtp_url = Some(smtp_url);
+        s.alerts.public_url = Some(PublicUrl::parse("https://runledger.example.com/").unwrap());
+    })
+    .await;
     app.create_integration("MAILED").await;
     contact(
         &app,
@@ -385,16 +392,78 @@ async fn email_alerts_go_out_through_smtp_when_it_is_configured() {
     )
     .await;
     let error = alert(&app, "MAILED", "Technical").await;
+    let run = error["integration-run"]["id"].as_i64().unwrap();
     let deliveries = settled_deliveries(&app, error["id"].as_i64().unwrap()).await;
     assert_eq!(deliveries.len(), 1);
     assert_eq!(deliveries[0]["status"], "delivered", "{:?}", deliveries);
     assert_eq!(deliveries[0]["channel"], "email");
     let session = messages.lock().unwrap().join("\n");
     assert!(session.contains("RCPT TO:<ops@example.com>"), "{session}");
+    // The parts' soft line breaks joined, then headers folded over several lines read as one.
+    let message = unquote(&session).replace("\n ", " ").replace("\n\t", " ");
     assert!(
-        session.contains("Supplier is blocked"),
-        "the alert is in the message:\n{session}"
+        message.contains(
+            "Subject: [Runledger] Integration \"MAILED integration\" (MAILED): error on \
+             Supplier 4711: Supplier is blocked\n"
+        ),
+        "{message}"
     );
+    assert!(
+        message.contains("Content-Type: multipart/alternative;"),
+        "{message}"
+    );
+    let text = message
+        .find("Content-Type: text/plain; charset=utf-8")
+        .expect("a text part");
+    let html = message
+        .find("Content-Type: text/html; charset=utf-8")
+        .expect("an HTML part");
+    assert!(text < html, "the text part comes first:\n{message}");
+    let (text, html) = (&message[text..html], &message[html..]);
+    let link = format!("https://runledger.example.com/api/integration_runs/{run}");
+    for fact in [
+        "Integration \"MAILED integration\" (MAILED): error on Supplier 4711: Supplier is \
+         blocked\n",
+        "Integration:  MAILED integration (MAILED)",
+        &format!("Run:          {run}, pending"),
+        "Document:     Supplier 4711",
+        "- E42: Supplier is blocked",
+        &format!("Run: {link}"),
+    ] {
+        assert!(text.contains(fact), "{fact:?} in the text part:\n{text}");
+    }
+    for fact in [
+        "<dt>Integration</dt><dd>MAILED integration (MAILED)</dd>",
+        "<li><code>E42</code><pre>Supplier is blocked</pre></li>",
+        &format!("<a href=\"{link}\">"),
+    ] {
+        assert!(html.contains(fact), "{fact:?} in the HTML part:\n{html}");
+    }
+}
+
+/// A message's quoted-printable parts decoded: soft line breaks joined, `=XX` turned back
+/// into its byte. Enough for the ASCII the test sends.
+fn unquote(message: &str) -> String {
+    let joined = message.replace("=\n", "");
+    let mut out = Vec::with_capacity(joined.len());
+    let bytes = joined.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match hex.map(|h| u8::from_str_radix(h, 16)) {
+            Some(Ok(byte)) if bytes[i] == b'=' => {
+                out.push(byte);
+                i += 3;
+            }
+            _ => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 // ---------------------------------------------------------------------------------------
