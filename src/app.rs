@@ -15,6 +15,8 @@ pub struct App {
     pub alerts: Arc<Dispatcher>,
     /// Asked for a round when a monitor changes.
     pub sweeper: Arc<crate::sweeper::Sweeper>,
+    /// Where people reach this server (`--public-url`), for the links it hands out.
+    pub public_url: Option<String>,
     /// What monitors' health is evaluated at (the system's, moved only by tests).
     pub clock: Clock,
     /// Off only where a caller builds the application so (benchmarks); never from the CLI.

@@ -46,6 +46,11 @@ impl Application {
         let app = App {
             store: store.clone(),
             clock: settings.clock.clone(),
+            public_url: settings
+                .alerts
+                .public_url
+                .as_ref()
+                .map(|u| u.as_str().to_owned()),
             sweeper: sweeper.clone(),
             auth,
             alerts: alerts.clone(),

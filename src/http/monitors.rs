@@ -27,7 +27,7 @@ pub async fn show(
 ) -> Result<Reply> {
     let now = app.clock.now();
     let (stored, seen) = app.store.monitor(id, fresh_ping_key()?, now).await?;
-    Ok(answer(format, &headers, &stored, &seen, now))
+    Ok(answer(&app, format, &headers, &stored, &seen, now))
 }
 
 pub async fn update(
@@ -44,7 +44,7 @@ pub async fn update(
         .await?;
     // The sweeper takes the new settings from here.
     app.sweeper_wake();
-    Ok(answer(write.format, &headers, &stored, &seen, now))
+    Ok(answer(&app, write.format, &headers, &stored, &seen, now))
 }
 
 /// `GET /api/integrations/:id/monitor/flips`: its changes of health, newest first.
@@ -85,7 +85,7 @@ pub async fn index(
         ROOT,
         monitors
             .iter()
-            .map(|m| stored_node(m, &ping_url(&headers, &m.ping_key)))
+            .map(|m| stored_node(m, &ping_url(&app, &headers, &m.ping_key)))
             .collect(),
     ))
 }
@@ -142,6 +142,7 @@ impl Page {
 
 /// The monitor with its health as of now.
 fn answer(
+    app: &AppState,
     format: Format,
     headers: &HeaderMap,
     stored: &StoredMonitor,
@@ -149,7 +150,7 @@ fn answer(
     now: Timestamp,
 ) -> Reply {
     let verdict = stored.monitor.evaluate(seen, now);
-    let url = ping_url(headers, &stored.ping_key);
+    let url = ping_url(app, headers, &stored.ping_key);
     Reply::one(
         StatusCode::OK,
         format,
@@ -166,9 +167,13 @@ fn fresh_ping_key() -> Result<String> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// The ping URL as this request reached the server: its `Host`, and `https` when a proxy
-/// says so in `X-Forwarded-Proto`.
-fn ping_url(headers: &HeaderMap, key: &str) -> String {
+/// The ping URL under the server's public URL (`--public-url`) when one is set; else as this
+/// request reached the server: its `Host`, and `https` when a proxy says so in
+/// `X-Forwarded-Proto`.
+fn ping_url(app: &AppState, headers: &HeaderMap, key: &str) -> String {
+    if let Some(base) = &app.public_url {
+        return format!("{base}/ping/{key}");
+    }
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())

@@ -107,22 +107,23 @@ pub fn alert_record(
     episode: &Episode,
     monitor: &Monitor,
 ) -> (String, ContactAlertType) {
-    let since = |episode: &Episode| {
-        episode
-            .down_since
-            .map(|t| format!(" since {}", monitor.zone.wall_clock(t)))
-            .unwrap_or_default()
-    };
+    let since = episode
+        .down_since
+        .map(|t| monitor.zone.wall_clock(t))
+        .unwrap_or_default();
     match alert {
         Alert::Down => (
             format!("down: {}", verdict.reason),
             ContactAlertType::Technical,
         ),
         Alert::Repeat => (
-            format!("down{}: {}", since(episode), verdict.reason),
+            format!("down: {} (down since {since})", verdict.reason),
             ContactAlertType::Technical,
         ),
-        Alert::Escalate(to) => (format!("down{}: {}", since(episode), verdict.reason), to),
+        Alert::Escalate(to) => (
+            format!("down: {} (down since {since}, escalated)", verdict.reason),
+            to,
+        ),
         Alert::Recovered => (
             format!("up: {}", verdict.reason),
             ContactAlertType::Technical,
@@ -234,7 +235,7 @@ mod tests {
                 &monitor
             ),
             (
-                "down since 2026-12-01 01:00 UTC: run 4 failed".into(),
+                "down: run 4 failed (down since 2026-12-01 01:00 UTC, escalated)".into(),
                 ContactAlertType::Functional
             )
         );
