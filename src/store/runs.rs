@@ -135,7 +135,7 @@ async fn updated(
 }
 
 /// Writes the columns of `run` that differ from `read`, if its status is still the one read.
-async fn write(conn: &mut impl Executor, read: &Run, run: &Run) -> Result<()> {
+pub(super) async fn write(conn: &mut impl Executor, read: &Run, run: &Run) -> Result<()> {
     let changed = [
         run.integration_id != read.integration_id,
         run.status != read.status,

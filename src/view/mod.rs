@@ -7,6 +7,7 @@ pub mod contacts;
 pub mod deliveries;
 pub mod integrations;
 pub mod monitors;
+pub mod pings;
 pub mod records;
 pub mod render;
 pub mod runs;
