@@ -91,18 +91,13 @@ async fn receive(
         Plan::Record => None,
         Plan::Start => Some(insert_run(tx, integration_id, Status::Running, now).await?),
         Plan::End { run_id, outcome } => {
-            end_run(tx, run_id, &outcome, now).await?;
-            Some(run_id)
+            if end_run(tx, run_id, &outcome, now).await? {
+                Some(run_id)
+            } else {
+                Some(start_and_end(tx, integration_id, &outcome, now).await?)
+            }
         }
-        Plan::StartAndEnd(outcome) => {
-            let status = match outcome {
-                Outcome::Success => Status::Successful,
-                Outcome::Failure(_) => Status::Failed,
-            };
-            let run_id = insert_run(tx, integration_id, status, now).await?;
-            file_failure(tx, integration_id, run_id, &outcome, now).await?;
-            Some(run_id)
-        }
+        Plan::StartAndEnd(outcome) => Some(start_and_end(tx, integration_id, &outcome, now).await?),
     };
     let logged = LoggedPing {
         id: 0,
@@ -156,16 +151,37 @@ async fn insert_run(
         .await
 }
 
+/// A run that starts and ends now, with the failure's integration error: an end that found
+/// no open run to pair with.
+async fn start_and_end(
+    tx: &mut impl Executor,
+    integration_id: i64,
+    outcome: &Outcome,
+    now: Timestamp,
+) -> Result<i64> {
+    let status = match outcome {
+        Outcome::Success => Status::Successful,
+        Outcome::Failure(_) => Status::Failed,
+    };
+    let run_id = insert_run(tx, integration_id, status, now).await?;
+    file_failure(tx, integration_id, run_id, outcome, now).await?;
+    Ok(run_id)
+}
+
 /// Ends an open run as the API's actions would: a failure files its integration error first
 /// and then `fail`s the run; a success `finish`es it, which fails a run that has unresolved
-/// integration errors (filed by the job itself through the API).
+/// integration errors (filed by the job itself through the API). `false` when the run ended
+/// between the search and its lock (another node's ping, or an API call): nothing is written.
 async fn end_run(
     tx: &mut impl Executor,
     run_id: i64,
     outcome: &Outcome,
     now: Timestamp,
-) -> Result<()> {
+) -> Result<bool> {
     let mut view = runs::fetch(tx, run_id, true).await?;
+    if view.run.status.is_terminal() {
+        return Ok(false);
+    }
     file_failure(tx, view.run.integration_id, run_id, outcome, now).await?;
     let action = match outcome {
         Outcome::Success => Action::Finish,
@@ -176,7 +192,7 @@ async fn end_run(
         view.run.updated_by = None;
         runs::write(tx, &read, &view.run).await?;
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Files the `Runledger::Job` integration error of a failure on the run (nothing for a

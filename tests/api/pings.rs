@@ -411,3 +411,29 @@ async fn the_ping_log_is_newest_first_paged_and_needs_read_credentials() {
     let (other, _) = monitored(&app, "OTHER").await;
     assert!(log(&app, other).await.is_empty());
 }
+
+#[tokio::test]
+async fn ends_racing_for_one_open_run_end_it_once_and_record_the_rest() {
+    let app = spawn_app().await;
+    let (id, url) = monitored(&app, "RACE").await;
+    assert_eq!(get(&format!("{url}/start?rid=r")).await.0, StatusCode::OK);
+    let target = format!("{url}/fail?rid=r");
+    let answers = futures_util::future::join_all((0..6).map(|_| get(&target))).await;
+    for (status, _, text) in answers {
+        assert_eq!(status, StatusCode::OK, "{text}");
+    }
+    let all = runs(&app, id).await;
+    assert_eq!(
+        all.len(),
+        6,
+        "one ended, five made: every ping is in the ledger"
+    );
+    for run in &all {
+        assert_eq!(run["status"], "failed", "{run}");
+        assert_eq!(
+            run["integration-errors"].as_array().unwrap().len(),
+            1,
+            "{run}"
+        );
+    }
+}
