@@ -18,7 +18,7 @@ use crate::app::{App, AppState};
 use crate::config::Limits;
 use crate::domain::clients::Scope;
 use crate::http::records;
-use crate::http::{auth, contacts, deliveries, error, integrations, monitors, oauth, runs};
+use crate::http::{auth, contacts, deliveries, error, integrations, monitors, oauth, pings, runs};
 
 /// One API route: its verb, its path, the scope it requires, and its handler.
 pub struct Route {
@@ -44,6 +44,7 @@ pub fn routes() -> Vec<Route> {
         route(Method::PUT, "/api/integrations/{id}/monitor", Write, put(monitors::update)),
         route(Method::GET, "/api/integrations/{id}/monitor/flips", Read, get(monitors::flips)),
         route(Method::GET, "/api/monitors", Read, get(monitors::index)),
+        route(Method::GET, "/api/integrations/{id}/monitor/pings", Read, get(pings::index)),
 
         route(Method::GET, "/api/integration_runs", Read, get(runs::index)),
         route(Method::POST, "/api/integration_runs", Write, post(runs::create)),
@@ -95,7 +96,11 @@ pub fn router(app: App, limits: &Limits) -> Router {
     let state = AppState::new(app);
     let mut router = Router::new()
         .route("/oauth2/token", post(oauth::token))
-        .route("/oauth2/access_tokens", post(oauth::token));
+        .route("/oauth2/access_tokens", post(oauth::token))
+        // The key in a ping URL is its credential: no gate (docs/monitoring.md#ping-urls).
+        // HEAD is served by the GET route, without the body.
+        .route("/ping/{key}", get(pings::ping).post(pings::ping))
+        .route("/ping/{key}/{signal}", get(pings::ping).post(pings::ping));
     for route in routes() {
         let gate = middleware::from_fn_with_state((state.clone(), route.scope), auth::guard);
         router = router.route(route.path, route.handler.route_layer(gate));
@@ -105,14 +110,25 @@ pub fn router(app: App, limits: &Limits) -> Router {
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         // A bug must still answer (500, in Coupa's format) rather than drop the connection.
         .layer(CatchPanicLayer::new())
-        .layer(middleware::from_fn_with_state(*limits, crate::http::limits::enforce))
+        .layer(middleware::from_fn_with_state(
+            *limits,
+            crate::http::limits::enforce,
+        ))
         .layer(middleware::from_fn(error::render))
         .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
-            let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-            // The path only: query strings may carry credentials (spec §5).
-            tracing::info_span!("request", id, method = %request.method(), path = %request.uri().path())
-        }))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                let id = request
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                // The path only: query strings may carry credentials (spec §5), and so does a
+                // ping URL's path, which is logged without its key.
+                let path = pings::logged_path(request.uri().path());
+                tracing::info_span!("request", id, method = %request.method(), path = %path)
+            }),
+        )
         .layer(SetRequestIdLayer::x_request_id(RequestCounter::default()))
 }
 

@@ -118,6 +118,17 @@ impl Sweeper {
     }
 }
 
+impl std::ops::AddAssign for Round {
+    fn add_assign(&mut self, other: Round) {
+        self.due += other.due;
+        self.looked += other.looked;
+        self.flips += other.flips;
+        self.missed += other.missed;
+        self.alerts += other.alerts;
+        self.failed += other.failed;
+    }
+}
+
 impl Round {
     fn add(&mut self, looked: &Looked) {
         self.looked += 1;

@@ -447,12 +447,9 @@ async fn sweeper(database: &str, monitors: usize) {
             let mut total = runledger::sweeper::Round::default();
             loop {
                 let round = sweeper.round().await;
-                total.looked += round.looked;
-                total.flips += round.flips;
-                total.missed += round.missed;
-                total.alerts += round.alerts;
-                total.failed += round.failed;
-                if round.due == 0 {
+                let quiet = round.due == 0;
+                total += round;
+                if quiet {
                     break;
                 }
             }

@@ -12,6 +12,7 @@ pub mod coupa_scopes;
 pub mod input;
 pub mod integrations;
 pub mod monitor;
+pub mod pings;
 pub mod records;
 pub mod runs;
 pub mod schedule;

@@ -129,6 +129,9 @@ pub fn resource_name(path: &str) -> &'static str {
     if collection == "integrations" && path.trim_end_matches('/').ends_with("/monitor") {
         return "monitor";
     }
+    if collection == "integrations" && path.trim_end_matches('/').ends_with("/monitor/pings") {
+        return "monitor-ping";
+    }
     match collection {
         "integration_runs" => "integration-run",
         "integrations" => "integration",

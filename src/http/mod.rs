@@ -10,6 +10,7 @@ pub mod integrations;
 pub mod limits;
 pub mod monitors;
 pub mod oauth;
+pub mod pings;
 pub mod records;
 pub mod reply;
 pub mod runs;

@@ -5,6 +5,7 @@
 use crate::domain::alerts::{Channel, DeliveryStatus};
 use crate::domain::contacts::ContactableType;
 use crate::domain::integrations::{Direction, EndSystemType, IntegrationType};
+use crate::domain::pings::PingKind;
 use crate::domain::records::{ContactAlertType, DOCUMENT_TYPES, RecordKind};
 use crate::domain::runs::Status;
 
@@ -268,6 +269,23 @@ pub static DELIVERIES: Resource = Resource {
     ],
 };
 
+/// A monitor's ping log (`/api/integrations/:id/monitor/pings`), Runledger's own.
+pub static MONITOR_PINGS: Resource = Resource {
+    table: "monitor_pings",
+    fields: &[
+        field("id", Int, false),
+        field("integration_id", Int, false),
+        field("kind", Vocab(words!(PingKind, as_str)), false),
+        field("rid", Text, true),
+        field("run_id", Int, true),
+        field("exit_status", Int, true),
+        field("body", Opaque, true),
+        field("user_agent", Opaque, true),
+        field("received_at", Time, false),
+    ],
+    assocs: &[],
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -323,7 +341,14 @@ mod tests {
 
     #[test]
     fn no_vocabulary_holds_two_spellings_of_one_word() {
-        for resource in [&INTEGRATIONS, &RUNS, &ERRORS, &CONTACTS, &DELIVERIES] {
+        for resource in [
+            &INTEGRATIONS,
+            &RUNS,
+            &ERRORS,
+            &CONTACTS,
+            &DELIVERIES,
+            &MONITOR_PINGS,
+        ] {
             for field in resource.fields {
                 let Kind::Vocab(words) = field.kind else {
                     continue;

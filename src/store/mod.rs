@@ -3,7 +3,7 @@
 //!
 //! The traits speak in domain types and take whole operations (create a run, move it to a
 //! status), so that every operation is one transaction. Each resource's module
-//! ([`integrations`], [`runs`], [`records`], [`contacts`], [`monitors`], [`outbox`], [`clients`],
+//! ([`integrations`], [`runs`], [`records`], [`contacts`], [`monitors`], [`pings`], [`outbox`], [`clients`],
 //! [`seed`])
 //! implements its trait for [`backend::SqlStore`], generic over the backend's [`exec::Executor`];
 //! the SQL, which both backends run as written, lives once in [`sql`], and the backend files
@@ -17,6 +17,7 @@ mod integrations;
 mod monitors;
 mod outbox;
 mod paging;
+mod pings;
 pub mod postgres;
 mod records;
 mod rows;
@@ -41,6 +42,7 @@ use crate::domain::integrations::{Integration, IntegrationFields, NewIntegration
 use crate::domain::monitor::fields::{MonitorFields, StoredMonitor};
 use crate::domain::monitor::sweep::{Flip, Looked};
 use crate::domain::monitor::{Health, Observed};
+use crate::domain::pings::{LoggedPing, Ping};
 use crate::domain::records::{Record, RecordFields, RecordKind};
 use crate::domain::runs::{Action, RunFields, RunView};
 use crate::error::{Error, Result};
@@ -56,6 +58,7 @@ pub trait Store:
     + ContactStore
     + MonitorStore
     + SweepStore
+    + PingStore
     + OutboxStore
     + ClientStore
     + SeedStore
@@ -69,6 +72,7 @@ impl<T> Store for T where
         + ContactStore
         + MonitorStore
         + SweepStore
+        + PingStore
         + OutboxStore
         + ClientStore
         + SeedStore
@@ -204,6 +208,17 @@ pub trait SweepStore: Send + Sync + 'static {
     async fn look(&self, integration_id: i64, now: Timestamp) -> Result<Option<Looked>>;
     /// Puts the next look off until `until`.
     async fn postpone(&self, integration_id: i64, until: Timestamp) -> Result<()>;
+}
+
+/// Ping URLs: what the unauthenticated `/ping/<key>` routes hold.
+#[async_trait]
+pub trait PingStore: Send + Sync + 'static {
+    /// Receives a ping for the monitor whose ping key is `key`, at `now`, in one transaction:
+    /// the run it starts or ends (with its integration error), and its line in the log.
+    /// [`Error::NotFound`] when no monitor has the key.
+    async fn ping(&self, key: String, ping: Ping, now: Timestamp) -> Result<LoggedPing>;
+    /// A page of the integration's ping log; [`Error::NotFound`] for an unknown integration.
+    async fn pings(&self, integration_id: i64, query: &Query) -> Result<Vec<LoggedPing>>;
 }
 
 /// The alerts' outbox: what the dispatcher holds.

@@ -214,6 +214,21 @@ async fn write(
     Ok(())
 }
 
+/// Makes the monitor of the run's integration due at `now`, if it has one: called before a
+/// write locks the run, so that writes and looks lock a monitor and its runs in one order.
+pub(super) async fn touch_of_run(
+    conn: &mut impl Executor,
+    run_id: i64,
+    now: Timestamp,
+) -> Result<()> {
+    query(sql::TOUCH_MONITOR_OF_RUN)
+        .bind(run_id)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Makes the integration's monitor due at `now`, if it has one: a write to one of its runs
 /// may have changed its health.
 pub(super) async fn touch(

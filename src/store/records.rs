@@ -11,7 +11,10 @@ use super::paging::page_rows;
 use super::{Effects, RecordStore, integrations, monitors, rows, sql};
 use crate::domain::Actor;
 use crate::domain::alerts::deliveries;
-use crate::domain::records::{Record, RecordFields, RecordKind, record_integration, run_not_found};
+use crate::domain::records::{
+    ContactAlertType, JOB_DOCUMENT_TYPE, NewResponse, Record, RecordFields, RecordKind,
+    record_integration, run_not_found,
+};
 use crate::error::{Error, Result};
 use crate::query::Query;
 use crate::time::{self, Timestamp};
@@ -139,6 +142,13 @@ pub(super) async fn file(
 ) -> Result<Record> {
     let actor_id = actor.map(|a| a.id);
     let run_id = fields.integration_run.flatten();
+    // An error counts against its run's outcome bounds: the monitor looks again. Locked
+    // before the insert locks the run's key, the order a look locks them in.
+    if kind == RecordKind::Error
+        && let Some(run_id) = run_id
+    {
+        monitors::touch_of_run(tx, run_id, now).await?;
+    }
     let integration_id = integration_of(tx, fields, run_id, None).await?;
     let record = Record::new(fields, integration_id, effects.exported, now, actor)?;
     let r = &record;
@@ -161,12 +171,6 @@ pub(super) async fn file(
         .scalar(tx)
         .await?;
     insert_responses(tx, kind, id, fields, now).await?;
-    // An error counts against its run's outcome bounds: the monitor looks again.
-    if kind == RecordKind::Error
-        && let Some(integration_id) = record.integration_id
-    {
-        monitors::touch(tx, integration_id, now).await?;
-    }
     if effects.acknowledge
         && let (Some(document_type), Some(document_id)) =
             (&record.document_type, record.document_id)
@@ -186,6 +190,34 @@ pub(super) async fn file(
         queue_alerts(tx, kind, &record, now).await?;
     }
     fetch(tx, kind, id, false).await
+}
+
+/// Files an integration error of the job (document type `Runledger::Job`, Technical) on a
+/// run, with one response: what a ping's failure and the sweeper's findings file.
+pub(super) async fn file_job_error(
+    tx: &mut impl Executor,
+    run_id: i64,
+    status: Option<&str>,
+    response: NewResponse,
+    now: Timestamp,
+) -> Result<Record> {
+    let fields = RecordFields {
+        contact_alert_type: Some(Some(ContactAlertType::Technical)),
+        integration_run: Some(Some(run_id)),
+        document_type: Some(Some(JOB_DOCUMENT_TYPE.to_owned())),
+        status: status.map(|s| Some(s.to_owned())),
+        responses: vec![response],
+        ..RecordFields::default()
+    };
+    file(
+        tx,
+        RecordKind::Error,
+        &fields,
+        Effects::default(),
+        now,
+        None,
+    )
+    .await
 }
 
 pub(super) async fn fetch<C: Executor>(

@@ -28,18 +28,7 @@ impl<B: Backend> RunStore for SqlStore<B> {
                     let integration = integrations::find(tx, &reference).await?;
                     let mut run = Run::pending(integration.id, now, actor.as_ref());
                     run.apply(&fields, None, now)?;
-                    run.id = query(sql::INSERT_RUN)
-                        .bind(run.integration_id)
-                        .bind(run.status.as_str())
-                        .bind(run.start_time)
-                        .bind(run.end_time)
-                        .bind(run.total_records)
-                        .bind(run.records_processed)
-                        .bind(run.flow.as_ref())
-                        .bind(now)
-                        .bind(actor.map(|a| a.id))
-                        .scalar(tx)
-                        .await?;
+                    run.id = insert(tx, &run, now, actor.map(|a| a.id)).await?;
                     monitors::touch(tx, run.integration_id, now).await?;
                     Ok(RunView {
                         run,
@@ -68,13 +57,14 @@ impl<B: Backend> RunStore for SqlStore<B> {
             .write(move |tx| {
                 Box::pin(async move {
                     let now = time::now();
+                    // The monitor first, then the run: the order a look locks them in.
+                    monitors::touch_of_run(tx, id, now).await?;
                     let (read, mut view, changed) = updated(tx, id, &fields, action, now).await?;
                     if changed {
                         view.run.updated_by = actor;
                         write(tx, &read, &view.run).await?;
-                        monitors::touch(tx, view.run.integration_id, now).await?;
                         if read.integration_id != view.run.integration_id {
-                            monitors::touch(tx, read.integration_id, now).await?;
+                            monitors::touch(tx, view.run.integration_id, now).await?;
                         }
                     }
                     Ok(view)
@@ -102,6 +92,27 @@ impl<B: Backend> RunStore for SqlStore<B> {
             })
             .await
     }
+}
+
+/// Inserts a new run made at `now` by client `actor_id`; its id.
+pub(super) async fn insert(
+    conn: &mut impl Executor,
+    run: &Run,
+    now: Timestamp,
+    actor_id: Option<i64>,
+) -> Result<i64> {
+    query(sql::INSERT_RUN)
+        .bind(run.integration_id)
+        .bind(run.status.as_str())
+        .bind(run.start_time)
+        .bind(run.end_time)
+        .bind(run.total_records)
+        .bind(run.records_processed)
+        .bind(run.flow.as_ref())
+        .bind(now)
+        .bind(actor_id)
+        .scalar(conn)
+        .await
 }
 
 /// The run with its errors, locked for the write that read it when `lock` is set.

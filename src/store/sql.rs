@@ -287,10 +287,20 @@ pub const UPDATE_MONITOR: &str = "\
     WHERE integration_id = $1";
 
 /// Makes integration `$1`'s monitor due at `$2`, for the sweeper to look at what a write to
-/// one of its runs changed; a monitor due sooner stays so.
+/// one of its runs changed; a monitor due sooner stays so. The row is written even then: on
+/// PostgreSQL that waits for a look in progress, which may have read the runs before this
+/// write committed, and then makes the monitor due again, so that no write goes unseen.
 pub const TOUCH_MONITOR: &str = "\
-    UPDATE monitors SET next_deadline = $2 \
-    WHERE integration_id = $1 AND (next_deadline IS NULL OR next_deadline > $2)";
+    UPDATE monitors SET next_deadline = CASE \
+    WHEN next_deadline IS NULL OR next_deadline > $2 THEN $2 ELSE next_deadline END \
+    WHERE integration_id = $1";
+
+/// [`TOUCH_MONITOR`] for the integration of run `$1`: taken before the run's own lock, so that
+/// a write and a look (monitor, then its runs) lock in the same order.
+pub const TOUCH_MONITOR_OF_RUN: &str = "\
+    UPDATE monitors SET next_deadline = CASE \
+    WHEN next_deadline IS NULL OR next_deadline > $2 THEN $2 ELSE next_deadline END \
+    WHERE integration_id = (SELECT integration_id FROM integration_runs WHERE id = $1)";
 
 /// Up to `$2` monitors due at `$1`, soonest first, through the index on the deadline.
 pub const DUE_MONITORS: &str = "\

@@ -18,9 +18,7 @@ use crate::domain::integrations::IntegrationRef;
 use crate::domain::monitor::fields::StoredMonitor;
 use crate::domain::monitor::sweep::{self, Looked};
 use crate::domain::monitor::{Health, Observed, Verdict};
-use crate::domain::records::{
-    ContactAlertType, JOB_DOCUMENT_TYPE, NewResponse, RecordFields, RecordKind,
-};
+use crate::domain::records::{JOB_DOCUMENT_TYPE, NewResponse, RecordFields, RecordKind};
 use crate::domain::runs::{Action, RunFields, Status};
 use crate::error::{Error, Result};
 use crate::time::{self, Timestamp};
@@ -232,7 +230,8 @@ async fn observe(
         .ok_or_else(|| Error::Internal(format!("monitor {integration_id} vanished mid-sweep")))
 }
 
-/// Files the integration error that says what the sweeper found of a run.
+/// Files the integration error that says what the sweeper found of a run (`status` and
+/// response code `code`).
 async fn file_error(
     conn: &mut impl Executor,
     run_id: i64,
@@ -240,26 +239,11 @@ async fn file_error(
     message: String,
     now: Timestamp,
 ) -> Result<()> {
-    let fields = RecordFields {
-        contact_alert_type: Some(Some(ContactAlertType::Technical)),
-        integration_run: Some(Some(run_id)),
-        document_type: Some(Some(JOB_DOCUMENT_TYPE.to_owned())),
-        status: Some(Some(code.to_owned())),
-        responses: vec![NewResponse {
-            response_code: Some(code.to_owned()),
-            response_message: Some(message),
-        }],
-        ..RecordFields::default()
+    let response = NewResponse {
+        response_code: Some(code.to_owned()),
+        response_message: Some(message),
     };
-    records::file(
-        conn,
-        RecordKind::Error,
-        &fields,
-        Effects::default(),
-        now,
-        None,
-    )
-    .await?;
+    records::file_job_error(conn, run_id, Some(code), response, now).await?;
     Ok(())
 }
 

@@ -9,6 +9,7 @@ pub mod deliveries;
 pub mod email;
 pub mod integrations;
 pub mod monitors;
+pub mod pings;
 pub mod records;
 pub mod render;
 pub mod runs;

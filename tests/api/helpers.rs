@@ -226,12 +226,9 @@ impl TestApp {
         let mut total = Round::default();
         for _ in 0..100 {
             let round = self.sweeper.round().await;
-            total.looked += round.looked;
-            total.flips += round.flips;
-            total.missed += round.missed;
-            total.alerts += round.alerts;
-            total.failed += round.failed;
-            if round.due == 0 {
+            let quiet = round.due == 0;
+            total += round;
+            if quiet {
                 return total;
             }
             tokio::task::yield_now().await;

@@ -303,3 +303,46 @@ async fn two_nodes_on_one_database_flip_once_and_alert_once() {
         .await;
     assert_eq!(runs.as_array().unwrap().len(), 1, "one missed run: {runs}");
 }
+
+#[tokio::test]
+async fn pings_move_the_health_the_sweeper_records() {
+    let app = spawn_app().await;
+    let id = hourly(&app, "PINGED", json!({})).await;
+    let (_, monitor) = app
+        .get_json(&format!("/api/integrations/{id}/monitor"))
+        .await;
+    let url = monitor["ping-url"].as_str().unwrap().to_owned();
+    let ping = |suffix: &'static str| {
+        let url = format!("{url}{suffix}");
+        async move {
+            let response = reqwest::get(&url).await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK, "{url}");
+        }
+    };
+    ping("/start").await;
+    app.sweep().await;
+    assert_eq!(flips(&app, id).await[0]["to"], "running");
+    ping("").await;
+    app.sweep().await;
+    let all = flips(&app, id).await;
+    assert_eq!(
+        (&all[0]["from"], &all[0]["to"]),
+        (&json!("running"), &json!("up"))
+    );
+    ping("/1").await;
+    app.sweep().await;
+    let all = flips(&app, id).await;
+    assert_eq!(
+        (&all[0]["from"], &all[0]["to"]),
+        (&json!("up"), &json!("down"))
+    );
+    assert_eq!(
+        all[0]["reason"].as_str().unwrap(),
+        format!("run {} failed", all[0]["integration-run-id"])
+    );
+    assert_eq!(
+        deliveries(&app, id).await.len(),
+        1,
+        "the failure alerts once"
+    );
+}

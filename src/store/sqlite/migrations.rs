@@ -32,6 +32,7 @@ const FILES: &[(&str, &str)] = &[
     migration!("20261129000003_errors_contacts_alerts.sql"),
     migration!("20261201120000_folded_text_indexes.sql"),
     migration!("20261201150000_monitors.sql"),
+    migration!("20261201160000_pings.sql"),
     migration!("20261201170000_sweeper.sql"),
 ];
 
