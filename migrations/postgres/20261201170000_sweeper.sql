@@ -10,6 +10,8 @@ ALTER TABLE monitors
     ADD COLUMN next_deadline TIMESTAMPTZ,
     -- A run open past this after its start is failed by the sweeper (after `max_runtime`).
     ADD COLUMN stuck_fail_after BIGINT CHECK (stuck_fail_after > 0),
+    -- An open run not written to for this long is stuck (a heartbeat that stopped).
+    ADD COLUMN heartbeat_timeout BIGINT CHECK (heartbeat_timeout > 0),
     -- The alert policy.
     ADD COLUMN alerts_enabled BOOLEAN NOT NULL DEFAULT FALSE,
     ADD COLUMN alert_after_failures BIGINT NOT NULL DEFAULT 1 CHECK (alert_after_failures >= 1),

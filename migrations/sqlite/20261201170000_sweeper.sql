@@ -9,6 +9,8 @@ ALTER TABLE monitors ADD COLUMN health_changed_at INTEGER;
 ALTER TABLE monitors ADD COLUMN next_deadline INTEGER;
 -- A run open past this after its start is failed by the sweeper (after `max_runtime`).
 ALTER TABLE monitors ADD COLUMN stuck_fail_after INTEGER CHECK (stuck_fail_after > 0);
+-- An open run not written to for this long is stuck (a heartbeat that stopped).
+ALTER TABLE monitors ADD COLUMN heartbeat_timeout INTEGER CHECK (heartbeat_timeout > 0);
 -- The alert policy.
 ALTER TABLE monitors ADD COLUMN alerts_enabled INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE monitors ADD COLUMN alert_after_failures INTEGER NOT NULL DEFAULT 1

@@ -51,6 +51,9 @@ pub struct Monitor {
     pub min_runtime: Option<Duration>,
     /// A run open this long is failed (a hard limit beyond the maximum run time).
     pub stuck_fail_after: Option<Duration>,
+    /// An open run with no sign of life (no write to it: a progress update, `runledger
+    /// exec`'s heartbeat) for this long is stuck, however young it is.
+    pub heartbeat_timeout: Option<Duration>,
     /// Bounds on a successful run's records processed, and on its integration errors.
     pub min_records: Option<i64>,
     pub max_records: Option<i64>,
@@ -73,6 +76,7 @@ impl Monitor {
             max_runtime: None,
             min_runtime: None,
             stuck_fail_after: None,
+            heartbeat_timeout: None,
             min_records: None,
             max_records: None,
             max_errors: None,
@@ -88,6 +92,8 @@ impl Monitor {
 pub struct OpenRun {
     pub id: i64,
     pub started_at: Timestamp,
+    /// Its last sign of life: when it was last written to.
+    pub last_seen: Timestamp,
 }
 
 /// The most recent run that ended.
@@ -225,41 +231,31 @@ impl Monitor {
         schedule.next_after(after, self.zone)
     }
 
-    /// The verdict while runs are open: running within the maximum run time, or down for the
-    /// runs past it.
+    /// The verdict while runs are open: running, or down for the runs that are stuck (past
+    /// the maximum run time, or silent past the heartbeat timeout).
     fn open_runs(&self, seen: &Observed, now: Timestamp) -> Option<Verdict> {
         let oldest = seen.open.iter().min_by_key(|run| run.started_at)?;
-        let Some(max) = self.max_runtime else {
-            return Some(self.open_verdict(Health::Running, self.running(oldest, now), None));
-        };
-        let limit = time::elapsed(max);
+        let hard = self.stuck_fail_after.map(time::elapsed);
         let stuck: Vec<&OpenRun> = seen
             .open
             .iter()
-            .filter(|run| now >= run.started_at + limit)
+            .filter(|run| self.stuck_at(run).is_some_and(|at| now >= at))
             .collect();
-        // The next instant an open run outlasts the maximum, or a stuck one the hard limit.
-        let hard = self.stuck_fail_after.map(time::elapsed);
+        // The next instant an open run gets stuck, or a stuck one reaches the hard limit.
         let deadline = seen
             .open
             .iter()
-            .filter_map(|run| {
-                let stuck_at = run.started_at + limit;
-                if now < stuck_at {
-                    return Some(stuck_at);
-                }
-                hard.map(|hard| run.started_at + hard)
-                    .filter(|fail_at| now < *fail_at)
+            .filter_map(|run| match self.stuck_at(run) {
+                Some(at) if now < at => Some(at),
+                Some(_) => hard
+                    .map(|hard| run.started_at + hard)
+                    .filter(|fail_at| now < *fail_at),
+                None => None,
             })
             .min();
         let Some(first) = stuck.first() else {
             return Some(self.open_verdict(Health::Running, self.running(oldest, now), deadline));
         };
-        let reason = format!(
-            "{}, longer than the maximum {}",
-            self.running(first, now),
-            span(max)
-        );
         let overdue = match hard {
             Some(hard) => stuck
                 .iter()
@@ -271,8 +267,41 @@ impl Monitor {
         Some(Verdict {
             stuck: stuck.iter().map(|run| run.id).collect(),
             overdue,
-            ..self.open_verdict(Health::Down, reason, deadline)
+            ..self.open_verdict(Health::Down, self.stuck_reason(first, now), deadline)
         })
+    }
+
+    /// When an open run counts as stuck: past the maximum run time, or silent past the
+    /// heartbeat timeout, whichever comes first; `None` without either budget.
+    fn stuck_at(&self, run: &OpenRun) -> Option<Timestamp> {
+        let by_runtime = self
+            .max_runtime
+            .map(|max| run.started_at + time::elapsed(max));
+        let by_silence = self
+            .heartbeat_timeout
+            .map(|timeout| run.last_seen + time::elapsed(timeout));
+        by_runtime.into_iter().chain(by_silence).min()
+    }
+
+    /// Why an open run is stuck at `now`.
+    fn stuck_reason(&self, run: &OpenRun, now: Timestamp) -> String {
+        match (self.max_runtime, self.heartbeat_timeout) {
+            (Some(max), _) if now >= run.started_at + time::elapsed(max) => format!(
+                "{}, longer than the maximum {}",
+                self.running(run, now),
+                span(max)
+            ),
+            (_, Some(timeout)) => {
+                let silent = (now - run.last_seen).to_std().unwrap_or_default();
+                format!(
+                    "{}, no sign of it for {}, longer than the heartbeat timeout {}",
+                    self.running(run, now),
+                    span(silent),
+                    span(timeout)
+                )
+            }
+            _ => self.running(run, now),
+        }
     }
 
     fn open_verdict(&self, health: Health, reason: String, deadline: Option<Timestamp>) -> Verdict {

@@ -209,6 +209,7 @@ async fn write(
         .bind(seconds(policy.escalate.map(|e| e.after)))
         .bind(policy.escalate.map(|e| e.to.as_str()))
         .bind(Maintenance::to_json(&policy.maintenance).to_string())
+        .bind(seconds(monitor.heartbeat_timeout))
         .execute(conn)
         .await?;
     Ok(())

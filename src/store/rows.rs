@@ -299,6 +299,7 @@ pub fn monitor(row: &Row) -> Result<StoredMonitor> {
         paused: paused.then(|| row.get("paused_until")).transpose()?,
         since: row.get("watching_since")?,
         stuck_fail_after: seconds("stuck_fail_after")?,
+        heartbeat_timeout: seconds("heartbeat_timeout")?,
         policy: alert_policy(row, &seconds)?,
     };
     let state = MonitorState {
@@ -378,6 +379,7 @@ pub fn open_run(row: &Row) -> Result<OpenRun> {
     Ok(OpenRun {
         id: row.get("id")?,
         started_at: row.get("started_at")?,
+        last_seen: row.get("last_seen")?,
     })
 }
 

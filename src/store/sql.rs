@@ -259,7 +259,7 @@ pub const SELECT_MONITOR: &str = "\
     SELECT t0.integration_id, t0.schedule_kind, t0.schedule, t0.time_zone, t0.start_grace, \
     t0.max_runtime, t0.min_runtime, t0.min_records, t0.max_records, t0.max_errors, t0.paused, \
     t0.paused_until, t0.watching_since, t0.ping_key, t0.created_at, t0.updated_at, \
-    t0.stuck_fail_after, t0.alerts_enabled, t0.alert_after_failures, t0.alert_failure_percent, \
+    t0.stuck_fail_after, t0.heartbeat_timeout, t0.alerts_enabled, t0.alert_after_failures, t0.alert_failure_percent, \
     t0.alert_failure_window, t0.alert_on_recovery, t0.alert_repeat_every, t0.escalate_after, \
     t0.escalate_to, t0.maintenance, t0.health, t0.health_reason, t0.health_changed_at, \
     t0.next_deadline, t0.down_since, t0.alerted_at, t0.escalated, \
@@ -283,7 +283,7 @@ pub const UPDATE_MONITOR: &str = "\
     stuck_fail_after = $16, alerts_enabled = $17, alert_after_failures = $18, \
     alert_failure_percent = $19, alert_failure_window = $20, alert_on_recovery = $21, \
     alert_repeat_every = $22, escalate_after = $23, escalate_to = $24, maintenance = $25, \
-    next_deadline = $14 \
+    heartbeat_timeout = $26, next_deadline = $14 \
     WHERE integration_id = $1";
 
 /// Makes integration `$1`'s monitor due at `$2`, for the sweeper to look at what a write to
@@ -364,7 +364,8 @@ pub const SELECT_FLIPS: &str = "\
 
 /// The open runs of integration `$1`, through the partial index on open runs.
 pub const OPEN_RUNS: &str = "\
-    SELECT id, COALESCE(start_time, created_at) AS started_at FROM integration_runs \
+    SELECT id, COALESCE(start_time, created_at) AS started_at, updated_at AS last_seen \
+    FROM integration_runs \
     WHERE integration_id = $1 AND status IN ('pending', 'running', 'paused') ORDER BY id";
 
 /// The run of integration `$1` that came last among those that ended, with its error count.

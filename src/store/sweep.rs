@@ -104,7 +104,7 @@ async fn look<C: Executor>(
             .execute(conn)
             .await?;
         if marked == 1 {
-            let message = sweep::stuck_message(monitor, &verdict);
+            let message = sweep::stuck_message(monitor, &seen, run_id, now);
             file_error(conn, run_id, "stuck", message, now).await?;
             about_run.get_or_insert(run_id);
         }

@@ -58,6 +58,7 @@ fn monitor(stored: &StoredMonitor, health: Vec<(&'static str, Node)>, ping_url: 
         ("max-runtime", seconds(m.max_runtime)),
         ("min-runtime", seconds(m.min_runtime)),
         ("stuck-fail-after", seconds(m.stuck_fail_after)),
+        ("heartbeat-timeout", seconds(m.heartbeat_timeout)),
         ("min-records", Node::opt_int(m.min_records)),
         ("max-records", Node::opt_int(m.max_records)),
         ("max-errors", Node::opt_int(m.max_errors)),

@@ -257,7 +257,11 @@ async fn the_policy_is_written_and_shown_and_bad_policies_are_refused() {
         ),
         (
             json!({"stuck-fail-after": 60}),
-            "Stuck fail after needs a max runtime",
+            "Stuck fail after needs a max runtime or a heartbeat timeout",
+        ),
+        (
+            json!({"heartbeat-timeout": 5}),
+            "Heartbeat timeout must be from 10 to 604800 seconds",
         ),
         (
             json!({"maintenance-windows": "weekends"}),
@@ -345,4 +349,31 @@ async fn pings_move_the_health_the_sweeper_records() {
         1,
         "the failure alerts once"
     );
+}
+
+#[tokio::test]
+async fn a_run_that_stops_beating_is_stuck_before_its_maximum() {
+    let app = spawn_app().await;
+    let id = hourly(
+        &app,
+        "SILENT",
+        json!({"max-runtime": 7200, "heartbeat-timeout": 300, "alerts-enabled": false}),
+    )
+    .await;
+    let run = app.create_run("SILENT").await;
+    app.sweep().await;
+    app.advance(Duration::from_secs(301));
+    app.sweep().await;
+    let all = flips(&app, id).await;
+    assert_eq!(
+        (&all[0]["from"], &all[0]["to"]),
+        (&json!("running"), &json!("down"))
+    );
+    let (_, stuck) = app.get_json(&format!("/api/integration_runs/{run}")).await;
+    let error = &stuck["integration-errors"][0]["id"];
+    let (_, error) = app
+        .get_json(&format!("/api/integration_errors/{error}"))
+        .await;
+    let message = error["responses"][0]["response-message"].as_str().unwrap();
+    assert!(message.contains("no sign of it for 5 min"), "{message}");
 }

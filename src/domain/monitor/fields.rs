@@ -42,6 +42,7 @@ pub struct MonitorFields {
     pub paused: Option<bool>,
     pub paused_until: Field<Timestamp>,
     pub stuck_fail_after: Field<Duration>,
+    pub heartbeat_timeout: Field<Duration>,
     pub alerts_enabled: Option<bool>,
     pub alert_after_failures: Option<u32>,
     /// `alert-failure-percent` and `alert-failure-window`, written together; null clears both.
@@ -82,6 +83,7 @@ impl MonitorFields {
             paused: required_boolean(&mut c, body, "paused"),
             paused_until: c.datetime(body, "paused-until"),
             stuck_fail_after: seconds(&mut c, body, "stuck-fail-after", 1),
+            heartbeat_timeout: seconds(&mut c, body, "heartbeat-timeout", 10),
             alerts_enabled: required_boolean(&mut c, body, "alerts-enabled"),
             alert_after_failures: match c.integer(body, "alert-after-failures") {
                 None => None,
@@ -233,6 +235,7 @@ impl Monitor {
         set(&mut next.max_records, &fields.max_records);
         set(&mut next.max_errors, &fields.max_errors);
         set(&mut next.stuck_fail_after, &fields.stuck_fail_after);
+        set(&mut next.heartbeat_timeout, &fields.heartbeat_timeout);
         let policy = &mut next.policy;
         if let Some(enabled) = fields.alerts_enabled {
             policy.enabled = enabled;
@@ -267,7 +270,9 @@ impl Monitor {
             c.fail("Min records must be less than or equal to max records");
         }
         match (next.stuck_fail_after, next.max_runtime) {
-            (Some(_), None) => c.fail("Stuck fail after needs a max runtime"),
+            (Some(_), None) if next.heartbeat_timeout.is_none() => {
+                c.fail("Stuck fail after needs a max runtime or a heartbeat timeout")
+            }
             (Some(hard), Some(max)) if hard <= max => {
                 c.fail("Stuck fail after must be more than max runtime")
             }

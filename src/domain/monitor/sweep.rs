@@ -6,7 +6,7 @@
 //! flip, asks the alert policy what is due, and sets the next deadline. This module says what
 //! each of those records says; `store::sweep` writes them in one transaction.
 
-use super::{Health, Monitor, Verdict, span};
+use super::{Health, Monitor, Observed, Verdict, span};
 use crate::domain::alert_policy::{Alert, Episode};
 use crate::domain::records::ContactAlertType;
 use crate::domain::runs::Status;
@@ -68,11 +68,11 @@ pub fn missed_message(verdict: &Verdict) -> String {
     format!("missed: {}", verdict.reason)
 }
 
-/// The message of the integration error filed on a stuck run.
-pub fn stuck_message(monitor: &Monitor, verdict: &Verdict) -> String {
-    match monitor.max_runtime {
-        Some(max) => format!("stuck: open longer than the maximum run time {}", span(max)),
-        None => format!("stuck: {}", verdict.reason),
+/// The message of the integration error filed on a stuck run: why it is stuck at `now`.
+pub fn stuck_message(monitor: &Monitor, seen: &Observed, run_id: i64, now: Timestamp) -> String {
+    match seen.open.iter().find(|run| run.id == run_id) {
+        Some(run) => format!("stuck: {}", monitor.stuck_reason(run, now)),
+        None => format!("stuck: run {run_id}"),
     }
 }
 
@@ -161,7 +161,6 @@ pub fn next_look(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::monitor::Observed;
     use crate::time;
 
     fn at(text: &str) -> Timestamp {

@@ -141,10 +141,12 @@ fn every_open_run_is_watched_for_its_maximum_run_time() {
     let old = OpenRun {
         id: 1,
         started_at: at("2026-12-01T01:00:00Z"),
+        last_seen: at("2026-12-01T01:00:00Z"),
     };
     let fresh = OpenRun {
         id: 2,
         started_at: at("2026-12-01T01:40:00Z"),
+        last_seen: at("2026-12-01T01:40:00Z"),
     };
     let seen = Observed {
         open: vec![fresh.clone(), old.clone()],
@@ -180,10 +182,12 @@ fn a_stuck_run_is_failed_at_the_hard_limit_and_the_others_stay_watched() {
     let old = OpenRun {
         id: 1,
         started_at: at("2026-12-01T01:00:00Z"),
+        last_seen: at("2026-12-01T01:00:00Z"),
     };
     let fresh = OpenRun {
         id: 2,
         started_at: at("2026-12-01T01:40:00Z"),
+        last_seen: at("2026-12-01T01:40:00Z"),
     };
     let seen = Observed {
         open: vec![old, fresh],
@@ -365,4 +369,44 @@ fn spans_read_as_people_write_them() {
     for (seconds, text) in cases {
         assert_eq!(span(Duration::from_secs(seconds)), text);
     }
+}
+
+#[test]
+fn a_run_silent_past_the_heartbeat_timeout_is_stuck_however_young() {
+    let monitor = Monitor {
+        max_runtime: Some(minutes(120)),
+        heartbeat_timeout: Some(minutes(5)),
+        ..nightly()
+    };
+    let run = OpenRun {
+        id: 9,
+        started_at: at("2026-12-01T01:00:00Z"),
+        last_seen: at("2026-12-01T01:10:00Z"),
+    };
+    let seen = Observed {
+        open: vec![run],
+        last_start: Some(at("2026-12-01T01:00:00Z")),
+        last_ended: None,
+    };
+    let alive = monitor.evaluate(&seen, at("2026-12-01T01:12:00Z"));
+    assert_eq!(alive.health, Health::Running);
+    assert_eq!(
+        alive.deadline,
+        Some(at("2026-12-01T01:15:00Z")),
+        "the silence's end"
+    );
+    let silent = monitor.evaluate(&seen, at("2026-12-01T01:15:00Z"));
+    assert_eq!((silent.health, silent.stuck), (Health::Down, vec![9]));
+    assert_eq!(
+        silent.reason,
+        "run 9 running since 2026-12-01 02:00 Europe/Berlin (15 min), no sign of it for 5 min, \
+         longer than the heartbeat timeout 5 min"
+    );
+    // Stuck by silence, then by the maximum: the reason says the maximum.
+    let long = monitor.evaluate(&seen, at("2026-12-01T03:00:00Z"));
+    assert!(
+        long.reason.ends_with("longer than the maximum 2 h"),
+        "{}",
+        long.reason
+    );
 }
