@@ -274,12 +274,16 @@ impl AlertPolicy {
     }
 
     /// When an alert may next be due without anything new happening: the next repeat or
-    /// escalation, or the end of the maintenance window that holds one back.
+    /// escalation; or, inside a maintenance window during trouble, a minute on, since what the
+    /// window holds back (a first alert, a recovery) is due when it closes (windows are coarse).
     pub fn next_due(&self, episode: &Episode, now: Timestamp) -> Option<Timestamp> {
         if !self.enabled {
             return None;
         }
         let since = episode.down_since?;
+        if self.muted(now) {
+            return Some(now + chrono::Duration::minutes(1));
+        }
         let alerted = episode.alerted_at?;
         let repeat = self
             .repeat_every
@@ -288,13 +292,7 @@ impl AlertPolicy {
             .escalate
             .filter(|_| !episode.escalated)
             .map(|escalation| since + time::elapsed(escalation.after));
-        let due = [repeat, escalate].into_iter().flatten().min()?;
-        // Inside a window, look again a minute on; windows are coarse.
-        Some(if self.muted(now) {
-            due.max(now + chrono::Duration::minutes(1))
-        } else {
-            due
-        })
+        [repeat, escalate].into_iter().flatten().min()
     }
 
     /// Whether a maintenance window holds alerts back at `now`.

@@ -377,3 +377,31 @@ async fn a_run_that_stops_beating_is_stuck_before_its_maximum() {
     let message = error["responses"][0]["response-message"].as_str().unwrap();
     assert!(message.contains("no sign of it for 5 min"), "{message}");
 }
+
+#[tokio::test]
+async fn a_maintenance_window_holds_the_alert_back_but_the_miss_is_recorded() {
+    let app = spawn_app().await;
+    let now = chrono::Utc::now();
+    let window = json!([{
+        "from": (now - chrono::Duration::hours(1)).to_rfc3339(),
+        "until": (now + chrono::Duration::days(1)).to_rfc3339(),
+    }]);
+    let id = hourly(&app, "MAINTAINED", json!({"maintenance-windows": window})).await;
+    app.advance(HOUR + Duration::from_secs(61));
+    app.sweep().await;
+    let all = flips(&app, id).await;
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0]["to"], "down");
+    let (_, run) = app
+        .get_json(&format!(
+            "/api/integration_runs/{}",
+            all[0]["integration-run-id"]
+        ))
+        .await;
+    assert_eq!(run["status"], "failed", "the miss is in the ledger");
+    assert_eq!(deliveries(&app, id).await, Vec::<Value>::new(), "muted");
+    // When the window closes, the held-back alert goes out.
+    app.advance(Duration::from_secs(24 * 3600));
+    app.sweep().await;
+    assert_eq!(deliveries(&app, id).await.len(), 1);
+}

@@ -133,6 +133,11 @@ fn a_maintenance_window_holds_alerts_back_and_they_follow_when_it_closes() {
         Some(at(T0)),
         "the trouble is still recorded"
     );
+    // The held-back alert is looked for again a minute on, until the window closes.
+    assert_eq!(
+        policy.next_due(&episode, at(T0)),
+        Some(at("2026-12-01T10:01:00Z"))
+    );
     let (alerts, episode) = policy.due(&episode, true, &[true], at("2026-12-01T11:00:00Z"));
     assert_eq!(alerts, [Alert::Down]);
     // A recovery inside a later window waits for the window's end.
@@ -145,6 +150,11 @@ fn a_maintenance_window_holds_alerts_back_and_they_follow_when_it_closes() {
     };
     let (alerts, held) = later.due(&episode, false, &[false], at("2026-12-01T12:30:00Z"));
     assert_eq!((alerts, &held), (vec![], &episode));
+    assert_eq!(
+        later.next_due(&held, at("2026-12-01T12:30:00Z")),
+        Some(at("2026-12-01T12:31:00Z")),
+        "the held-back recovery too"
+    );
     let (alerts, _) = later.due(&held, false, &[false], at("2026-12-01T13:00:00Z"));
     assert_eq!(alerts, [Alert::Recovered]);
 }
