@@ -151,12 +151,15 @@ pub(super) async fn watched<C: Executor>(
         return Ok(None);
     };
     let stored = rows::monitor(&row)?;
+    // Each planned for the integration at hand: see `Plan::PerCall`.
     let open = query(sql::OPEN_RUNS)
         .bind(integration_id)
+        .planned_per_call()
         .fetch_all(conn)
         .await?;
     let last_ended = query(sql::LAST_ENDED_RUN)
         .bind(integration_id)
+        .planned_per_call()
         .fetch_optional(conn)
         .await?;
     let observed = Observed {
@@ -164,6 +167,7 @@ pub(super) async fn watched<C: Executor>(
         last_ended: last_ended.as_ref().map(rows::ended_run).transpose()?,
         last_start: query(sql::LAST_START)
             .bind(integration_id)
+            .planned_per_call()
             .scalar(conn)
             .await?,
     };

@@ -17,7 +17,7 @@ use sqlx::types::Json;
 use sqlx::{Column as _, Postgres, Row as _, TypeInfo as _, ValueRef as _};
 
 use super::backend::{Backend, BoxFuture};
-use super::exec::{Executor, Param, Row, Value};
+use super::exec::{Executor, Param, Plan, Row, Value};
 use crate::error::{Error, Result};
 use crate::time::Timestamp;
 
@@ -102,8 +102,19 @@ impl Executor for PgConnection {
         Ok(done.rows_affected())
     }
 
-    async fn fetch(&mut self, sql: &str, params: Vec<Param>, most: usize) -> Result<Vec<Row>> {
-        let rows = statement(sql, params).fetch_all(self).await?;
+    async fn fetch(
+        &mut self,
+        sql: &str,
+        params: Vec<Param>,
+        most: usize,
+        plan: Plan,
+    ) -> Result<Vec<Row>> {
+        // An unnamed statement is planned with its parameters' values when it is bound.
+        let persistent = plan == Plan::Reused;
+        let rows = statement(sql, params)
+            .persistent(persistent)
+            .fetch_all(self)
+            .await?;
         let Some(first) = rows.first() else {
             return Ok(Vec::new());
         };

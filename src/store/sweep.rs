@@ -146,6 +146,7 @@ async fn look<C: Executor>(
         let ended: Vec<String> = query(sql::LATEST_OUTCOMES)
             .bind(integration_id)
             .bind(window as i64)
+            .planned_per_call()
             .scalars(conn)
             .await?;
         let ended: Vec<Status> = ended.iter().filter_map(|s| Status::parse(s)).collect();

@@ -18,7 +18,7 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{CachedStatement, Connection, ToSql};
 
 use crate::error::{Error, Result};
-use crate::store::exec::{Executor, Param, Row, Value};
+use crate::store::exec::{Executor, Param, Plan, Row, Value};
 
 impl Executor for Connection {
     /// SQLite serialises writers (one writer connection), so reads need no row lock, and the
@@ -52,6 +52,8 @@ impl Executor for Connection {
         sql: &str,
         params: Vec<Param>,
         most: usize,
+        // SQLite plans each statement from the indexes' shapes alone, whatever the values.
+        _plan: Plan,
     ) -> impl Future<Output = Result<Vec<Row>>> + Send {
         done(fetch(self, sql, &params, most).map_err(Error::storage))
     }
