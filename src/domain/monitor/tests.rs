@@ -31,6 +31,15 @@ fn ended(id: i64, status: Status, started: &str, ended: &str) -> EndedRun {
     }
 }
 
+/// A run open since `started`, last written to then.
+fn open(id: i64, started: &str) -> OpenRun {
+    OpenRun {
+        id,
+        started_at: at(started),
+        last_seen: at(started),
+    }
+}
+
 fn after(run: EndedRun) -> Observed {
     Observed {
         last_start: Some(run.started_at),
@@ -138,16 +147,8 @@ fn every_open_run_is_watched_for_its_maximum_run_time() {
         max_runtime: Some(minutes(60)),
         ..nightly()
     };
-    let old = OpenRun {
-        id: 1,
-        started_at: at("2026-12-01T01:00:00Z"),
-        last_seen: at("2026-12-01T01:00:00Z"),
-    };
-    let fresh = OpenRun {
-        id: 2,
-        started_at: at("2026-12-01T01:40:00Z"),
-        last_seen: at("2026-12-01T01:40:00Z"),
-    };
+    let old = open(1, "2026-12-01T01:00:00Z");
+    let fresh = open(2, "2026-12-01T01:40:00Z");
     let seen = Observed {
         open: vec![fresh.clone(), old.clone()],
         last_start: Some(fresh.started_at),
@@ -179,16 +180,8 @@ fn a_stuck_run_is_failed_at_the_hard_limit_and_the_others_stay_watched() {
         stuck_fail_after: Some(minutes(120)),
         ..nightly()
     };
-    let old = OpenRun {
-        id: 1,
-        started_at: at("2026-12-01T01:00:00Z"),
-        last_seen: at("2026-12-01T01:00:00Z"),
-    };
-    let fresh = OpenRun {
-        id: 2,
-        started_at: at("2026-12-01T01:40:00Z"),
-        last_seen: at("2026-12-01T01:40:00Z"),
-    };
+    let old = open(1, "2026-12-01T01:00:00Z");
+    let fresh = open(2, "2026-12-01T01:40:00Z");
     let seen = Observed {
         open: vec![old, fresh],
         last_start: Some(at("2026-12-01T01:40:00Z")),
