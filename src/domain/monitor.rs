@@ -129,7 +129,8 @@ pub struct Verdict {
     pub deadline: Option<Timestamp>,
     /// The expected start that went by without a run, if that is why the health is down.
     pub missed: Option<Timestamp>,
-    /// The runs open longer than the maximum run time.
+    /// The open runs that are stuck: past the maximum run time, or silent past the heartbeat
+    /// timeout.
     pub stuck: Vec<i64>,
     /// The runs open longer than the hard limit: to be failed.
     pub overdue: Vec<i64>,
