@@ -122,10 +122,10 @@ fn main() {
         let client = reqwest::Client::new();
         let (on, on_store) = start(dir.path(), "auth-on", true).await;
         let (off, _) = start(dir.path(), "auth-off", false).await;
-        let (oauth, secret) = auth::register(on_store.as_ref(), "bench", ClientKind::OauthClient, Scopes::ALL)
+        let (oauth, secret) = auth::register(on_store.as_ref(), "bench", ClientKind::OauthClient, Scopes::ALL, false)
             .await
             .expect("client");
-        let (_, api_key) = auth::register(on_store.as_ref(), "bench-key", ClientKind::ApiKey, Scopes::ALL)
+        let (_, api_key) = auth::register(on_store.as_ref(), "bench-key", ClientKind::ApiKey, Scopes::ALL, false)
             .await
             .expect("api key");
         let response = client

@@ -326,6 +326,10 @@ pub enum ClientCommand {
         /// which are granted on request but allow nothing here.
         #[arg(long, default_value = "core.integration.read core.integration.write", value_parser = parse_scopes)]
         scopes: Scopes,
+        /// Strict: every update or status action of a stored record must carry `If-Match`
+        /// with the record's ETag, or it is refused with 428 (docs/api.md#etags-and-if-match).
+        #[arg(long)]
+        require_if_match: bool,
     },
     /// List them, revoked ones included.
     List,

@@ -28,6 +28,12 @@ pub enum Error {
     /// A write lost a race that it cannot safely retry.
     #[error("{0}")]
     Conflict(String),
+    /// `If-Match` names a version the record no longer has (412).
+    #[error("{0}")]
+    PreconditionFailed(String),
+    /// A strict client's write without `If-Match` (428).
+    #[error("{0}")]
+    PreconditionRequired(String),
     /// Throttled; the client may retry after the duration.
     #[error("Too many requests: retry in {} s", retry_after_seconds(*.0))]
     TooManyRequests(std::time::Duration),

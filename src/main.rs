@@ -117,7 +117,14 @@ async fn welcome_first_client(store: &dyn Store, addr: &str) -> Result<()> {
     if any {
         return Ok(());
     }
-    let registered = auth::register(store, "default", ClientKind::OauthClient, Scopes::ALL).await;
+    let registered = auth::register(
+        store,
+        "default",
+        ClientKind::OauthClient,
+        Scopes::ALL,
+        false,
+    )
+    .await;
     let (client, secret) = match registered {
         Ok(registered) => registered,
         // Another node starting on the same database registered it a moment ago.
@@ -142,8 +149,13 @@ async fn welcome_first_client(store: &dyn Store, addr: &str) -> Result<()> {
 async fn manage(database_url: &str, kind: ClientKind, command: ClientCommand) -> Result<()> {
     let store = store::open(database_url, 2).await?;
     match command {
-        ClientCommand::Create { name, scopes } => {
-            let (client, secret) = auth::register(store.as_ref(), &name, kind, scopes).await?;
+        ClientCommand::Create {
+            name,
+            scopes,
+            require_if_match,
+        } => {
+            let (client, secret) =
+                auth::register(store.as_ref(), &name, kind, scopes, require_if_match).await?;
             match kind {
                 ClientKind::OauthClient => {
                     println!("client_id={}", client.client_id.unwrap_or_default());

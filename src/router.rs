@@ -57,6 +57,8 @@ pub fn routes() -> Vec<Route> {
         route(Method::PUT, "/api/integration_runs/{id}/success", Write, put(runs::success)),
         route(Method::PUT, "/api/integration_runs/{id}/fail", Write, put(runs::fail)),
         route(Method::PUT, "/api/integration_runs/{id}/finish", Write, put(runs::finish)),
+        route(Method::GET, "/api/integration_runs/{id}/transitions", Read, get(runs::transitions)),
+        route(Method::GET, "/api/integration_run_transitions", Read, get(runs::all_transitions)),
 
         route(Method::GET, "/api/integration_errors", Read, get(records::index::<Errors>)),
         route(Method::POST, "/api/integration_errors", Write, post(records::create::<Errors>)),

@@ -42,6 +42,8 @@ pub enum Credential<'a> {
 pub struct Caller {
     pub actor: Actor,
     pub scopes: Scopes,
+    /// Its writes of stored records must carry `If-Match`.
+    pub require_if_match: bool,
 }
 
 /// An issued access token, as the token endpoint answers it.
@@ -213,6 +215,7 @@ impl Authenticator {
                 login: client.login,
             },
             scopes,
+            require_if_match: client.require_if_match,
         })
     }
 
@@ -258,11 +261,13 @@ fn server_error(error: Error) -> OAuthError {
 }
 
 /// Registers a client and returns it with its secret (or API key), which exists nowhere else.
+/// A client that `require_if_match` must name the version it changes in each write.
 pub async fn register(
     store: &dyn ClientStore,
     login: &str,
     kind: ClientKind,
     scopes: Scopes,
+    require_if_match: bool,
 ) -> Result<(Client, String)> {
     let login = clients::login(login).map_err(Error::invalid)?;
     let (client_id, secret) = match kind {
@@ -278,6 +283,7 @@ pub async fn register(
         client_id,
         secret_hash: secrets::hash(&secret),
         scopes,
+        require_if_match,
     };
     Ok((store.create_client(new).await?, secret))
 }

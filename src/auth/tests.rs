@@ -39,6 +39,7 @@ impl ClientStore for FakeClients {
             scopes: new.scopes,
             created_at: time::now(),
             revoked_at: None,
+            require_if_match: new.require_if_match,
         };
         rows.push((client.clone(), new.secret_hash));
         Ok(client)
@@ -105,7 +106,7 @@ async fn authenticator(store: &Arc<FakeClients>) -> Authenticator {
 
 /// Registers an OAuth client: its public id and its secret.
 async fn oauth_client(store: &FakeClients, login: &str, scopes: Scopes) -> (Client, String) {
-    register(store, login, ClientKind::OauthClient, scopes)
+    register(store, login, ClientKind::OauthClient, scopes, false)
         .await
         .unwrap()
 }
@@ -168,6 +169,7 @@ async fn the_right_secret_gets_a_token_that_carries_the_clients_scopes() {
     assert_eq!(
         caller,
         Caller {
+            require_if_match: false,
             actor: Actor {
                 id: client.id,
                 login: "connector".into(),
@@ -313,7 +315,7 @@ async fn an_api_key_is_found_by_its_hash_and_carries_its_own_scopes() {
     let store = Arc::new(FakeClients::default());
     let auth = authenticator(&store).await;
     let read = Scopes::parse(Scope::Read.as_str()).unwrap();
-    let (client, key) = register(&*store, "legacy-job", ClientKind::ApiKey, read)
+    let (client, key) = register(&*store, "legacy-job", ClientKind::ApiKey, read, false)
         .await
         .unwrap();
     assert_eq!(client.client_id, None);
@@ -322,6 +324,7 @@ async fn an_api_key_is_found_by_its_hash_and_carries_its_own_scopes() {
     assert_eq!(
         caller,
         Caller {
+            require_if_match: false,
             actor: Actor {
                 id: client.id,
                 login: "legacy-job".into(),
@@ -347,7 +350,7 @@ async fn an_oauth_secret_or_a_revoked_key_is_no_api_key() {
     let as_key = auth.authenticate(Credential::ApiKey(&secret)).await;
     assert!(is_unauthorized(&as_key));
 
-    let (client, key) = register(&*store, "retired", ClientKind::ApiKey, Scopes::ALL)
+    let (client, key) = register(&*store, "retired", ClientKind::ApiKey, Scopes::ALL, false)
         .await
         .unwrap();
     store

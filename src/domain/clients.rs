@@ -178,6 +178,8 @@ pub struct Client {
     pub scopes: Scopes,
     pub created_at: Timestamp,
     pub revoked_at: Option<Timestamp>,
+    /// Strict: its writes of a stored record must carry `If-Match` (428 without).
+    pub require_if_match: bool,
 }
 
 /// A client about to be registered; its secret exists only as a hash.
@@ -188,6 +190,7 @@ pub struct NewClient {
     pub client_id: Option<String>,
     pub secret_hash: Vec<u8>,
     pub scopes: Scopes,
+    pub require_if_match: bool,
 }
 
 /// The refusal of a client name another client has (Rails' words for a taken `name`).

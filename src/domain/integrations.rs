@@ -44,6 +44,8 @@ vocabulary! {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Integration {
     pub id: i64,
+    /// Raised by one with each write: what its ETag is made of (`etag`).
+    pub version: i64,
     pub code: String,
     pub name: String,
     pub business_object: String,
@@ -142,6 +144,7 @@ impl Integration {
     pub fn new(new: NewIntegration, now: Timestamp, actor: Option<&Actor>) -> Integration {
         Integration {
             id: 0,
+            version: 0,
             code: new.code,
             name: new.name,
             business_object: new.business_object,

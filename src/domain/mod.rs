@@ -9,6 +9,7 @@ pub mod alerts;
 pub mod clients;
 pub mod contacts;
 pub mod coupa_scopes;
+pub mod etag;
 pub mod input;
 pub mod integrations;
 pub mod monitor;
@@ -17,6 +18,7 @@ pub mod records;
 pub mod runs;
 pub mod schedule;
 pub mod text;
+pub mod transitions;
 pub mod vocabulary;
 
 /// The API client that made a change, shown as `created-by` / `updated-by`.

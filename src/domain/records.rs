@@ -159,6 +159,8 @@ pub struct IntegrationKeys {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Record {
     pub id: i64,
+    /// Raised by one with each write: what its ETag is made of (`etag`).
+    pub version: i64,
     pub integration_run_id: Option<i64>,
     pub integration_id: Option<i64>,
     pub contact_alert_type: ContactAlertType,
@@ -391,6 +393,7 @@ impl Record {
         };
         let mut record = Record {
             id: 0,
+            version: 0,
             integration_run_id: fields.integration_run.flatten(),
             integration_id,
             contact_alert_type,

@@ -9,7 +9,7 @@ use std::fmt;
 use serde_json::Value;
 
 use super::Actor;
-use super::input::{Body, Checker, Field};
+use super::input::{Body, Checker, Field, humanize};
 use super::integrations::{Integration, IntegrationRef};
 use super::records::Record;
 use super::vocabulary::vocabulary;
@@ -101,6 +101,8 @@ pub fn transition(from: Status, to: Status) -> Result<Transition> {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Run {
     pub id: i64,
+    /// Raised by one with each write: what its ETag is made of (`etag`).
+    pub version: i64,
     pub integration_id: i64,
     pub status: Status,
     pub start_time: Option<Timestamp>,
@@ -113,6 +115,10 @@ pub struct Run {
     pub updated_at: Timestamp,
     pub created_by: Option<Actor>,
     pub updated_by: Option<Actor>,
+    /// The run this one retries, if it is a retry (set when it is created, never after).
+    pub retry_of: Option<i64>,
+    /// 1 for a first run, one more than the run it retries for a retry.
+    pub attempt: i64,
 }
 
 /// A run as the API shows it: with its integration and its errors.
@@ -132,6 +138,13 @@ pub struct RunFields {
     pub total_records: Field<i64>,
     pub records_processed: Field<i64>,
     pub flow: Field<Value>,
+    /// `total-records-increment`: added to the stored count in the write itself, so that
+    /// parallel workers of one run lose nothing.
+    pub total_records_increment: Option<i64>,
+    /// `records-processed-increment`, as `total_records_increment`.
+    pub records_processed_increment: Option<i64>,
+    /// `retry-of`: the run a new run retries (`{"id": …}`), none for a first run.
+    pub retry_of: Field<i64>,
 }
 
 impl RunFields {
@@ -160,9 +173,49 @@ impl RunFields {
             total_records: c.count(body, "total-records"),
             records_processed: c.count(body, "records-processed"),
             flow: parse_flow(&mut c, body),
+            total_records_increment: increment(&mut c, body, "total-records"),
+            records_processed_increment: increment(&mut c, body, "records-processed"),
+            retry_of: parse_retry_of(&mut c, body),
         };
         c.finish()?;
         Ok(fields)
+    }
+}
+
+/// `<count>-increment`: an integer, refused beside the absolute `<count>` in one body.
+fn increment(c: &mut Checker, body: Body, count: &str) -> Option<i64> {
+    let key = format!("{count}-increment");
+    let n = c.integer(body, &key).flatten()?;
+    if body.get(count).is_some() {
+        c.fail(format!(
+            "{} and {} can't both be given",
+            humanize(count),
+            humanize(&key).to_lowercase()
+        ));
+        return None;
+    }
+    Some(n)
+}
+
+/// `retry-of`: `{"id": 7}` (XML: `<retry-of><id>7</id></retry-of>`), a bare id, or null.
+fn parse_retry_of(c: &mut Checker, body: Body) -> Field<i64> {
+    let id = match body.get("retry-of")? {
+        Value::Null => return Some(None),
+        Value::Object(map) => map.get("id"),
+        bare @ (Value::Number(_) | Value::String(_)) => Some(bare),
+        _ => None,
+    };
+    let id = match id {
+        Some(Value::Number(n)) => n.as_i64(),
+        Some(Value::String(s)) => s.trim().parse().ok(),
+        _ => None,
+    };
+    match id {
+        Some(id) if id > 0 => Some(Some(id)),
+        _ => {
+            c.fail("Retry of must name an integration run by its id");
+            None
+        }
     }
 }
 
@@ -232,6 +285,7 @@ impl Run {
     pub fn pending(integration_id: i64, now: Timestamp, actor: Option<&Actor>) -> Run {
         Run {
             id: 0,
+            version: 0,
             integration_id,
             status: Status::Pending,
             start_time: None,
@@ -243,7 +297,22 @@ impl Run {
             updated_at: now,
             created_by: actor.cloned(),
             updated_by: actor.cloned(),
+            retry_of: None,
+            attempt: 1,
         }
+    }
+
+    /// Makes a new run a retry of `retried`: a run of the same integration, one attempt more.
+    pub fn retrying(&mut self, retried: &Run) -> Result<()> {
+        if retried.integration_id != self.integration_id {
+            return Err(Error::invalid(format!(
+                "Retry of must be a run of the same integration (integration run {} is not)",
+                retried.id
+            )));
+        }
+        self.retry_of = Some(retried.id);
+        self.attempt = retried.attempt.saturating_add(1);
+        Ok(())
     }
 
     /// Applies an update and, with `target`, a status move, as of `now`, and says whether
@@ -270,6 +339,19 @@ impl Run {
         set(&mut next.total_records, &fields.total_records);
         set(&mut next.records_processed, &fields.records_processed);
         set(&mut next.flow, &fields.flow);
+        if let Some(n) = fields.total_records_increment {
+            next.total_records = Some(add(next.total_records, n, "total-records")?);
+        }
+        if let Some(n) = fields.records_processed_increment {
+            next.records_processed = Some(add(next.records_processed, n, "records-processed")?);
+        }
+        if let Some(retry_of) = fields.retry_of
+            && retry_of != self.retry_of
+        {
+            return Err(Error::invalid(
+                "Retry of is set when an integration run is created and can't be changed",
+            ));
+        }
         match target {
             Some(Status::Running) if next.start_time.is_none() => next.start_time = Some(now),
             Some(s) if s.is_terminal() && next.end_time.is_none() => next.end_time = Some(now),
@@ -286,6 +368,7 @@ impl Run {
             return Ok(false);
         }
         next.updated_at = now;
+        next.version += 1;
         *self = next;
         Ok(true)
     }
@@ -315,11 +398,26 @@ impl RunView {
             && integration.id != self.run.integration_id
         {
             self.run.integration_id = integration.id;
-            self.run.updated_at = now;
+            if !changed {
+                self.run.updated_at = now;
+                self.run.version += 1;
+            }
             self.integration = integration;
             changed = true;
         }
         Ok(changed)
+    }
+}
+
+/// A count after an increment: at least 0, and within an i64.
+fn add(count: Option<i64>, n: i64, key: &str) -> Result<i64> {
+    match count.unwrap_or(0).checked_add(n) {
+        Some(sum) if sum >= 0 => Ok(sum),
+        Some(_) => Err(Error::invalid(format!(
+            "{} must be greater than or equal to 0",
+            humanize(key)
+        ))),
+        None => Err(Error::invalid(format!("{} is out of range", humanize(key)))),
     }
 }
 

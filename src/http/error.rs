@@ -29,6 +29,8 @@ pub fn status(error: &Error) -> StatusCode {
         Error::NotFound(_) | Error::NoResults => StatusCode::NOT_FOUND,
         Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         Error::Conflict(_) => StatusCode::CONFLICT,
+        Error::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+        Error::PreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,
         Error::Storage(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

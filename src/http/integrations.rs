@@ -3,10 +3,12 @@
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 
+use super::conditional::Conditions;
 use super::format::Format;
 use super::reply::Reply;
 use super::{Id, Write};
 use crate::app::AppState;
+use crate::domain::etag;
 use crate::domain::integrations::IntegrationFields;
 use crate::error::Result;
 use crate::query::schema::INTEGRATIONS;
@@ -34,18 +36,16 @@ pub async fn index(
 pub async fn show(
     State(app): State<AppState>,
     format: Format,
+    conditions: Conditions,
     Id(id): Id,
     RawQuery(query): RawQuery,
 ) -> Result<Reply> {
     let shape = Shape::parse(&INTEGRATIONS, query.as_deref().unwrap_or_default())?.readable()?;
     let integration = app.store.integration(id).await?;
-    Ok(Reply::one(
-        StatusCode::OK,
-        format,
-        shape,
-        ROOT,
-        node(&integration),
-    ))
+    Ok(
+        Reply::one(StatusCode::OK, format, shape, ROOT, node(&integration))
+            .cached(&etag::integration(&integration), &conditions),
+    )
 }
 
 pub async fn create(State(app): State<AppState>, write: Write) -> Result<Reply> {
@@ -61,7 +61,8 @@ pub async fn create(State(app): State<AppState>, write: Write) -> Result<Reply> 
         shape,
         ROOT,
         node(&integration),
-    ))
+    )
+    .tagged(&etag::integration(&integration), &write.conditions))
 }
 
 pub async fn update(State(app): State<AppState>, Id(id): Id, write: Write) -> Result<Reply> {
@@ -69,7 +70,7 @@ pub async fn update(State(app): State<AppState>, Id(id): Id, write: Write) -> Re
     let fields = IntegrationFields::parse(write.body())?;
     let integration = app
         .store
-        .update_integration(id, fields, write.author.actor())
+        .update_integration(id, fields, write.conditions.expect()?, write.author.actor())
         .await?;
     Ok(Reply::one(
         StatusCode::OK,
@@ -77,5 +78,6 @@ pub async fn update(State(app): State<AppState>, Id(id): Id, write: Write) -> Re
         shape,
         ROOT,
         node(&integration),
-    ))
+    )
+    .tagged(&etag::integration(&integration), &write.conditions))
 }

@@ -2,6 +2,7 @@
 //! The route table itself is in [`crate::router`].
 
 pub mod auth;
+pub mod conditional;
 pub mod contacts;
 pub mod deliveries;
 pub mod error;
@@ -18,10 +19,11 @@ pub mod xml;
 
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
 use self::auth::Author;
+use self::conditional::Conditions;
 use self::format::{Format, Payload};
 use crate::domain::input::Body;
 use crate::error::{Error, Result};
@@ -53,6 +55,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
 pub struct Write {
     pub format: Format,
     pub author: Author,
+    pub conditions: Conditions,
     pub query: String,
     pub body: Map<String, Value>,
 }
@@ -76,10 +79,13 @@ impl<S: Send + Sync> FromRequest<S> for Write {
         let format = Format::negotiate(request.headers());
         let query = request.uri().query().unwrap_or_default().to_owned();
         let author = Author::of(request.extensions());
+        let conditions = Conditions::read(request.headers(), request.extensions())
+            .map_err(IntoResponse::into_response)?;
         let Payload(body) = Payload::from_request(request, state).await?;
         Ok(Write {
             format,
             author,
+            conditions,
             query,
             body,
         })

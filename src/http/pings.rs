@@ -22,8 +22,8 @@ use super::reply::Reply;
 use crate::app::AppState;
 use crate::domain::pings::{BODY_LIMIT, MAX_USER_AGENT, Ping, Rid, Signal, capture, header_text};
 use crate::error::{Error, Result};
+use crate::query::Query;
 use crate::query::schema::MONITOR_PINGS;
-use crate::query::{Bind, Condition, Op, Operand, Query};
 use crate::time;
 use crate::view::pings::node;
 
@@ -165,15 +165,7 @@ pub async fn index(
     if !ordered {
         listing.order.descending = true;
     }
-    let integration = MONITOR_PINGS
-        .field("integration_id")
-        .ok_or_else(|| Error::Internal("the ping log has no integration_id".into()))?;
-    listing.conditions.push(Condition {
-        path: Vec::new(),
-        field: integration,
-        op: Op::Eq,
-        operand: Operand::One(Bind::Int(id)),
-    });
+    listing.hold(&MONITOR_PINGS, "integration_id", id)?;
     let pings = app.store.pings(id, &listing).await?;
     Ok(Reply::many(
         format,

@@ -7,10 +7,12 @@ use axum::extract::{FromRequestParts, RawQuery, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 
+use super::conditional::{Conditions, extended};
 use super::format::Format;
 use super::reply::Reply;
 use super::{Id, Write};
 use crate::app::AppState;
+use crate::domain::etag;
 use crate::domain::records::{DocumentTypes, RecordFields, RecordKind};
 use crate::error::Result;
 use crate::query::schema::{ERRORS, HISTORY, Resource};
@@ -43,9 +45,6 @@ impl Kind for History {
     const COLLECTION: &'static str = "integration-history-records";
 }
 
-/// The header by which a client asks for Runledger's extensions of Coupa's API (`1`).
-pub const EXTENSIONS_HEADER: &str = "x-runledger-extensions";
-
 /// The document types a write may name: Coupa's, and Runledger's own as well when the
 /// request carries `X-Runledger-Extensions: 1`, so that a Coupa client sees Coupa's check.
 pub struct Allowed(pub DocumentTypes);
@@ -54,11 +53,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Allowed {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let extended = parts
-            .headers
-            .get(EXTENSIONS_HEADER)
-            .is_some_and(|value| value.as_bytes().trim_ascii() == b"1");
-        Ok(Allowed(if extended {
+        Ok(Allowed(if extended(&parts.headers) {
             DocumentTypes::Extended
         } else {
             DocumentTypes::Coupa
@@ -86,6 +81,7 @@ pub async fn index<K: Kind>(
 pub async fn show<K: Kind>(
     State(app): State<AppState>,
     format: Format,
+    conditions: Conditions,
     Id(id): Id,
     RawQuery(query): RawQuery,
 ) -> Result<Reply> {
@@ -97,7 +93,8 @@ pub async fn show<K: Kind>(
         shape,
         K::ROOT,
         node(K::KIND, &record),
-    ))
+    )
+    .cached(&etag::record(&record), &conditions))
 }
 
 /// `POST`: files a record.
@@ -203,7 +200,8 @@ async fn file<K: Kind>(
         shape,
         K::ROOT,
         node(K::KIND, &record),
-    ))
+    )
+    .tagged(&etag::record(&record), &write.conditions))
 }
 
 pub async fn update<K: Kind>(
@@ -217,7 +215,13 @@ pub async fn update<K: Kind>(
     fields.require_for_update(K::KIND)?;
     let record = app
         .store
-        .update_record(K::KIND, id, fields, write.author.actor())
+        .update_record(
+            K::KIND,
+            id,
+            fields,
+            write.conditions.expect()?,
+            write.author.actor(),
+        )
         .await?;
     Ok(Reply::one(
         StatusCode::OK,
@@ -225,7 +229,8 @@ pub async fn update<K: Kind>(
         shape,
         K::ROOT,
         node(K::KIND, &record),
-    ))
+    )
+    .tagged(&etag::record(&record), &write.conditions))
 }
 
 pub async fn resolve<K: Kind>(app: State<AppState>, id: Id, write: Write) -> Result<Reply> {
@@ -245,7 +250,13 @@ async fn set_resolved<K: Kind>(
     let shape = write.shape(K::RESOURCE)?;
     let record = app
         .store
-        .resolve_record(K::KIND, id, resolved, write.author.actor())
+        .resolve_record(
+            K::KIND,
+            id,
+            resolved,
+            write.conditions.expect()?,
+            write.author.actor(),
+        )
         .await?;
     Ok(Reply::one(
         StatusCode::OK,
@@ -253,5 +264,6 @@ async fn set_resolved<K: Kind>(
         shape,
         K::ROOT,
         node(K::KIND, &record),
-    ))
+    )
+    .tagged(&etag::record(&record), &write.conditions))
 }

@@ -1,11 +1,13 @@
 //! What a handler answers: a view ([`Node`]) with its status, in the negotiated format and
 //! shape.
 
-use axum::http::StatusCode;
-use axum::http::header::CONTENT_TYPE;
+use axum::http::header::{CONTENT_TYPE, ETAG};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use super::conditional::Conditions;
 use super::format::Format;
+use crate::domain::etag::State;
 use crate::error::Error;
 use crate::query::shape::{ReturnObject, Shape};
 use crate::view::render::{Node, json, shape, xml_document};
@@ -16,6 +18,10 @@ pub struct Reply {
     format: Format,
     shape: Shape,
     body: Body,
+    /// The entity tag of the record shown (`ETag`).
+    tag: Option<String>,
+    /// The client has this representation already: 304, without the body.
+    not_modified: bool,
 }
 
 enum Body {
@@ -43,7 +49,26 @@ impl Reply {
             format,
             shape,
             body: Body::One { root, node },
+            tag: None,
+            not_modified: false,
         }
+    }
+
+    /// Sends the entity tag of `state` for this representation (a write's answer: the
+    /// record as it now is).
+    pub fn tagged(mut self, state: &State, conditions: &Conditions) -> Reply {
+        self.tag = conditions.tag(state, self.format, &self.shape);
+        self
+    }
+
+    /// As [`Reply::tagged`], for a read: a 304 when `If-None-Match` names the tag.
+    pub fn cached(self, state: &State, conditions: &Conditions) -> Reply {
+        let mut reply = self.tagged(state, conditions);
+        reply.not_modified = reply
+            .tag
+            .as_deref()
+            .is_some_and(|tag| conditions.not_modified(tag));
+        reply
     }
 
     pub fn many(
@@ -58,12 +83,31 @@ impl Reply {
             format,
             shape,
             body: Body::Many { root, item, nodes },
+            tag: None,
+            not_modified: false,
         }
     }
 }
 
 impl IntoResponse for Reply {
     fn into_response(self) -> Response {
+        let etag = self
+            .tag
+            .as_deref()
+            .and_then(|tag| HeaderValue::from_str(tag).ok());
+        let mut response = self.respond();
+        if let Some(etag) = etag {
+            response.headers_mut().insert(ETAG, etag);
+        }
+        response
+    }
+}
+
+impl Reply {
+    fn respond(self) -> Response {
+        if self.not_modified {
+            return StatusCode::NOT_MODIFIED.into_response();
+        }
         if self.shape.return_object == ReturnObject::None {
             return self.status.into_response();
         }

@@ -139,6 +139,21 @@ pub struct Query {
 }
 
 impl Query {
+    /// Holds the query to the records whose `field` (of `resource`, the one it was parsed
+    /// for) is `id`: a listing below one record (`/integration_runs/7/transitions`).
+    pub fn hold(&mut self, resource: &'static Resource, field: &str, id: i64) -> Result<()> {
+        let field = resource
+            .field(field)
+            .ok_or_else(|| Error::Internal(format!("{} has no {field}", resource.table)))?;
+        self.conditions.push(Condition {
+            path: Vec::new(),
+            field,
+            op: Op::Eq,
+            operand: Operand::One(Bind::Int(id)),
+        });
+        Ok(())
+    }
+
     /// Parses the query string of an index request on `resource`.
     pub fn parse(resource: &'static Resource, query: &str) -> Result<Query> {
         let id = resource

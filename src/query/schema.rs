@@ -8,6 +8,7 @@ use crate::domain::integrations::{Direction, EndSystemType, IntegrationType};
 use crate::domain::pings::PingKind;
 use crate::domain::records::{ContactAlertType, DOCUMENT_TYPES, RecordKind};
 use crate::domain::runs::Status;
+use crate::domain::transitions::Cause;
 
 /// The words of a domain vocabulary, `$vocab::ALL` each spelled by its const fn `$word`, as
 /// a static list for [`Kind::Vocab`], computed when the crate compiles: the enum is the only
@@ -107,6 +108,14 @@ const fn belongs_to(name: &'static str, fk: &'static str, target: &'static Resou
     }
 }
 
+const fn has_many(name: &'static str, fk: &'static str, target: &'static Resource) -> Assoc {
+    Assoc {
+        name,
+        link: Link::HasMany { fk },
+        target,
+    }
+}
+
 use Kind::*;
 
 /// API clients, as `created_by` / `updated_by`.
@@ -158,18 +167,38 @@ pub static RUNS: Resource = Resource {
         field("flow", Opaque, true),
         field("created_at", Time, false),
         field("updated_at", Time, false),
+        field("retry_of_id", Int, true),
+        field("attempt", Int, false),
     ],
     assocs: &[
         belongs_to("integration", "integration_id", &INTEGRATIONS),
-        Assoc {
-            name: "integration_errors",
-            link: Link::HasMany {
-                fk: "integration_run_id",
-            },
-            target: &ERRORS,
-        },
+        has_many("integration_errors", "integration_run_id", &ERRORS),
         belongs_to("created_by", "created_by_id", &USERS),
         belongs_to("updated_by", "updated_by_id", &USERS),
+        // Rerun lineage, both ways: the run this one retries, and the runs that retry it.
+        belongs_to("retry_of", "retry_of_id", &RUNS),
+        has_many("retries", "retry_of_id", &RUNS),
+        has_many("transitions", "integration_run_id", &TRANSITIONS),
+    ],
+};
+
+/// The transition log: every change of a run.
+pub static TRANSITIONS: Resource = Resource {
+    table: "integration_run_transitions",
+    fields: &[
+        field("id", Int, false),
+        field("integration_run_id", Int, false),
+        field("integration_id", Int, false),
+        field("cause", Vocab(words!(Cause, as_str)), false),
+        field("from_status", Vocab(words!(Status, as_str)), true),
+        field("to_status", Vocab(words!(Status, as_str)), false),
+        field("changes", Opaque, false),
+        field("created_at", Time, false),
+    ],
+    assocs: &[
+        belongs_to("integration_run", "integration_run_id", &RUNS),
+        belongs_to("integration", "integration_id", &INTEGRATIONS),
+        belongs_to("created_by", "created_by_id", &USERS),
     ],
 };
 
@@ -348,6 +377,7 @@ mod tests {
             &CONTACTS,
             &DELIVERIES,
             &MONITOR_PINGS,
+            &TRANSITIONS,
         ] {
             for field in resource.fields {
                 let Kind::Vocab(words) = field.kind else {

@@ -29,6 +29,7 @@ impl<B: Backend> ClientStore for SqlStore<B> {
                         .bind(new.secret_hash.as_slice())
                         .bind(new.scopes.to_string())
                         .bind(now)
+                        .bind(new.require_if_match)
                         .scalar(tx)
                         .await
                         .map_err(|e| on_unique(e, KEYS))?;
@@ -40,6 +41,7 @@ impl<B: Backend> ClientStore for SqlStore<B> {
                         scopes: new.scopes,
                         created_at: now,
                         revoked_at: None,
+                        require_if_match: new.require_if_match,
                     })
                 })
             })

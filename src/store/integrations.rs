@@ -7,6 +7,7 @@ use super::exec::{Executor, query};
 use super::paging::page_rows;
 use super::{IntegrationStore, on_unique, rows, sql};
 use crate::domain::Actor;
+use crate::domain::etag::{self, IfMatch};
 use crate::domain::integrations::{
     Integration, IntegrationFields, IntegrationRef, IntegrationType, NewIntegration, UniqueKey,
     refuse_taken,
@@ -63,17 +64,21 @@ impl<B: Backend> IntegrationStore for SqlStore<B> {
         &self,
         id: i64,
         fields: IntegrationFields,
+        expect: Option<&IfMatch>,
         actor: Option<&Actor>,
     ) -> Result<Integration> {
         // A write that changes nothing writes nothing (see `update_run`).
         let actor = actor.cloned();
+        let expect = expect.cloned();
         self.db
             .write(move |tx| {
                 Box::pin(async move {
-                    let (mut integration, changed) = updated(tx, id, &fields).await?;
+                    let (mut integration, changed) =
+                        updated(tx, id, &fields, expect.as_ref()).await?;
                     if !changed {
                         return Ok(integration);
                     }
+                    integration.version += 1;
                     integration.updated_at = time::now();
                     integration.updated_by = actor;
                     let i = &integration;
@@ -167,8 +172,12 @@ async fn updated(
     conn: &mut impl Executor,
     id: i64,
     fields: &IntegrationFields,
+    expect: Option<&IfMatch>,
 ) -> Result<(Integration, bool)> {
     let read = fetch(conn, id, true).await?;
+    if let Some(expect) = expect {
+        expect.check(&etag::integration(&read))?;
+    }
     let mut next = read.clone();
     if !next.apply(fields) {
         return Ok((read, false));

@@ -26,6 +26,7 @@ pub mod seed;
 pub mod sql;
 pub mod sqlite;
 mod sweep;
+mod transitions;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,6 +39,7 @@ use crate::domain::Actor;
 use crate::domain::alerts::{Attempt, Delivery, DeliveryStatus};
 use crate::domain::clients::{Client, ClientKind, NewClient};
 use crate::domain::contacts::{Contact, ContactFields};
+use crate::domain::etag::IfMatch;
 use crate::domain::integrations::{Integration, IntegrationFields, NewIntegration};
 use crate::domain::monitor::fields::{MonitorFields, StoredMonitor};
 use crate::domain::monitor::sweep::{Flip, Looked};
@@ -45,6 +47,7 @@ use crate::domain::monitor::{Health, Observed};
 use crate::domain::pings::{LoggedPing, Ping};
 use crate::domain::records::{Record, RecordFields, RecordKind};
 use crate::domain::runs::{Action, RunFields, RunView};
+use crate::domain::transitions::Entry;
 use crate::error::{Error, Result};
 use crate::query::Query;
 use crate::time::Timestamp;
@@ -86,10 +89,12 @@ pub trait IntegrationStore: Send + Sync + 'static {
         new: NewIntegration,
         actor: Option<&Actor>,
     ) -> Result<Integration>;
+    /// With `expect`, only if the integration is as the client last read it.
     async fn update_integration(
         &self,
         id: i64,
         fields: IntegrationFields,
+        expect: Option<&IfMatch>,
         actor: Option<&Actor>,
     ) -> Result<Integration>;
     /// The integration, or [`Error::NotFound`].
@@ -101,17 +106,23 @@ pub trait IntegrationStore: Send + Sync + 'static {
 pub trait RunStore: Send + Sync + 'static {
     /// Creates a `pending` run for the integration that `fields.integration` names.
     async fn create_run(&self, fields: RunFields, actor: Option<&Actor>) -> Result<RunView>;
-    /// Updates a run and, with `action`, moves it to a new status, in one transaction.
+    /// Updates a run and, with `action`, moves it to a new status, in one transaction; with
+    /// `expect`, only if the run is as the client last read it (else
+    /// [`Error::PreconditionFailed`]).
     async fn update_run(
         &self,
         id: i64,
         fields: RunFields,
         action: Option<Action>,
+        expect: Option<&IfMatch>,
         actor: Option<&Actor>,
     ) -> Result<RunView>;
     /// The run, or [`Error::NotFound`].
     async fn run(&self, id: i64) -> Result<RunView>;
     async fn runs(&self, query: &Query) -> Result<Vec<RunView>>;
+    /// A page of the transition log; with `run_id`, the query must hold it to that run,
+    /// and an unknown run is [`Error::NotFound`].
+    async fn transitions(&self, run_id: Option<i64>, query: &Query) -> Result<Vec<Entry>>;
 }
 
 /// Integration errors and history records: the two kinds of record.
@@ -126,18 +137,22 @@ pub trait RecordStore: Send + Sync + 'static {
         effects: Effects,
         actor: Option<&Actor>,
     ) -> Result<Record>;
+    /// With `expect`, only if the record is as the client last read it.
     async fn update_record(
         &self,
         kind: RecordKind,
         id: i64,
         fields: RecordFields,
+        expect: Option<&IfMatch>,
         actor: Option<&Actor>,
     ) -> Result<Record>;
+    /// With `expect`, only if the record is as the client last read it.
     async fn resolve_record(
         &self,
         kind: RecordKind,
         id: i64,
         resolved: bool,
+        expect: Option<&IfMatch>,
         actor: Option<&Actor>,
     ) -> Result<Record>;
     /// The record with its responses, or [`Error::NotFound`].

@@ -11,6 +11,7 @@ use super::{PingStore, integrations, monitors, records, runs};
 use crate::domain::pings::{LoggedPing, Outcome, Ping, PingKind, Plan, plan};
 use crate::domain::records::NewResponse;
 use crate::domain::runs::{Action, Run, RunFields, Status};
+use crate::domain::transitions::Cause;
 use crate::domain::vocabulary::stored_word;
 use crate::error::{Error, Result};
 use crate::query::Query;
@@ -143,7 +144,7 @@ async fn insert_run(
     if status != Status::Running {
         run.apply(&RunFields::default(), Some(status), now)?;
     }
-    runs::insert(tx, &run, now, None).await
+    runs::insert(tx, &run, now, Cause::Ping).await
 }
 
 /// A run that starts and ends now, with the failure's integration error: an end that found
@@ -185,7 +186,7 @@ async fn end_run(
     let read = view.run.clone();
     if view.apply(&RunFields::default(), Some(action), None, now)? {
         view.run.updated_by = None;
-        runs::write(tx, &read, &view.run).await?;
+        runs::write(tx, &read, &view.run, Cause::Ping).await?;
     }
     Ok(true)
 }

@@ -11,6 +11,7 @@ use super::paging::page_rows;
 use super::{Effects, RecordStore, integrations, monitors, rows, sql};
 use crate::domain::Actor;
 use crate::domain::alerts::deliveries;
+use crate::domain::etag::{self, IfMatch};
 use crate::domain::records::{
     ContactAlertType, JOB_DOCUMENT_TYPE, NewResponse, Record, RecordFields, RecordKind,
     record_integration, run_not_found,
@@ -43,15 +44,17 @@ impl<B: Backend> RecordStore for SqlStore<B> {
         kind: RecordKind,
         id: i64,
         fields: RecordFields,
+        expect: Option<&IfMatch>,
         actor: Option<&Actor>,
     ) -> Result<Record> {
         // A write that changes nothing writes nothing (see `update_run`).
         let now = time::now();
         let actor = actor.cloned();
+        let expect = expect.cloned();
         self.db
             .write(move |tx| {
                 Box::pin(async move {
-                    let (record, changed) = updated(tx, kind, id, &fields).await?;
+                    let (record, changed) = updated(tx, kind, id, &fields, expect.as_ref()).await?;
                     if !changed {
                         return Ok(record);
                     }
@@ -85,15 +88,20 @@ impl<B: Backend> RecordStore for SqlStore<B> {
         kind: RecordKind,
         id: i64,
         resolved: bool,
+        expect: Option<&IfMatch>,
         actor: Option<&Actor>,
     ) -> Result<Record> {
         // `resolve` on a resolved record (`unresolve` on an open one) changes nothing and
         // writes nothing (see `update_run`): the update is conditional, and the read after
         // answers either way (or 404s).
         let actor = actor.cloned();
+        let expect = expect.cloned();
         self.db
             .write(move |tx| {
                 Box::pin(async move {
+                    if let Some(expect) = &expect {
+                        expect.check(&etag::record(&fetch(tx, kind, id, true).await?))?;
+                    }
                     query(&sql::resolve_record(kind.table()))
                         .bind(id)
                         .bind(resolved)
@@ -271,8 +279,12 @@ async fn updated(
     kind: RecordKind,
     id: i64,
     fields: &RecordFields,
+    expect: Option<&IfMatch>,
 ) -> Result<(Record, bool)> {
     let read = fetch(conn, kind, id, true).await?;
+    if let Some(expect) = expect {
+        expect.check(&etag::record(&read))?;
+    }
     let run_id = fields.run_after(read.integration_run_id);
     let integration_id = if fields.moves() {
         integration_of(conn, fields, run_id, read.integration_id).await?

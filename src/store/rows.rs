@@ -26,6 +26,11 @@ fn actor(row: &Row, [id, login]: [&str; 2]) -> Result<Option<Actor>> {
     Ok(id.zip(login).map(|(id, login)| Actor { id, login }))
 }
 
+/// A row's `created_by_id` and `created_by_login`, as its author.
+pub fn created_by(row: &Row) -> Result<Option<Actor>> {
+    actor(row, CREATED_BY)
+}
+
 /// A column that holds one of a closed set of names, read by `parse`. Any other text was not
 /// written by Runledger: a bug or a foreign write, not a client's mistake.
 fn named<T>(row: &Row, column: &str, parse: impl FnOnce(&str) -> Option<T>) -> Result<T> {
@@ -64,8 +69,9 @@ pub fn integration(row: &Row) -> Result<Integration> {
 
 /// An integration's own columns as `integrations` names them, and as the runs query joins
 /// them (prefixed `i_`).
-const INTEGRATION_COLUMNS: [&str; 11] = [
+const INTEGRATION_COLUMNS: [&str; 12] = [
     "id",
+    "lock_version",
     "code",
     "name",
     "business_object",
@@ -77,8 +83,9 @@ const INTEGRATION_COLUMNS: [&str; 11] = [
     "created_at",
     "updated_at",
 ];
-const JOINED_INTEGRATION_COLUMNS: [&str; 11] = [
+const JOINED_INTEGRATION_COLUMNS: [&str; 12] = [
     "i_id",
+    "i_lock_version",
     "i_code",
     "i_name",
     "i_business_object",
@@ -92,9 +99,10 @@ const JOINED_INTEGRATION_COLUMNS: [&str; 11] = [
 ];
 
 /// An integration's own columns, named by `names`, without its authors.
-fn integration_columns(row: &Row, names: [&str; 11]) -> Result<Integration> {
+fn integration_columns(row: &Row, names: [&str; 12]) -> Result<Integration> {
     let [
         id,
+        version,
         code,
         name,
         business_object,
@@ -108,6 +116,7 @@ fn integration_columns(row: &Row, names: [&str; 11]) -> Result<Integration> {
     ] = names;
     Ok(Integration {
         id: row.get(id)?,
+        version: row.get(version)?,
         code: row.get(code)?,
         name: row.get(name)?,
         business_object: row.get(business_object)?,
@@ -137,6 +146,7 @@ fn integration_columns(row: &Row, names: [&str; 11]) -> Result<Integration> {
 pub fn run(row: &Row) -> Result<RunView> {
     let run = Run {
         id: row.get("id")?,
+        version: row.get("lock_version")?,
         integration_id: row.get("integration_id")?,
         status: named(row, "status", Status::parse)?,
         start_time: row.get("start_time")?,
@@ -148,6 +158,8 @@ pub fn run(row: &Row) -> Result<RunView> {
         updated_at: row.get("updated_at")?,
         created_by: actor(row, CREATED_BY)?,
         updated_by: actor(row, UPDATED_BY)?,
+        retry_of: row.get("retry_of_id")?,
+        attempt: row.get("attempt")?,
     };
     let integration = integration_columns(row, JOINED_INTEGRATION_COLUMNS)?;
     Ok(RunView {
@@ -170,6 +182,7 @@ pub fn record(row: &Row) -> Result<Record> {
         integration,
         responses: Vec::new(),
         id: row.get("id")?,
+        version: row.get("lock_version")?,
         integration_run_id: row.get("integration_run_id")?,
         integration_id,
         contact_alert_type: word(
@@ -267,6 +280,7 @@ pub fn client(row: &Row) -> Result<Client> {
             .map_err(|s| Error::Internal(format!("unknown stored scope {s:?}")))?,
         created_at: row.get("created_at")?,
         revoked_at: row.get("revoked_at")?,
+        require_if_match: row.get("require_if_match")?,
     })
 }
 

@@ -8,9 +8,11 @@ use async_trait::async_trait;
 use super::backend::{Backend, SqlStore};
 use super::exec::{Executor, query};
 use super::paging::page_rows;
-use super::{RunStore, integrations, monitors, rows, sql};
+use super::{RunStore, integrations, monitors, rows, sql, transitions};
 use crate::domain::Actor;
+use crate::domain::etag::{self, IfMatch};
 use crate::domain::runs::{Action, Run, RunFields, RunView};
+use crate::domain::transitions::{Cause, Entry};
 use crate::error::{Error, Result};
 use crate::query::Query;
 use crate::time::{self, Timestamp};
@@ -27,8 +29,12 @@ impl<B: Backend> RunStore for SqlStore<B> {
                 Box::pin(async move {
                     let integration = integrations::find(tx, &reference).await?;
                     let mut run = Run::pending(integration.id, now, actor.as_ref());
+                    if let Some(Some(retried)) = fields.retry_of {
+                        run.retrying(&retried_run(tx, retried).await?)?;
+                    }
                     run.apply(&fields, None, now)?;
-                    run.id = insert(tx, &run, now, actor.map(|a| a.id)).await?;
+                    run.version = 0;
+                    run.id = insert(tx, &run, now, Cause::Create).await?;
                     monitors::touch(tx, run.integration_id, now).await?;
                     Ok(RunView {
                         run,
@@ -45,6 +51,7 @@ impl<B: Backend> RunStore for SqlStore<B> {
         id: i64,
         fields: RunFields,
         action: Option<Action>,
+        expect: Option<&IfMatch>,
         actor: Option<&Actor>,
     ) -> Result<RunView> {
         // A write that changes nothing (a retried action, a body equal to what is stored)
@@ -53,16 +60,18 @@ impl<B: Backend> RunStore for SqlStore<B> {
         // but costs every write that does change something a read more: measured, a quarter
         // of the lifecycle rate (docs/benchmarks.md).
         let actor = actor.cloned();
+        let expect = expect.cloned();
         self.db
             .write(move |tx| {
                 Box::pin(async move {
                     let now = time::now();
                     // The monitor first, then the run: the order a look locks them in.
                     monitors::touch_of_run(tx, id, now).await?;
-                    let (read, mut view, changed) = updated(tx, id, &fields, action, now).await?;
+                    let (read, mut view, changed) =
+                        updated(tx, id, &fields, action, expect.as_ref(), now).await?;
                     if changed {
                         view.run.updated_by = actor;
-                        write(tx, &read, &view.run).await?;
+                        write(tx, &read, &view.run, Cause::of(action)).await?;
                         if read.integration_id != view.run.integration_id {
                             monitors::touch(tx, view.run.integration_id, now).await?;
                         }
@@ -92,16 +101,40 @@ impl<B: Backend> RunStore for SqlStore<B> {
             })
             .await
     }
+
+    async fn transitions(&self, run_id: Option<i64>, listing: &Query) -> Result<Vec<Entry>> {
+        let listing = listing.clone();
+        self.db
+            .read(move |conn| {
+                Box::pin(async move {
+                    if let Some(id) = run_id {
+                        // 404 for an unknown run, rather than an empty log.
+                        query(sql::RUN_INTEGRATION)
+                            .bind(id)
+                            .scalar_optional::<i64>(conn)
+                            .await?
+                            .ok_or_else(|| not_found(id))?;
+                    }
+                    transitions::page(conn, &listing).await
+                })
+            })
+            .await
+    }
 }
 
-/// Inserts a new run made at `now` by client `actor_id`; its id.
+fn not_found(id: i64) -> Error {
+    Error::NotFound(format!("Couldn't find IntegrationRun with 'id'={id}"))
+}
+
+/// Inserts a new run made at `now` by its `created_by`, with its entry in the transition
+/// log; its id.
 pub(super) async fn insert(
     conn: &mut impl Executor,
     run: &Run,
     now: Timestamp,
-    actor_id: Option<i64>,
+    cause: Cause,
 ) -> Result<i64> {
-    query(sql::INSERT_RUN)
+    let id = query(sql::INSERT_RUN)
         .bind(run.integration_id)
         .bind(run.status.as_str())
         .bind(run.start_time)
@@ -110,9 +143,25 @@ pub(super) async fn insert(
         .bind(run.records_processed)
         .bind(run.flow.as_ref())
         .bind(now)
-        .bind(actor_id)
+        .bind(run.created_by.as_ref().map(|a| a.id))
+        .bind(run.retry_of)
+        .bind(run.attempt)
         .scalar(conn)
-        .await
+        .await?;
+    let created = Run { id, ..run.clone() };
+    transitions::log_write(conn, None, &created, cause, now).await?;
+    Ok(id)
+}
+
+/// The run a new run retries; a 400 when there is none.
+async fn retried_run(conn: &mut impl Executor, id: i64) -> Result<Run> {
+    match fetch(conn, id, false).await {
+        Ok(view) => Ok(view.run),
+        Err(Error::NotFound(_)) => Err(Error::invalid(format!(
+            "Retry of names integration run {id}, which does not exist"
+        ))),
+        Err(other) => Err(other),
+    }
 }
 
 /// The run with its errors, locked for the write that read it when `lock` is set.
@@ -123,8 +172,7 @@ pub(super) async fn fetch<C: Executor>(conn: &mut C, id: i64, lock: bool) -> Res
         if lock { C::ROW_LOCK } else { "" }
     );
     let row = query(&sql).bind(id).fetch_optional(conn).await?;
-    let row =
-        row.ok_or_else(|| Error::NotFound(format!("Couldn't find IntegrationRun with 'id'={id}")))?;
+    let row = row.ok_or_else(|| not_found(id))?;
     let mut runs = vec![rows::run(&row)?];
     attach_errors(conn, &mut runs).await?;
     Ok(runs.remove(0))
@@ -132,14 +180,19 @@ pub(super) async fn fetch<C: Executor>(conn: &mut C, id: i64, lock: bool) -> Res
 
 /// A run as a write would leave it, as of `now`: the run as read, the run as the write
 /// leaves it (with its integration), and whether the two differ. A refusal is an error.
+/// With `expect`, the run as read must have one of the versions it names (412).
 pub(super) async fn updated(
     conn: &mut impl Executor,
     id: i64,
     fields: &RunFields,
     action: Option<Action>,
+    expect: Option<&IfMatch>,
     now: Timestamp,
 ) -> Result<(Run, RunView, bool)> {
     let mut view = fetch(conn, id, true).await?;
+    if let Some(expect) = expect {
+        expect.check(&etag::run(&view))?;
+    }
     let moved_to = match &fields.integration {
         Some(reference) => Some(integrations::find(conn, reference).await?),
         None => None,
@@ -150,8 +203,14 @@ pub(super) async fn updated(
     Ok((read, view, changed))
 }
 
-/// Writes the columns of `run` that differ from `read`, if its status is still the one read.
-pub(super) async fn write(conn: &mut impl Executor, read: &Run, run: &Run) -> Result<()> {
+/// Writes the columns of `run` that differ from `read`, if its status is still the one read,
+/// and logs the change as caused by `cause`.
+pub(super) async fn write(
+    conn: &mut impl Executor,
+    read: &Run,
+    run: &Run,
+    cause: Cause,
+) -> Result<()> {
     let changed = [
         run.integration_id != read.integration_id,
         run.status != read.status,
@@ -195,7 +254,7 @@ pub(super) async fn write(conn: &mut impl Executor, read: &Run, run: &Run) -> Re
             run.id
         )));
     }
-    Ok(())
+    transitions::log_write(conn, Some(read), run, cause, run.updated_at).await
 }
 
 /// Loads the errors of every run in one query.

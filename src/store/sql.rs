@@ -5,8 +5,8 @@
 
 /// An integration's columns with its clients' logins, from `integrations t0`.
 pub const SELECT_INTEGRATIONS: &str = "\
-    SELECT t0.id, t0.code, t0.name, t0.business_object, t0.direction, t0.end_system, \
-    t0.end_system_type, t0.integration_type, t0.standard, t0.created_at, t0.updated_at, \
+    SELECT t0.id, t0.lock_version, t0.code, t0.name, t0.business_object, t0.direction, \
+    t0.end_system, t0.end_system_type, t0.integration_type, t0.standard, t0.created_at, t0.updated_at, \
     t0.created_by_id, cb.login AS created_by_login, t0.updated_by_id, ub.login AS updated_by_login \
     FROM integrations t0 \
     LEFT JOIN api_clients cb ON cb.id = t0.created_by_id \
@@ -14,10 +14,11 @@ pub const SELECT_INTEGRATIONS: &str = "\
 
 /// A run's columns, its clients' logins and its integration (columns prefixed `i_`).
 pub const SELECT_RUNS: &str = "\
-    SELECT t0.id, t0.integration_id, t0.status, t0.start_time, t0.end_time, t0.total_records, \
-    t0.records_processed, t0.flow, t0.created_at, t0.updated_at, \
+    SELECT t0.id, t0.lock_version, t0.integration_id, t0.status, t0.start_time, t0.end_time, \
+    t0.total_records, t0.records_processed, t0.flow, t0.created_at, t0.updated_at, \
+    t0.retry_of_id, t0.attempt, \
     t0.created_by_id, cb.login AS created_by_login, t0.updated_by_id, ub.login AS updated_by_login, \
-    i.id AS i_id, i.code AS i_code, i.name AS i_name, i.business_object AS i_business_object, \
+    i.id AS i_id, i.lock_version AS i_lock_version, i.code AS i_code, i.name AS i_name, i.business_object AS i_business_object, \
     i.direction AS i_direction, i.end_system AS i_end_system, \
     i.end_system_type AS i_end_system_type, i.integration_type AS i_integration_type, \
     i.standard AS i_standard, i.created_at AS i_created_at, i.updated_at AS i_updated_at \
@@ -30,7 +31,8 @@ pub const SELECT_RUNS: &str = "\
 /// integration's keys (`i_code`, `i_name`), from `<table> t0`.
 pub fn select_records(table: &str) -> String {
     format!(
-        "SELECT t0.id, t0.integration_run_id, t0.integration_id, t0.contact_alert_type, \
+        "SELECT t0.id, t0.lock_version, t0.integration_run_id, t0.integration_id, \
+         t0.contact_alert_type, \
          t0.document_type, t0.document_id, t0.document_revision, t0.document_status, t0.external_id, \
          t0.integration_filename, t0.creation_method, t0.status, t0.resolved, t0.exported, \
          t0.created_at, t0.updated_at, t0.created_by_id, cb.login AS created_by_login, \
@@ -65,22 +67,22 @@ pub fn update_record(table: &str) -> String {
         "UPDATE {table} SET integration_run_id = $2, integration_id = $3, contact_alert_type = $4, \
          document_type = $5, document_id = $6, document_revision = $7, document_status = $8, \
          external_id = $9, integration_filename = $10, creation_method = $11, status = $12, \
-         updated_at = $13, updated_by_id = $14 WHERE id = $1"
+         updated_at = $13, updated_by_id = $14, lock_version = lock_version + 1 WHERE id = $1"
     )
 }
 
 pub fn resolve_record(table: &str) -> String {
     format!(
-        "UPDATE {table} SET resolved = $2, updated_at = $3, updated_by_id = $4 \
-         WHERE id = $1 AND resolved <> $2"
+        "UPDATE {table} SET resolved = $2, updated_at = $3, updated_by_id = $4, \
+         lock_version = lock_version + 1 WHERE id = $1 AND resolved <> $2"
     )
 }
 
 /// Resolves the open records of one document (`acknowledge`).
 pub fn resolve_document(table: &str) -> String {
     format!(
-        "UPDATE {table} SET resolved = $3, updated_at = $4, updated_by_id = $5 \
-         WHERE document_type = $1 AND document_id = $2 AND resolved = $6"
+        "UPDATE {table} SET resolved = $3, updated_at = $4, updated_by_id = $5, \
+         lock_version = lock_version + 1 WHERE document_type = $1 AND document_id = $2 AND resolved = $6"
     )
 }
 
@@ -181,12 +183,12 @@ pub const INTEGRATION_KEYS_TAKEN: &str = "\
 pub const UPDATE_INTEGRATION: &str = "\
     UPDATE integrations SET code = $2, name = $3, business_object = $4, direction = $5, \
     end_system = $6, end_system_type = $7, integration_type = $8, updated_at = $9, \
-    updated_by_id = $10 WHERE id = $1";
+    updated_by_id = $10, lock_version = lock_version + 1 WHERE id = $1";
 
 pub const INSERT_RUN: &str = "\
     INSERT INTO integration_runs (integration_id, status, start_time, end_time, total_records, \
-    records_processed, flow, created_at, updated_at, created_by_id, updated_by_id) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $9) RETURNING id";
+    records_processed, flow, created_at, updated_at, created_by_id, updated_by_id, retry_of_id, \
+    attempt) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $9, $10, $11) RETURNING id";
 
 /// The columns of a run that an update may change, in the order [`update_run`] takes them.
 pub const RUN_UPDATE_COLUMNS: [&str; 7] = [
@@ -213,7 +215,8 @@ pub fn update_run(changed: [bool; 7]) -> String {
         sql.push_str(&format!("{column} = ${n}, "));
     }
     sql.push_str(&format!(
-        "updated_at = ${}, updated_by_id = ${} WHERE id = $1 AND status = $2",
+        "updated_at = ${}, updated_by_id = ${}, lock_version = lock_version + 1 \
+         WHERE id = $1 AND status = $2",
         n + 1,
         n + 2
     ));
@@ -238,11 +241,12 @@ pub fn responses_of(count: usize) -> String {
     )
 }
 pub const SELECT_CLIENTS: &str = "\
-    SELECT id, login, kind, client_id, scopes, created_at, revoked_at FROM api_clients";
+    SELECT id, login, kind, client_id, scopes, created_at, revoked_at, require_if_match \
+    FROM api_clients";
 
 pub const INSERT_CLIENT: &str = "\
-    INSERT INTO api_clients (login, kind, client_id, secret_hash, scopes, created_at) \
-    VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
+    INSERT INTO api_clients (login, kind, client_id, secret_hash, scopes, created_at, \
+    require_if_match) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id";
 
 /// Revokes once: a second revocation keeps the first time.
 pub const REVOKE_CLIENT: &str = "\
@@ -387,12 +391,12 @@ mod tests {
         assert_eq!(
             super::update_run([false, true, false, false, false, true, false]),
             "UPDATE integration_runs SET status = $3, records_processed = $4, updated_at = $5, \
-             updated_by_id = $6 WHERE id = $1 AND status = $2"
+             updated_by_id = $6, lock_version = lock_version + 1 WHERE id = $1 AND status = $2"
         );
         assert_eq!(
             super::update_run([false; 7]),
-            "UPDATE integration_runs SET updated_at = $3, updated_by_id = $4 \
-             WHERE id = $1 AND status = $2"
+            "UPDATE integration_runs SET updated_at = $3, updated_by_id = $4, \
+             lock_version = lock_version + 1 WHERE id = $1 AND status = $2"
         );
     }
 }

@@ -8,18 +8,19 @@
 //! still the one read, so a change happens once however many nodes look.
 
 use async_trait::async_trait;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::backend::{Backend, SqlStore};
 use super::exec::{Executor, query};
-use super::{Effects, SweepStore, monitors, records, runs, sql};
+use super::{Effects, SweepStore, monitors, records, runs, sql, transitions};
 use crate::domain::alert_policy::Alert;
 use crate::domain::integrations::IntegrationRef;
 use crate::domain::monitor::fields::StoredMonitor;
 use crate::domain::monitor::sweep::{self, Looked};
 use crate::domain::monitor::{Health, Observed, Verdict};
 use crate::domain::records::{JOB_DOCUMENT_TYPE, NewResponse, RecordFields, RecordKind};
-use crate::domain::runs::{Action, RunFields, Status};
+use crate::domain::runs::{Action, Run, RunFields, Status};
+use crate::domain::transitions::{Cause, Entry};
 use crate::error::{Error, Result};
 use crate::time::{self, Timestamp};
 
@@ -88,6 +89,12 @@ async fn look<C: Executor>(
             .bind(now)
             .scalar(conn)
             .await?;
+        let mut run = Run::pending(integration_id, expected, None);
+        run.id = run_id;
+        run.status = Status::Failed;
+        run.start_time = Some(expected);
+        run.end_time = Some(until.min(now));
+        transitions::log_write(conn, None, &run, Cause::Missed, now).await?;
         let message = sweep::missed_message(&verdict);
         file_error(conn, run_id, "missed", message, now).await?;
         about_run = Some(run_id);
@@ -104,16 +111,33 @@ async fn look<C: Executor>(
             .execute(conn)
             .await?;
         if marked == 1 {
+            let run = runs::fetch(conn, run_id, false).await?.run;
+            let entry = Entry::of_mark(
+                &run,
+                Cause::Stuck,
+                "stuck-at",
+                Value::Null,
+                json!(time::format(&now)),
+                now,
+            );
+            transitions::log(conn, &entry).await?;
             let message = sweep::stuck_message(monitor, &seen, run_id, now);
             file_error(conn, run_id, "stuck", message, now).await?;
             about_run.get_or_insert(run_id);
         }
     }
     for &run_id in &verdict.overdue {
-        let (read, view, changed) =
-            runs::updated(conn, run_id, &RunFields::default(), Some(Action::Fail), now).await?;
+        let (read, view, changed) = runs::updated(
+            conn,
+            run_id,
+            &RunFields::default(),
+            Some(Action::Fail),
+            None,
+            now,
+        )
+        .await?;
         if changed {
-            runs::write(conn, &read, &view.run).await?;
+            runs::write(conn, &read, &view.run, Cause::Timeout).await?;
             let message = sweep::overdue_message(monitor);
             file_error(conn, run_id, "failed", message, now).await?;
             about_run.get_or_insert(run_id);
@@ -200,6 +224,12 @@ async fn look<C: Executor>(
             .bind(about_run)
             .execute(conn)
             .await?;
+        if let Some(run_id) = about_run {
+            let run = runs::fetch(conn, run_id, false).await?.run;
+            let (from, to) = (state.health.as_str(), verdict.health.as_str());
+            let entry = Entry::of_mark(&run, Cause::Health, "health", json!(from), json!(to), now);
+            transitions::log(conn, &entry).await?;
+        }
     }
     Ok(Some(Looked {
         integration_id,

@@ -13,5 +13,6 @@ pub mod pings;
 pub mod records;
 pub mod render;
 pub mod runs;
+pub mod transitions;
 
 pub use render::Node;

@@ -31,3 +31,18 @@ pub fn node(view: &RunView) -> Node {
         ("updated-by", integrations::actor(&run.updated_by)),
     ])
 }
+
+/// A run with Runledger's extensions (`X-Runledger-Extensions: 1`): Coupa's elements, then
+/// its lineage (`retry-of`, `attempt`).
+pub fn extended(view: &RunView) -> Node {
+    let Node::Object(mut entries) = node(view) else {
+        unreachable!("a run is an object")
+    };
+    let retry_of = view
+        .run
+        .retry_of
+        .map_or(Node::Null, |id| Node::Object(vec![("id", Node::Int(id))]));
+    entries.push(("retry-of", retry_of));
+    entries.push(("attempt", Node::Int(view.run.attempt)));
+    Node::Object(entries)
+}

@@ -238,10 +238,15 @@ impl TestApp {
 
     /// Registers an OAuth client; returns its client id and secret.
     pub async fn register_client(&self, name: &str, scopes: Scopes) -> (String, String) {
-        let (client, secret) =
-            auth::register(self.store.as_ref(), name, ClientKind::OauthClient, scopes)
-                .await
-                .expect("client registered");
+        let (client, secret) = auth::register(
+            self.store.as_ref(),
+            name,
+            ClientKind::OauthClient,
+            scopes,
+            false,
+        )
+        .await
+        .expect("client registered");
         (
             client.client_id.expect("OAuth clients have a client id"),
             secret,
@@ -250,7 +255,7 @@ impl TestApp {
 
     /// Registers a legacy API key and returns it.
     pub async fn register_api_key(&self, name: &str, scopes: Scopes) -> String {
-        auth::register(self.store.as_ref(), name, ClientKind::ApiKey, scopes)
+        auth::register(self.store.as_ref(), name, ClientKind::ApiKey, scopes, false)
             .await
             .expect("key registered")
             .1
@@ -440,6 +445,11 @@ impl TestApp {
     /// Runs `sql` on the test's database from a connection of the test's own: for rows no
     /// request can make today (those an older version's rules allowed).
     pub async fn execute_sql(&self, sql: &str) {
+        self.try_execute_sql(sql).await.expect("the statement ran");
+    }
+
+    /// [`TestApp::execute_sql`], with the database's refusal as text.
+    pub async fn try_execute_sql(&self, sql: &str) -> Result<(), String> {
         use sqlx::Connection;
         let url = &self.settings.database_url;
         match crate::BACKEND {
@@ -447,7 +457,7 @@ impl TestApp {
                 let path = url.trim_start_matches("sqlite://");
                 rusqlite::Connection::open(path)
                     .and_then(|c| c.execute_batch(sql))
-                    .expect("the statement ran");
+                    .map_err(|e| e.to_string())
             }
             Backend::Postgres => {
                 let mut connection = sqlx::PgConnection::connect(url)
@@ -456,7 +466,8 @@ impl TestApp {
                 sqlx::raw_sql(sql)
                     .execute(&mut connection)
                     .await
-                    .expect("the statement ran");
+                    .map(drop)
+                    .map_err(|e| e.to_string())
             }
         }
     }

@@ -45,6 +45,7 @@ async fn serve(limits: Limits) -> Server {
         "limits",
         ClientKind::ApiKey,
         Scopes::ALL,
+        false,
     )
     .await
     .expect("key registered");

@@ -15,6 +15,8 @@ mod auth;
 mod concurrency;
 #[path = "../api/crash.rs"]
 mod crash;
+#[path = "../api/etags.rs"]
+mod etags;
 #[path = "../api/exec.rs"]
 mod exec;
 #[path = "../api/extensions.rs"]
@@ -50,5 +52,7 @@ mod seed;
 mod sweeper;
 #[path = "../api/text.rs"]
 mod text;
+#[path = "../api/transitions.rs"]
+mod transitions;
 #[path = "../api/wire.rs"]
 mod wire;

@@ -5,6 +5,7 @@ use serde_json::json;
 
 fn integration(id: i64, code: &str) -> Integration {
     Integration {
+        version: 0,
         id,
         code: code.to_owned(),
         name: format!("{code} integration"),
@@ -43,6 +44,7 @@ fn a_reference_picks_without_case_and_prefers_the_exact_spelling() {
 fn an_update_says_whether_it_changed_anything() {
     let created = crate::time::parse("2026-11-28T10:00:00Z").unwrap();
     let stored = Integration {
+        version: 0,
         id: 1,
         code: "PO".into(),
         name: "PO integration".into(),

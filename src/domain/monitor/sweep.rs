@@ -150,6 +150,10 @@ pub fn next_look(
     episode: &Episode,
     now: Timestamp,
 ) -> Option<Timestamp> {
+    // A start still to record (one found after the look failed an overdue run): at once.
+    if verdict.missed.is_some() {
+        return Some(now);
+    }
     let policy = monitor.policy.next_due(episode, now);
     [verdict.deadline, policy]
         .into_iter()
@@ -210,6 +214,17 @@ mod tests {
         );
         v.deadline = None;
         assert_eq!(next_look(&monitor, &v, &Episode::default(), now), None);
+    }
+
+    #[test]
+    fn a_start_left_to_record_is_looked_at_again_at_once() {
+        // A look that failed an overdue run may only then see a start that went by.
+        let monitor = Monitor::new(at("2026-12-01T00:00:00Z"));
+        let now = at("2026-12-01T10:00:00Z");
+        let mut v = verdict(Health::Down, vec![]);
+        v.deadline = None;
+        v.missed = Some(at("2026-12-01T09:00:00Z"));
+        assert_eq!(next_look(&monitor, &v, &Episode::default(), now), Some(now));
     }
 
     #[test]

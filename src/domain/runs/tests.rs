@@ -9,6 +9,9 @@ use serde_json::json;
 fn run(status: Status) -> Run {
     let t = time::parse("2026-11-28T10:00:00Z").unwrap();
     Run {
+        version: 0,
+        retry_of: None,
+        attempt: 1,
         id: 1,
         integration_id: 1,
         status,
@@ -86,6 +89,7 @@ fn view(status: Status, resolved: &[bool]) -> RunView {
     let errors = resolved
         .iter()
         .map(|&resolved| Record {
+            version: 0,
             resolved,
             ..Record::new(&technical, Some(1), false, t, None).unwrap()
         })
@@ -100,6 +104,7 @@ fn view(status: Status, resolved: &[bool]) -> RunView {
 fn integration(id: i64) -> Integration {
     let t = time::parse("2026-11-28T09:00:00Z").unwrap();
     Integration {
+        version: 0,
         id,
         code: format!("I{id}"),
         name: format!("Integration {id}"),
@@ -717,6 +722,9 @@ mod properties {
     fn new_run() -> Run {
         let t = time::from_unix(CLOCK).unwrap();
         Run {
+            version: 0,
+            retry_of: None,
+            attempt: 1,
             id: 7,
             ..Run::pending(3, t, None)
         }

@@ -14,6 +14,7 @@ fn at(text: &str) -> Timestamp {
 
 fn integration(name: &str, code: &str) -> Integration {
     Integration {
+        version: 0,
         id: 7,
         code: code.into(),
         name: name.into(),
@@ -33,6 +34,9 @@ fn integration(name: &str, code: &str) -> Integration {
 fn run(integration: &Integration) -> RunView {
     RunView {
         run: Run {
+            version: 0,
+            retry_of: None,
+            attempt: 1,
             id: 17,
             integration_id: integration.id,
             status: Status::Failed,
@@ -64,6 +68,7 @@ fn response(code: &str, message: &str) -> Response {
 /// An error on InvoiceHeader 1234 in run 17 of "Invoices export", saying `message`.
 fn record(run: Option<i64>, message: &str) -> Record {
     Record {
+        version: 0,
         id: 55,
         integration_run_id: run,
         integration_id: Some(7),
@@ -94,6 +99,7 @@ fn record(run: Option<i64>, message: &str) -> Record {
 /// The record as the monitor sweeper files it: a history record about the job.
 fn monitor_alert(message: &str) -> Record {
     Record {
+        version: 0,
         document_type: Some(JOB_DOCUMENT_TYPE.into()),
         document_id: None,
         integration_run_id: None,
