@@ -20,6 +20,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::config::{AlertSettings, PublicUrl};
 use crate::domain::alerts::{Attempt, Channel, Delivery, DeliveryStatus, MAX_ATTEMPTS, backoff};
+use crate::domain::records::RecordKind;
 use crate::egress::{self, GuardedResolver};
 use crate::error::{Error, Result};
 use crate::store::{OutboxStore, Subject};
@@ -156,11 +157,20 @@ struct Sender {
 
 impl Sender {
     async fn attempt(&self, delivery: &Delivery) -> Attempt {
-        let subject = match self
-            .store
-            .subject(delivery.record_type, delivery.record_id)
-            .await
-        {
+        let Some(kind) = delivery.record_type.record_kind() else {
+            // An event, to a subscription: the event as the stream shows it.
+            return match self.store.event(delivery.record_id).await {
+                Ok((event, change)) => {
+                    let body = render::json(&view::events::node(&event, change.as_ref()));
+                    self.webhook(delivery, body).await
+                }
+                Err(error) => Attempt::Failed {
+                    error: format!("cannot build the event: {error}"),
+                    response_code: None,
+                },
+            };
+        };
+        let subject = match self.store.subject(kind, delivery.record_id).await {
             Ok(subject) => subject,
             Err(error) => {
                 return Attempt::Failed {
@@ -170,8 +180,11 @@ impl Sender {
             }
         };
         match delivery.channel {
-            Channel::Webhook => self.webhook(delivery, payload(delivery, &subject)).await,
-            Channel::Email => self.email(delivery, &subject).await,
+            Channel::Webhook => {
+                self.webhook(delivery, payload(kind, delivery, &subject))
+                    .await
+            }
+            Channel::Email => self.email(kind, delivery, &subject).await,
         }
     }
 
@@ -208,15 +221,11 @@ impl Sender {
             Ok(url) => url,
             Err(refusal) => return refused(&refusal),
         };
-        let secret = match self
-            .store
-            .webhook_secret(delivery.integration_contact_id)
-            .await
-        {
+        let secret = match self.store.webhook_secret(delivery.recipient).await {
             Ok(secret) => secret,
             Err(error) => {
                 return Attempt::Failed {
-                    error: format!("cannot read the contact: {error}"),
+                    error: format!("cannot read the signing key: {error}"),
                     response_code: None,
                 };
             }
@@ -257,7 +266,7 @@ impl Sender {
         }
     }
 
-    async fn email(&self, delivery: &Delivery, subject: &Subject) -> Attempt {
+    async fn email(&self, kind: RecordKind, delivery: &Delivery, subject: &Subject) -> Attempt {
         let Some((transport, from)) = &self.smtp else {
             return Attempt::Undeliverable {
                 error: "no SMTP server is configured (--smtp-url)".into(),
@@ -272,7 +281,7 @@ impl Sender {
             }
         };
         let email = view::email::email(
-            delivery.record_type,
+            kind,
             &subject.record,
             subject.run.as_ref(),
             subject.integration(),
@@ -307,9 +316,9 @@ impl Sender {
 
 /// The alert as JSON: the integration, the run, the record and its responses, as the API
 /// shows them now.
-fn payload(delivery: &Delivery, subject: &Subject) -> String {
+fn payload(kind: RecordKind, delivery: &Delivery, subject: &Subject) -> String {
     let payload = view::alerts::payload(
-        delivery.record_type,
+        kind,
         delivery.id,
         &subject.record,
         subject.run.as_ref(),

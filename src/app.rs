@@ -13,6 +13,8 @@ pub struct App {
     pub store: Arc<dyn Store>,
     pub auth: Authenticator,
     pub alerts: Arc<Dispatcher>,
+    /// The event stream's hub on this node.
+    pub events: Arc<crate::hub::EventHub>,
     /// Asked for a round when a monitor changes.
     pub sweeper: Arc<crate::sweeper::Sweeper>,
     /// Where people reach this server (`--public-url`), for the links it hands out.

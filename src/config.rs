@@ -233,6 +233,12 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u64).range(1..=31_536_000))]
     pub token_ttl: u64,
 
+    /// Seconds the event stream keeps an event for a client to resume after (`Last-Event-ID`);
+    /// older events are deleted.
+    #[arg(long, env = "RUNLEDGER_EVENT_RETENTION", default_value_t = DEFAULT_EVENT_RETENTION.as_secs(),
+          value_parser = clap::value_parser!(u64).range(60..=31_536_000))]
+    pub event_retention: u64,
+
     /// Connections to PostgreSQL per node.
     #[arg(long, env = "RUNLEDGER_DB_POOL_SIZE", default_value_t = DEFAULT_POOL_SIZE,
           value_parser = clap::value_parser!(u32).range(1..=1000))]
@@ -353,6 +359,9 @@ fn parse_scopes(text: &str) -> Result<Scopes, String> {
     }
 }
 
+/// How long the event stream keeps events: a day.
+pub const DEFAULT_EVENT_RETENTION: Duration = Duration::from_secs(24 * 3600);
+
 /// PostgreSQL connections per node: enough to keep 2 cores busy while some wait on commits.
 pub const DEFAULT_POOL_SIZE: u32 = 8;
 
@@ -364,6 +373,8 @@ pub struct Settings {
     /// Per-client throttle; `None` is off.
     pub rate_limit: Option<RateLimit>,
     pub token_ttl: Duration,
+    /// How long events are kept for streams to resume (`--event-retention`).
+    pub event_retention: Duration,
     /// Connections to PostgreSQL (SQLite has one writer and a few readers).
     pub db_pool_size: u32,
     /// Whether `/api` requires credentials. Only code (the benchmark) turns it off.
@@ -383,6 +394,7 @@ impl Settings {
             listen: listen.into(),
             rate_limit: Some(RateLimit::COUPA_DEFAULT),
             token_ttl: DEFAULT_TOKEN_TTL,
+            event_retention: DEFAULT_EVENT_RETENTION,
             db_pool_size: DEFAULT_POOL_SIZE,
             require_auth: true,
             alerts: AlertSettings::default(),

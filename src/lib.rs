@@ -7,6 +7,7 @@
 //! - [`app`]: the state every handler shares.
 //! - [`server`]: the accept loop and the limits a server in the open needs.
 //! - [`alerts`]: the dispatcher that sends alerts from the outbox (webhooks, email).
+//! - [`hub`]: the event hub that feeds every event stream of a node (`/api/events`).
 //! - [`egress`]: where webhooks may go (no loopback, private or metadata addresses).
 //! - [`auth`]: OAuth 2.0 client credentials, API keys, signed tokens, scopes, throttling.
 //! - [`http`]: content negotiation, XML/JSON bodies in and out, one module per resource.
@@ -28,6 +29,7 @@ pub mod egress;
 pub mod error;
 pub mod exec;
 pub mod http;
+pub mod hub;
 pub mod query;
 pub mod router;
 pub mod seeder;

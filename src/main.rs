@@ -56,6 +56,7 @@ async fn run(cli: Cli) -> Result<u8> {
                 limits: args.limits(),
                 rate_limit: args.rate_limit,
                 token_ttl: Duration::from_secs(args.token_ttl),
+                event_retention: Duration::from_secs(args.event_retention),
                 db_pool_size: args.db_pool_size,
                 alerts: AlertSettings {
                     smtp_url: args.smtp_url,

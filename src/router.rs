@@ -18,7 +18,10 @@ use crate::app::{App, AppState};
 use crate::config::Limits;
 use crate::domain::clients::Scope;
 use crate::http::records;
-use crate::http::{auth, contacts, deliveries, error, integrations, monitors, oauth, pings, runs};
+use crate::http::{
+    auth, contacts, deliveries, error, events, integrations, monitors, oauth, pings, runs,
+    subscriptions,
+};
 
 /// One API route: its verb, its path, the scope it requires, and its handler.
 pub struct Route {
@@ -86,6 +89,13 @@ pub fn routes() -> Vec<Route> {
         route(Method::GET, "/api/integration_contacts/{id}", Read, get(contacts::show)),
         route(Method::PUT, "/api/integration_contacts/{id}", Write, put(contacts::update)),
         route(Method::PATCH, "/api/integration_contacts/{id}", Write, patch(contacts::update)),
+
+        route(Method::GET, "/api/events", Read, get(events::stream)),
+        route(Method::GET, "/api/event_subscriptions", Read, get(subscriptions::index)),
+        route(Method::POST, "/api/event_subscriptions", Write, post(subscriptions::create)),
+        route(Method::GET, "/api/event_subscriptions/{id}", Read, get(subscriptions::show)),
+        route(Method::PUT, "/api/event_subscriptions/{id}", Write, put(subscriptions::update)),
+        route(Method::PATCH, "/api/event_subscriptions/{id}", Write, patch(subscriptions::update)),
 
         route(Method::GET, "/api/alert_deliveries", Read, get(deliveries::index)),
         route(Method::GET, "/api/alert_deliveries/{id}", Read, get(deliveries::show)),

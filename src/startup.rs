@@ -17,6 +17,7 @@ use crate::auth::Authenticator;
 use crate::config::Limits;
 use crate::config::Settings;
 use crate::error::{Error, Result};
+use crate::hub::EventHub;
 use crate::router::router;
 use crate::server;
 use crate::store::{self, Store};
@@ -29,6 +30,7 @@ pub struct Application {
     store: Arc<dyn Store>,
     alerts: Arc<Dispatcher>,
     sweeper: Arc<Sweeper>,
+    events: Arc<EventHub>,
 }
 
 impl Application {
@@ -43,8 +45,15 @@ impl Application {
             settings.clock.clone(),
             alerts.clone(),
         ));
+        let events = Arc::new(EventHub::new(
+            store.clone(),
+            alerts.clone(),
+            settings.event_retention,
+            settings.clock.clone(),
+        ));
         let app = App {
             store: store.clone(),
+            events: events.clone(),
             clock: settings.clock.clone(),
             public_url: settings
                 .alerts
@@ -67,6 +76,7 @@ impl Application {
             store,
             alerts,
             sweeper,
+            events,
         })
     }
 
@@ -94,11 +104,19 @@ impl Application {
     ) -> Result<()> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let dispatcher = tokio::spawn(self.alerts.clone().run(stopped.clone()));
-        let sweeper = tokio::spawn(self.sweeper.clone().run(stopped));
+        let sweeper = tokio::spawn(self.sweeper.clone().run(stopped.clone()));
+        let events = tokio::spawn(self.events.clone().run(stopped));
+        // Event streams never end by themselves: they end when the server begins to stop.
+        let hub = self.events.clone();
+        let shutdown = async move {
+            shutdown.await;
+            hub.close();
+        };
         server::serve(self.listener, self.router, self.limits, shutdown).await;
         let _ = stop.send(true);
         let _ = dispatcher.await;
         let _ = sweeper.await;
+        let _ = events.await;
         Ok(())
     }
 }

@@ -48,7 +48,7 @@ struct Rule {
 /// Modules above the pure layers: the pure ones import none of them.
 const ABOVE_PURE: &[&str] = &[
     "alerts", "app", "auth", "config", "egress", "exec", "http", "router", "seeder", "server",
-    "startup", "store", "sweeper", "view", "workers",
+    "startup", "store", "sweeper", "hub", "view", "workers",
 ];
 
 const RULES: &[Rule] = &[
@@ -62,7 +62,7 @@ const RULES: &[Rule] = &[
         from: &["store"],
         forbidden: &[
             &[
-                "http", "seeder", "app", "server", "view", "alerts", "sweeper", "workers",
+                "http", "seeder", "app", "server", "view", "alerts", "sweeper", "hub", "workers",
             ],
             &[
                 "ext:axum",
@@ -75,9 +75,9 @@ const RULES: &[Rule] = &[
         why: "store/ knows the domain and SQL, never HTTP, and never the seeding CLI (seeder.rs)",
     },
     Rule {
-        from: &["alerts", "sweeper", "workers", "auth", "egress"],
+        from: &["alerts", "sweeper", "hub", "workers", "auth", "egress"],
         forbidden: &[&["http", "app"]],
-        why: "background workers (alerts.rs, sweeper.rs, workers/), auth/ and egress.rs never import http/ \
+        why: "background workers (alerts.rs, sweeper.rs, hub.rs, workers/), auth/ and egress.rs never import http/ \
               nor the state handlers share (app.rs)",
     },
     Rule {
@@ -95,7 +95,7 @@ const RULES: &[Rule] = &[
     Rule {
         from: &[
             "alerts", "app", "auth", "config", "domain", "egress", "error", "exec", "http",
-            "query", "seeder", "server", "store", "sweeper", "time", "view", "workers",
+            "query", "seeder", "server", "store", "sweeper", "hub", "time", "view", "workers",
         ],
         forbidden: &[&["router", "startup"]],
         why: "only startup.rs wires the router in, and only main.rs (and the tests) start the \
@@ -105,8 +105,8 @@ const RULES: &[Rule] = &[
         from: &["exec"],
         forbidden: &[
             &[
-                "alerts", "app", "auth", "egress", "http", "router", "seeder", "server", "startup",
-                "store", "sweeper", "view", "workers",
+                "alerts", "app", "auth", "egress", "http", "hub", "router", "seeder", "server",
+                "startup", "store", "sweeper", "view", "workers",
             ],
             &[
                 "ext:rusqlite",
@@ -123,7 +123,7 @@ const RULES: &[Rule] = &[
     Rule {
         from: &["config"],
         forbidden: &[&[
-            "alerts", "app", "auth", "egress", "exec", "http", "seeder", "server", "store",
+            "alerts", "app", "auth", "egress", "exec", "http", "hub", "seeder", "server", "store",
             "sweeper", "view", "workers",
         ]],
         why: "config.rs is read before what it configures, and imports none of it",

@@ -11,7 +11,10 @@ use axum::http::{HeaderMap, StatusCode};
 
 use super::{BATCH, Dispatcher, LEASE, sign};
 use crate::config::AlertSettings;
-use crate::domain::alerts::{Attempt, Channel, Delivery, DeliveryStatus, MAX_ATTEMPTS};
+use crate::domain::alerts::{
+    Attempt, Carried, Channel, Delivery, DeliveryStatus, MAX_ATTEMPTS, Recipient,
+};
+use crate::domain::events::{Change, Event};
 use crate::domain::records::{ContactAlertType, Record, RecordFields, RecordKind};
 use crate::error::{Error, Result};
 use crate::query::Query;
@@ -132,7 +135,10 @@ impl OutboxStore for FakeOutbox {
             })
     }
 
-    async fn webhook_secret(&self, contact_id: i64) -> Result<String> {
+    async fn webhook_secret(&self, recipient: Recipient) -> Result<String> {
+        let Recipient::Contact(contact_id) = recipient else {
+            return Err(Error::NotFound("not in the fake: subscriptions".into()));
+        };
         self.secrets_read.lock().unwrap().push(contact_id);
         Ok(self
             .secrets
@@ -140,6 +146,10 @@ impl OutboxStore for FakeOutbox {
             .find(|(id, _)| *id == contact_id)
             .map(|(_, secret)| secret.clone())
             .unwrap_or_default())
+    }
+
+    async fn event(&self, id: i64) -> Result<(Event, Option<Change>)> {
+        Err(Error::NotFound(format!("not in the fake: event {id}")))
     }
 }
 
@@ -161,9 +171,9 @@ fn record() -> Record {
 fn delivery(id: i64, channel: Channel, target: &str, attempts: i64) -> Delivery {
     Delivery {
         id,
-        integration_contact_id: CONTACT,
+        recipient: Recipient::Contact(CONTACT),
         integration_id: None,
-        record_type: RecordKind::Error,
+        record_type: Carried::IntegrationError,
         record_id: RECORD,
         channel,
         target: target.into(),

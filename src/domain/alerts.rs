@@ -28,14 +28,48 @@ vocabulary! {
     }
 }
 
+vocabulary! {
+    /// What a delivery tells of: a record (an alert, to a contact) or an event of the stream
+    /// (to a subscription). A record's kind is spelt as its [`RecordKind::owner_type`].
+    pub enum Carried {
+        IntegrationError = "integration_error",
+        HistoryRecord = "integration_history_record",
+        Event = "event",
+    }
+}
+
+impl Carried {
+    pub fn record(kind: RecordKind) -> Carried {
+        match kind {
+            RecordKind::Error => Carried::IntegrationError,
+            RecordKind::History => Carried::HistoryRecord,
+        }
+    }
+
+    /// The kind of record an alert tells of; none for an event.
+    pub fn record_kind(self) -> Option<RecordKind> {
+        match self {
+            Carried::IntegrationError => Some(RecordKind::Error),
+            Carried::HistoryRecord => Some(RecordKind::History),
+            Carried::Event => None,
+        }
+    }
+}
+
+/// Who a delivery goes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recipient {
+    Contact(i64),
+    Subscription(i64),
+}
+
 /// A row of the outbox.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Delivery {
     pub id: i64,
-    pub integration_contact_id: i64,
+    pub recipient: Recipient,
     pub integration_id: Option<i64>,
-    /// Shown and stored as its [`RecordKind::owner_type`].
-    pub record_type: RecordKind,
+    pub record_type: Carried,
     pub record_id: i64,
     pub channel: Channel,
     pub target: String,

@@ -141,6 +141,9 @@ pub fn resource_name(path: &str) -> &'static str {
         "integration_history_records" => "integration-history-record",
         "integration_contacts" => "integration-contact",
         "alert_deliveries" => "alert-delivery",
+        "integration_run_transitions" => "integration-run-transition",
+        "events" => "event",
+        "event_subscriptions" => "event-subscription",
         _ => "request",
     }
 }

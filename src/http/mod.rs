@@ -6,6 +6,7 @@ pub mod conditional;
 pub mod contacts;
 pub mod deliveries;
 pub mod error;
+pub mod events;
 pub mod format;
 pub mod integrations;
 pub mod limits;
@@ -15,6 +16,7 @@ pub mod pings;
 pub mod records;
 pub mod reply;
 pub mod runs;
+pub mod subscriptions;
 pub mod xml;
 
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};

@@ -96,6 +96,29 @@ impl Op {
     }
 }
 
+/// Query keys that order or page a listing: a stream has its own order and no pages.
+const NOT_FOR_STREAMS: [&str; 6] = [
+    "limit",
+    "offset",
+    "order_by",
+    "dir",
+    "fields",
+    "return_object",
+];
+
+/// A filter of the event stream (`/api/events?…`, a subscription's `filter`): conditions of
+/// the query language on events, and nothing that orders or pages.
+pub fn stream_filter(raw: &str) -> Result<Query> {
+    for (key, _) in params::parse(raw)? {
+        if NOT_FOR_STREAMS.contains(&key.as_str()) {
+            return Err(Error::invalid(format!(
+                "The event stream takes conditions only, not {key}"
+            )));
+        }
+    }
+    Query::parse(&schema::EVENTS, raw)
+}
+
 /// A typed value bound to a placeholder.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Bind {

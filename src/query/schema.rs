@@ -2,11 +2,14 @@
 //! and selected with `fields=`, and the SQL names behind them. Nothing outside these tables
 //! ever reaches SQL text.
 
-use crate::domain::alerts::{Channel, DeliveryStatus};
+use crate::domain::alerts::{Carried, Channel, DeliveryStatus};
 use crate::domain::contacts::ContactableType;
+use crate::domain::events::Topic;
 use crate::domain::integrations::{Direction, EndSystemType, IntegrationType};
 use crate::domain::pings::PingKind;
-use crate::domain::records::{ContactAlertType, DOCUMENT_TYPES, RecordKind};
+#[cfg(test)]
+use crate::domain::records::RecordKind;
+use crate::domain::records::{ContactAlertType, DOCUMENT_TYPES};
 use crate::domain::runs::Status;
 use crate::domain::transitions::Cause;
 
@@ -182,6 +185,39 @@ pub static RUNS: Resource = Resource {
     ],
 };
 
+/// Webhook subscriptions to the event stream.
+pub static SUBSCRIPTIONS: Resource = Resource {
+    table: "event_subscriptions",
+    fields: &[
+        field("id", Int, false),
+        field("url", Text, false),
+        field("filter", Text, false),
+        field("active", Bool, false),
+        field("created_at", Time, false),
+        field("updated_at", Time, false),
+    ],
+    assocs: &[
+        belongs_to("created_by", "created_by_id", &USERS),
+        belongs_to("updated_by", "updated_by_id", &USERS),
+    ],
+};
+
+/// The event stream's filter (`/api/events`).
+pub static EVENTS: Resource = Resource {
+    table: "events",
+    fields: &[
+        field("id", Int, false),
+        field("topic", Vocab(words!(Topic, as_str)), false),
+        field("integration_id", Int, true),
+        field("integration_run_id", Int, true),
+        field("created_at", Time, false),
+    ],
+    assocs: &[
+        belongs_to("integration", "integration_id", &INTEGRATIONS),
+        belongs_to("integration_run", "integration_run_id", &RUNS),
+    ],
+};
+
 /// The transition log: every change of a run.
 pub static TRANSITIONS: Resource = Resource {
     table: "integration_run_transitions",
@@ -277,9 +313,10 @@ pub static DELIVERIES: Resource = Resource {
     table: "alert_deliveries",
     fields: &[
         field("id", Int, false),
-        field("integration_contact_id", Int, false),
+        field("integration_contact_id", Int, true),
+        field("event_subscription_id", Int, true),
         field("integration_id", Int, true),
-        field("record_type", Vocab(words!(RecordKind, owner_type)), false),
+        field("record_type", Vocab(words!(Carried, as_str)), false),
         field("record_id", Int, false),
         field("channel", Vocab(words!(Channel, as_str)), false),
         field("target", Text, false),
@@ -294,6 +331,11 @@ pub static DELIVERIES: Resource = Resource {
     ],
     assocs: &[
         belongs_to("integration_contact", "integration_contact_id", &CONTACTS),
+        belongs_to(
+            "event_subscription",
+            "event_subscription_id",
+            &SUBSCRIPTIONS,
+        ),
         belongs_to("integration", "integration_id", &INTEGRATIONS),
     ],
 };
@@ -356,8 +398,12 @@ mod tests {
         );
         assert_eq!(
             vocabulary(&DELIVERIES, "record_type"),
-            RecordKind::ALL.map(RecordKind::owner_type)
+            Carried::ALL.map(Carried::as_str)
         );
+        // An alert's record type is spelt as its record kind's owner type.
+        for kind in RecordKind::ALL {
+            assert_eq!(Carried::record(kind).as_str(), kind.owner_type());
+        }
         assert_eq!(
             vocabulary(&DELIVERIES, "channel"),
             Channel::ALL.map(Channel::as_str)
@@ -378,6 +424,8 @@ mod tests {
             &DELIVERIES,
             &MONITOR_PINGS,
             &TRANSITIONS,
+            &EVENTS,
+            &SUBSCRIPTIONS,
         ] {
             for field in resource.fields {
                 let Kind::Vocab(words) = field.kind else {

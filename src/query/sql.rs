@@ -46,6 +46,13 @@ pub fn page(select: &str, query: &Query) -> Sql {
     sql
 }
 
+/// The query's conditions as one SQL predicate on `t0` (`1 = 1` when it has none), its binds
+/// appended to `sql`: for a caller that pages or orders by its own rules (the event stream).
+pub fn conditions(sql: &mut Sql, query: &Query) -> String {
+    let conditions: Vec<&Condition> = query.conditions.iter().collect();
+    filter(sql, 0, &conditions)
+}
+
 fn order_by(order: &Order) -> String {
     let dir = if order.descending { "DESC" } else { "ASC" };
     let name = order.field.name;

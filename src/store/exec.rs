@@ -45,6 +45,9 @@ pub trait Executor: Send {
     /// What a read that decides a write appends to lock the row it read (`t0`) until the
     /// transaction ends, where the backend has concurrent writers.
     const ROW_LOCK: &'static str;
+    /// A condition on `events t0` that holds for the events a reader may take now without
+    /// ever finding an earlier one later (see `store::events`).
+    const EVENTS_SETTLED: &'static str;
     /// What a read of work to claim appends so that concurrent writers each claim other rows,
     /// where the backend has concurrent writers.
     const SKIP_LOCKED: &'static str;

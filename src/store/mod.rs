@@ -12,6 +12,8 @@
 mod backend;
 mod clients;
 mod contacts;
+mod emit;
+mod events;
 mod exec;
 mod integrations;
 mod monitors;
@@ -25,6 +27,7 @@ mod runs;
 pub mod seed;
 pub mod sql;
 pub mod sqlite;
+mod subscriptions;
 mod sweep;
 mod transitions;
 
@@ -36,10 +39,11 @@ use async_trait::async_trait;
 use self::backend::SqlStore;
 use self::seed::SeedRun;
 use crate::domain::Actor;
-use crate::domain::alerts::{Attempt, Delivery, DeliveryStatus};
+use crate::domain::alerts::{Attempt, Delivery, DeliveryStatus, Recipient};
 use crate::domain::clients::{Client, ClientKind, NewClient};
 use crate::domain::contacts::{Contact, ContactFields};
 use crate::domain::etag::IfMatch;
+use crate::domain::events::{Change, Event, Position};
 use crate::domain::integrations::{Integration, IntegrationFields, NewIntegration};
 use crate::domain::monitor::fields::{MonitorFields, StoredMonitor};
 use crate::domain::monitor::sweep::{Flip, Looked};
@@ -47,6 +51,7 @@ use crate::domain::monitor::{Health, Observed};
 use crate::domain::pings::{LoggedPing, Ping};
 use crate::domain::records::{Record, RecordFields, RecordKind};
 use crate::domain::runs::{Action, RunFields, RunView};
+use crate::domain::subscriptions::{Subscription, SubscriptionFields};
 use crate::domain::transitions::Entry;
 use crate::error::{Error, Result};
 use crate::query::Query;
@@ -62,6 +67,8 @@ pub trait Store:
     + MonitorStore
     + SweepStore
     + PingStore
+    + EventStore
+    + SubscriptionStore
     + OutboxStore
     + ClientStore
     + SeedStore
@@ -76,6 +83,8 @@ impl<T> Store for T where
         + MonitorStore
         + SweepStore
         + PingStore
+        + EventStore
+        + SubscriptionStore
         + OutboxStore
         + ClientStore
         + SeedStore
@@ -236,6 +245,58 @@ pub trait PingStore: Send + Sync + 'static {
     async fn pings(&self, integration_id: i64, query: &Query) -> Result<Vec<LoggedPing>>;
 }
 
+/// The event stream: what the event hub and the stream's routes hold.
+#[async_trait]
+pub trait EventStore: Send + Sync + 'static {
+    /// Up to `limit` events after `after`, in stream order; with `filter`, only those it
+    /// matches. Only settled events: none that a transaction still running could precede.
+    async fn events_after(
+        &self,
+        after: Position,
+        filter: Option<&Query>,
+        limit: i64,
+    ) -> Result<Vec<Event>>;
+    /// Of the events `ids`, those `filter` matches.
+    async fn events_matching(&self, ids: &[i64], filter: &Query) -> Result<Vec<i64>>;
+    /// Where event `id` stands, while it is kept.
+    async fn event_position(&self, id: i64) -> Result<Option<Position>>;
+    /// The newest settled event's position (the origin when there is none).
+    async fn latest_position(&self) -> Result<Position>;
+    /// The oldest event kept, in stream order, if any.
+    async fn oldest_event(&self) -> Result<Option<Position>>;
+    /// What each event is about, as stored now (none when it is gone).
+    async fn changes(&self, events: &[Event]) -> Result<Vec<Option<Change>>>;
+    /// Deletes up to `limit` events made before `before`; how many went.
+    async fn purge_events(&self, before: Timestamp, limit: i64) -> Result<u64>;
+}
+
+/// Webhook subscriptions to the event stream, and their fan-out to the outbox.
+#[async_trait]
+pub trait SubscriptionStore: Send + Sync + 'static {
+    /// Creates a subscription that hears of the events after the latest; `secret` signs its
+    /// deliveries.
+    async fn create_subscription(
+        &self,
+        fields: SubscriptionFields,
+        secret: String,
+        actor: Option<&Actor>,
+    ) -> Result<Subscription>;
+    async fn update_subscription(
+        &self,
+        id: i64,
+        fields: SubscriptionFields,
+        actor: Option<&Actor>,
+    ) -> Result<Subscription>;
+    /// The subscription, or [`Error::NotFound`].
+    async fn subscription(&self, id: i64) -> Result<Subscription>;
+    async fn subscriptions(&self, query: &Query) -> Result<Vec<Subscription>>;
+    /// The active subscriptions whose last event handed over is before `head`.
+    async fn behind(&self, head: Position) -> Result<Vec<i64>>;
+    /// Hands the subscription's next events to the outbox in one transaction, unless
+    /// another node is at it; how many. `head` is a settled position the stream has reached.
+    async fn fan_out(&self, id: i64, head: Position) -> Result<usize>;
+}
+
 /// The alerts' outbox: what the dispatcher holds.
 #[async_trait]
 pub trait OutboxStore: Send + Sync + 'static {
@@ -260,8 +321,11 @@ pub trait OutboxStore: Send + Sync + 'static {
     async fn next_due(&self) -> Result<Option<Timestamp>>;
     /// What a delivery tells of, as the API shows it now, read at one instant.
     async fn subject(&self, kind: RecordKind, record_id: i64) -> Result<Subject>;
-    /// The key a contact's webhooks are signed with (empty when it has none).
-    async fn webhook_secret(&self, contact_id: i64) -> Result<String>;
+    /// The key a contact's or a subscription's webhooks are signed with (empty when a
+    /// contact has none).
+    async fn webhook_secret(&self, recipient: Recipient) -> Result<String>;
+    /// An event a subscription hears of, with the change it tells of as stored now.
+    async fn event(&self, id: i64) -> Result<(Event, Option<Change>)>;
 }
 
 /// What an alert tells of: the record, its run (with the run's integration) if it has one,

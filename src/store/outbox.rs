@@ -8,8 +8,11 @@ use async_trait::async_trait;
 use super::backend::{Backend, SqlStore};
 use super::exec::query;
 use super::paging::page_rows;
-use super::{OutboxStore, Subject, contacts, integrations, records, rows, runs, sql};
-use crate::domain::alerts::{Attempt, Delivery, DeliveryStatus};
+use super::{
+    OutboxStore, Subject, contacts, events, integrations, records, rows, runs, sql, subscriptions,
+};
+use crate::domain::alerts::{Attempt, Delivery, DeliveryStatus, Recipient};
+use crate::domain::events::{Change, Event};
 use crate::domain::records::RecordKind;
 use crate::error::{Error, Result};
 use crate::query::Query;
@@ -126,14 +129,27 @@ impl<B: Backend> OutboxStore for SqlStore<B> {
             .await
     }
 
-    async fn webhook_secret(&self, contact_id: i64) -> Result<String> {
+    async fn webhook_secret(&self, recipient: Recipient) -> Result<String> {
         self.db
             .read(move |conn| {
                 Box::pin(async move {
-                    let contact = contacts::fetch(conn, contact_id, false).await?;
-                    Ok(contact.webhook_secret.unwrap_or_default())
+                    match recipient {
+                        Recipient::Contact(id) => {
+                            let contact = contacts::fetch(conn, id, false).await?;
+                            Ok(contact.webhook_secret.unwrap_or_default())
+                        }
+                        Recipient::Subscription(id) => {
+                            Ok(subscriptions::fetch(conn, id, false).await?.secret)
+                        }
+                    }
                 })
             })
+            .await
+    }
+
+    async fn event(&self, id: i64) -> Result<(Event, Option<Change>)> {
+        self.db
+            .read(move |conn| Box::pin(events::with_change(conn, id)))
             .await
     }
 }

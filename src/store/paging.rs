@@ -41,7 +41,7 @@ pub async fn page_rows(
 }
 
 /// A value of the query language as a parameter.
-fn param(bind: &Bind) -> Param {
+pub(super) fn param(bind: &Bind) -> Param {
     match bind {
         Bind::Int(n) => Param::from(*n),
         Bind::Text(s) => Param::from(s),

@@ -72,6 +72,9 @@ impl Backend for Postgresql {
 impl Executor for PgConnection {
     /// Locks the row a write was decided on until the transaction ends.
     const ROW_LOCK: &'static str = " FOR UPDATE OF t0";
+    // Older than every transaction still running: none of those can add an event before it.
+    const EVENTS_SETTLED: &'static str =
+        "t0.tx < pg_snapshot_xmin(pg_current_snapshot())::text::bigint";
     /// Nodes sweeping at once claim different monitors, and none waits for another's.
     const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
     /// Serialises the writers that check an integration's code and name for uniqueness

@@ -8,10 +8,11 @@ use async_trait::async_trait;
 use super::backend::{Backend, SqlStore};
 use super::exec::{Executor, query};
 use super::paging::page_rows;
-use super::{Effects, RecordStore, integrations, monitors, rows, sql};
+use super::{Effects, RecordStore, emit, integrations, monitors, rows, sql};
 use crate::domain::Actor;
 use crate::domain::alerts::deliveries;
 use crate::domain::etag::{self, IfMatch};
+use crate::domain::events::Topic;
 use crate::domain::records::{
     ContactAlertType, JOB_DOCUMENT_TYPE, NewResponse, Record, RecordFields, RecordKind,
     record_integration, run_not_found,
@@ -77,6 +78,7 @@ impl<B: Backend> RecordStore for SqlStore<B> {
                         .execute(tx)
                         .await?;
                     insert_responses(tx, kind, id, &fields, now).await?;
+                    changed_error(tx, kind, &record, now).await?;
                     fetch(tx, kind, id, false).await
                 })
             })
@@ -102,14 +104,19 @@ impl<B: Backend> RecordStore for SqlStore<B> {
                     if let Some(expect) = &expect {
                         expect.check(&etag::record(&fetch(tx, kind, id, true).await?))?;
                     }
-                    query(&sql::resolve_record(kind.table()))
+                    let now = time::now();
+                    let written = query(&sql::resolve_record(kind.table()))
                         .bind(id)
                         .bind(resolved)
-                        .bind(time::now())
+                        .bind(now)
                         .bind(actor.map(|a| a.id))
                         .execute(tx)
                         .await?;
-                    fetch(tx, kind, id, false).await
+                    let record = fetch(tx, kind, id, false).await?;
+                    if written == 1 {
+                        changed_error(tx, kind, &record, now).await?;
+                    }
+                    Ok(record)
                 })
             })
             .await
@@ -179,6 +186,10 @@ pub(super) async fn file(
         .scalar(tx)
         .await?;
     insert_responses(tx, kind, id, fields, now).await?;
+    if kind == RecordKind::Error {
+        let at = (record.integration_id, record.integration_run_id);
+        emit::event(tx, Topic::IntegrationError, id, at.0, at.1, now).await?;
+    }
     if effects.acknowledge
         && let (Some(document_type), Some(document_id)) =
             (&record.document_type, record.document_id)
@@ -198,6 +209,51 @@ pub(super) async fn file(
         queue_alerts(tx, kind, &record, now).await?;
     }
     fetch(tx, kind, id, false).await
+}
+
+/// The event of a change of a record, when it is an integration error.
+async fn changed_error(
+    tx: &mut impl Executor,
+    kind: RecordKind,
+    record: &Record,
+    now: Timestamp,
+) -> Result<()> {
+    if kind != RecordKind::Error {
+        return Ok(());
+    }
+    let (integration, run) = (record.integration_id, record.integration_run_id);
+    emit::event(
+        tx,
+        Topic::IntegrationError,
+        record.id,
+        integration,
+        run,
+        now,
+    )
+    .await
+}
+
+/// The records of `kind` with these ids, with their responses, in id order.
+pub(super) async fn by_ids(
+    conn: &mut impl Executor,
+    kind: RecordKind,
+    ids: &[i64],
+) -> Result<Vec<Record>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "{} WHERE t0.id IN ({}) ORDER BY t0.id",
+        sql::select_records(kind.table()),
+        sql::placeholders(0, ids.len())
+    );
+    let rows = query(&sql)
+        .bind_all(ids.iter().copied())
+        .fetch_all(conn)
+        .await?;
+    let mut records = rows.iter().map(rows::record).collect::<Result<Vec<_>>>()?;
+    attach_responses(conn, kind, &mut records).await?;
+    Ok(records)
 }
 
 /// Files an integration error of the job (document type `Runledger::Job`, Technical) on a

@@ -3,14 +3,14 @@
 use super::exec::Row;
 use crate::domain::Actor;
 use crate::domain::alert_policy::{AlertPolicy, Episode, Escalation, FailureRate, Maintenance};
-use crate::domain::alerts::{Channel, Delivery, DeliveryStatus};
+use crate::domain::alerts::{Carried, Channel, Delivery, DeliveryStatus, Recipient};
 use crate::domain::clients::{Client, ClientKind, Scopes};
 use crate::domain::contacts::{Contact, ContactableType};
 use crate::domain::integrations::{Direction, EndSystemType, Integration, IntegrationType};
 use crate::domain::monitor::fields::StoredMonitor;
 use crate::domain::monitor::sweep::{Flip, MonitorState};
 use crate::domain::monitor::{EndedRun, Health, Monitor, OpenRun};
-use crate::domain::records::{ContactAlertType, IntegrationKeys, Record, RecordKind, Response};
+use crate::domain::records::{ContactAlertType, IntegrationKeys, Record, Response};
 use crate::domain::runs::{Run, RunView, Status};
 use crate::domain::schedule::{Schedule, Zone};
 use crate::domain::vocabulary::stored_word;
@@ -29,6 +29,11 @@ fn actor(row: &Row, [id, login]: [&str; 2]) -> Result<Option<Actor>> {
 /// A row's `created_by_id` and `created_by_login`, as its author.
 pub fn created_by(row: &Row) -> Result<Option<Actor>> {
     actor(row, CREATED_BY)
+}
+
+/// A row's `updated_by_id` and `updated_by_login`, as its last author.
+pub fn updated_by(row: &Row) -> Result<Option<Actor>> {
+    actor(row, UPDATED_BY)
 }
 
 /// A column that holds one of a closed set of names, read by `parse`. Any other text was not
@@ -249,12 +254,25 @@ pub fn contact(row: &Row) -> Result<Contact> {
     })
 }
 
+/// A delivery's contact or subscription: exactly one is set (a constraint says so).
+fn recipient(row: &Row) -> Result<Recipient> {
+    let contact: Option<i64> = row.get("integration_contact_id")?;
+    let subscription: Option<i64> = row.get("event_subscription_id")?;
+    match (contact, subscription) {
+        (Some(id), None) => Ok(Recipient::Contact(id)),
+        (None, Some(id)) => Ok(Recipient::Subscription(id)),
+        _ => Err(Error::Internal(
+            "a delivery with no one recipient in the database".into(),
+        )),
+    }
+}
+
 pub fn delivery(row: &Row) -> Result<Delivery> {
     Ok(Delivery {
         id: row.get("id")?,
-        integration_contact_id: row.get("integration_contact_id")?,
+        recipient: recipient(row)?,
         integration_id: row.get("integration_id")?,
-        record_type: word(row, "record_type", &RecordKind::ALL, RecordKind::owner_type)?,
+        record_type: word(row, "record_type", &Carried::ALL, Carried::as_str)?,
         record_id: row.get("record_id")?,
         channel: named(row, "channel", Channel::parse)?,
         target: row.get("target")?,

@@ -124,7 +124,8 @@ pub const INSERT_DELIVERY: &str = "\
     channel, target, status, attempts, next_attempt_at, created_at, updated_at) \
     VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7, $7)";
 
-const DELIVERY_COLUMNS: &str = "id, integration_contact_id, integration_id, record_type, record_id, \
+const DELIVERY_COLUMNS: &str = "id, integration_contact_id, event_subscription_id, integration_id, \
+    record_type, record_id, \
     channel, target, status, attempts, next_attempt_at, last_error, response_code, delivered_at, \
     created_at, updated_at";
 
@@ -327,7 +328,7 @@ pub const SAVE_MONITOR_STATE: &str = "\
 
 pub const INSERT_FLIP: &str = "\
     INSERT INTO monitor_flips (integration_id, flipped_at, from_health, to_health, reason, \
-    integration_run_id) VALUES ($1, $2, $3, $4, $5, $6)";
+    integration_run_id) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
 
 /// Marks run `$1` stuck at `$2` unless it was already: one integration error per stuck run.
 pub const MARK_STUCK: &str =

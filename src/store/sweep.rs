@@ -12,8 +12,9 @@ use serde_json::{Value, json};
 
 use super::backend::{Backend, SqlStore};
 use super::exec::{Executor, query};
-use super::{Effects, SweepStore, monitors, records, runs, sql, transitions};
+use super::{Effects, SweepStore, emit, monitors, records, runs, sql, transitions};
 use crate::domain::alert_policy::Alert;
+use crate::domain::events::Topic;
 use crate::domain::integrations::IntegrationRef;
 use crate::domain::monitor::fields::StoredMonitor;
 use crate::domain::monitor::sweep::{self, Looked};
@@ -215,15 +216,24 @@ async fn look<C: Executor>(
         )));
     }
     if flipped {
-        query(sql::INSERT_FLIP)
+        let flip: i64 = query(sql::INSERT_FLIP)
             .bind(integration_id)
             .bind(now)
             .bind(state.health.as_str())
             .bind(verdict.health.as_str())
             .bind(&reason)
             .bind(about_run)
-            .execute(conn)
+            .scalar(conn)
             .await?;
+        emit::event(
+            conn,
+            Topic::Health,
+            flip,
+            Some(integration_id),
+            about_run,
+            now,
+        )
+        .await?;
         if let Some(run_id) = about_run {
             let run = runs::fetch(conn, run_id, false).await?.run;
             let (from, to) = (state.health.as_str(), verdict.health.as_str());

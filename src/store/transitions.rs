@@ -3,7 +3,9 @@
 
 use super::exec::{Executor, Row, query};
 use super::paging::page_rows;
-use super::rows;
+use super::sql::placeholders;
+use super::{emit, rows};
+use crate::domain::events::Topic;
 use crate::domain::runs::{Run, Status};
 use crate::domain::transitions::{Cause, Entry};
 use crate::error::{Error, Result};
@@ -13,7 +15,7 @@ use crate::time::Timestamp;
 const INSERT: &str = "\
     INSERT INTO integration_run_transitions (integration_run_id, integration_id, cause, \
     from_status, to_status, changes, created_at, created_by_id) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id";
 
 const SELECT: &str = "\
     SELECT t0.id, t0.integration_run_id, t0.integration_id, t0.cause, t0.from_status, \
@@ -21,9 +23,9 @@ const SELECT: &str = "\
     FROM integration_run_transitions t0 \
     LEFT JOIN api_clients cb ON cb.id = t0.created_by_id";
 
-/// Writes `entry` in the caller's transaction.
+/// Writes `entry` in the caller's transaction, with its event.
 pub(super) async fn log(conn: &mut impl Executor, entry: &Entry) -> Result<()> {
-    query(INSERT)
+    let id: i64 = query(INSERT)
         .bind(entry.integration_run_id)
         .bind(entry.integration_id)
         .bind(entry.cause.as_str())
@@ -32,9 +34,34 @@ pub(super) async fn log(conn: &mut impl Executor, entry: &Entry) -> Result<()> {
         .bind(&entry.changes)
         .bind(entry.created_at)
         .bind(entry.created_by.as_ref().map(|a| a.id))
-        .execute(conn)
+        .scalar(conn)
         .await?;
-    Ok(())
+    let (integration, run) = (entry.integration_id, entry.integration_run_id);
+    emit::event(
+        conn,
+        Topic::Run,
+        id,
+        Some(integration),
+        Some(run),
+        entry.created_at,
+    )
+    .await
+}
+
+/// The entries with these ids, in id order.
+pub(super) async fn by_ids(conn: &mut impl Executor, ids: &[i64]) -> Result<Vec<Entry>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let text = format!(
+        "{SELECT} WHERE t0.id IN ({}) ORDER BY t0.id",
+        placeholders(0, ids.len())
+    );
+    let rows = query(&text)
+        .bind_all(ids.iter().copied())
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(entry).collect()
 }
 
 /// Logs the write that took a run from `before` (none: it created it) to `after`.

@@ -1,19 +1,21 @@
 //! An alert delivery (the outbox row) as the API shows it.
 
 use super::render::Node;
-use crate::domain::alerts::Delivery;
+use crate::domain::alerts::{Delivery, Recipient};
 
 pub fn node(d: &Delivery) -> Node {
+    let (contact, subscription) = match d.recipient {
+        Recipient::Contact(id) => (Some(id), None),
+        Recipient::Subscription(id) => (None, Some(id)),
+    };
     Node::Object(vec![
         ("id", Node::Int(d.id)),
         ("created-at", Node::Time(d.created_at)),
         ("updated-at", Node::Time(d.updated_at)),
-        (
-            "integration-contact-id",
-            Node::Int(d.integration_contact_id),
-        ),
+        ("integration-contact-id", Node::opt_int(contact)),
+        ("event-subscription-id", Node::opt_int(subscription)),
         ("integration-id", Node::opt_int(d.integration_id)),
-        ("record-type", Node::text(d.record_type.owner_type())),
+        ("record-type", Node::text(d.record_type.as_str())),
         ("record-id", Node::Int(d.record_id)),
         ("channel", Node::text(d.channel.as_str())),
         ("target", Node::text(&d.target)),

@@ -7,12 +7,14 @@ pub mod alerts;
 pub mod contacts;
 pub mod deliveries;
 pub mod email;
+pub mod events;
 pub mod integrations;
 pub mod monitors;
 pub mod pings;
 pub mod records;
 pub mod render;
 pub mod runs;
+pub mod subscriptions;
 pub mod transitions;
 
 pub use render::Node;

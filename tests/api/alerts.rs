@@ -19,10 +19,10 @@ use crate::helpers::{TestApp, messages, spawn_app, spawn_app_with};
 
 /// One request a receiver got.
 #[derive(Clone, Debug)]
-struct Received {
-    path: String,
-    headers: HeaderMap,
-    body: Bytes,
+pub struct Received {
+    pub path: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
 }
 
 /// What the receiver answers: the queued statuses first, then 200; each after `delay`, and a
@@ -36,13 +36,13 @@ struct Script {
 }
 
 /// A webhook receiver on a free port of its own.
-struct Receiver {
-    base: String,
+pub struct Receiver {
+    pub base: String,
     script: Arc<Mutex<Script>>,
 }
 
 impl Receiver {
-    async fn start() -> Receiver {
+    pub async fn start() -> Receiver {
         let script = Arc::new(Mutex::new(Script::default()));
         let app = axum::Router::new()
             .fallback(receive)
@@ -53,11 +53,11 @@ impl Receiver {
         Receiver { base, script }
     }
 
-    fn answer_first(&self, statuses: &[u16]) {
+    pub fn answer_first(&self, statuses: &[u16]) {
         self.script.lock().unwrap().answers.extend(statuses);
     }
 
-    fn received(&self) -> Vec<Received> {
+    pub fn received(&self) -> Vec<Received> {
         self.script.lock().unwrap().received.clone()
     }
 }
@@ -89,7 +89,7 @@ async fn receive(
 
 /// A server whose first retry waits 100 ms, not seconds, and whose webhooks may reach the
 /// test's receivers on the loopback interface (`--allow-private-webhooks`).
-async fn app_with_quick_retries(smtp_url: Option<String>) -> TestApp {
+pub async fn app_with_quick_retries(smtp_url: Option<String>) -> TestApp {
     spawn_app_with(|s| {
         s.rate_limit = None;
         s.alerts.retry_base = Duration::from_millis(100);

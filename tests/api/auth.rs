@@ -41,7 +41,12 @@ async fn call(
             .body("{}");
     }
     let response = request.send().await.unwrap();
-    (response.status(), response.text().await.unwrap())
+    let status = response.status();
+    // An event stream that was let in never ends: its status is the answer.
+    if response.headers().get("content-type").map(|v| v.as_bytes()) == Some(b"text/event-stream") {
+        return (status, String::new());
+    }
+    (status, response.text().await.unwrap())
 }
 
 /// Every API route with its `{id}` filled in, and the scope it needs.

@@ -17,6 +17,8 @@ mod concurrency;
 mod crash;
 #[path = "../api/etags.rs"]
 mod etags;
+#[path = "../api/events.rs"]
+mod events;
 #[path = "../api/exec.rs"]
 mod exec;
 #[path = "../api/extensions.rs"]
@@ -48,6 +50,8 @@ mod records;
 mod runs;
 #[path = "../api/seed.rs"]
 mod seed;
+#[path = "../api/subscriptions.rs"]
+mod subscriptions;
 #[path = "../api/sweeper.rs"]
 mod sweeper;
 #[path = "../api/text.rs"]

@@ -24,6 +24,8 @@ impl Executor for Connection {
     /// SQLite serialises writers (one writer connection), so reads need no row lock, and the
     /// uniqueness checks of integrations no lock of their own.
     const ROW_LOCK: &'static str = "";
+    // One writer: commits are in id order, so every committed event is settled.
+    const EVENTS_SETTLED: &'static str = "1 = 1";
     const SKIP_LOCKED: &'static str = "";
     const KEYS_LOCK: Option<&'static str> = None;
     /// SQLite plans from its indexes' shapes alone (no `ANALYZE`, so no `sqlite_stat1`): the
