@@ -15,6 +15,7 @@ use crate::domain::alerts::{Attempt, Channel, Delivery, DeliveryStatus, MAX_ATTE
 use crate::domain::records::{ContactAlertType, Record, RecordFields, RecordKind};
 use crate::error::{Error, Result};
 use crate::query::Query;
+use crate::query::cursor::Page;
 use crate::store::{OutboxStore, Subject};
 use crate::time::{self, Timestamp};
 
@@ -83,7 +84,7 @@ impl OutboxStore for FakeOutbox {
         Err(Error::NotFound(format!("not in the fake: delivery {id}")))
     }
 
-    async fn deliveries(&self, _query: &Query) -> Result<Vec<Delivery>> {
+    async fn deliveries(&self, _query: &Query) -> Result<Page<Delivery>> {
         Err(Error::Internal("not in the fake: deliveries".into()))
     }
 

@@ -376,7 +376,7 @@ async fn sweeper(database: &str, monitors: usize) {
         )
         .await
         .expect("integrations");
-    let mut ids: Vec<i64> = seeded.iter().map(|i| i.id).collect();
+    let mut ids: Vec<i64> = seeded.items.iter().map(|i| i.id).collect();
     let started = Instant::now();
     let more = monitors.saturating_sub(ids.len());
     let created: Vec<i64> = futures_util::stream::iter(0..more)

@@ -1,8 +1,8 @@
 //! What a handler answers: a view ([`Node`]) with its status, in the negotiated format and
 //! shape.
 
-use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::format::Format;
@@ -16,6 +16,8 @@ pub struct Reply {
     format: Format,
     shape: Shape,
     body: Body,
+    /// Headers of our own that the request asked for (a count, the next page).
+    headers: HeaderMap,
 }
 
 enum Body {
@@ -43,6 +45,7 @@ impl Reply {
             format,
             shape,
             body: Body::One { root, node },
+            headers: HeaderMap::new(),
         }
     }
 
@@ -58,12 +61,29 @@ impl Reply {
             format,
             shape,
             body: Body::Many { root, item, nodes },
+            headers: HeaderMap::new(),
         }
+    }
+
+    /// The same answer with `headers` too, whatever its outcome (XML's 404 for no results
+    /// included).
+    pub fn with_headers(mut self, headers: HeaderMap) -> Reply {
+        self.headers.extend(headers);
+        self
     }
 }
 
 impl IntoResponse for Reply {
-    fn into_response(self) -> Response {
+    fn into_response(mut self) -> Response {
+        let headers = std::mem::take(&mut self.headers);
+        let mut response = self.body_response();
+        response.headers_mut().extend(headers);
+        response
+    }
+}
+
+impl Reply {
+    fn body_response(self) -> Response {
         if self.shape.return_object == ReturnObject::None {
             return self.status.into_response();
         }

@@ -4,31 +4,26 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 
 use super::format::Format;
+use super::paging::Listing;
 use super::reply::Reply;
 use super::{Id, Write};
 use crate::app::AppState;
 use crate::domain::runs::{Action, RunFields};
 use crate::error::Result;
+use crate::query::Shape;
 use crate::query::schema::RUNS;
-use crate::query::{Query, Shape};
 use crate::view::runs::node;
 
 const ROOT: &str = "integration-run";
 
-pub async fn index(
-    State(app): State<AppState>,
-    format: Format,
-    RawQuery(query): RawQuery,
-) -> Result<Reply> {
-    let query = Query::parse(&RUNS, query.as_deref().unwrap_or_default())?;
-    let runs = app.store.runs(&query).await?;
-    Ok(Reply::many(
-        format,
-        query.shape,
-        "integration-runs",
-        ROOT,
-        runs.iter().map(node).collect(),
-    ))
+pub async fn index(State(app): State<AppState>, format: Format, listing: Listing) -> Result<Reply> {
+    let query = listing.query(&RUNS)?;
+    let page = app.store.runs(&query).await?;
+    let nodes = page.items.iter().map(node).collect();
+    Ok(
+        Reply::many(format, query.shape.clone(), "integration-runs", ROOT, nodes)
+            .with_headers(listing.headers(&query, &page)),
+    )
 }
 
 pub async fn show(

@@ -47,6 +47,7 @@ use crate::domain::records::{Record, RecordFields, RecordKind};
 use crate::domain::runs::{Action, RunFields, RunView};
 use crate::error::{Error, Result};
 use crate::query::Query;
+use crate::query::cursor::Page;
 use crate::time::Timestamp;
 
 /// Everything the store does: what the HTTP handlers and the command line hold. Each part
@@ -94,7 +95,7 @@ pub trait IntegrationStore: Send + Sync + 'static {
     ) -> Result<Integration>;
     /// The integration, or [`Error::NotFound`].
     async fn integration(&self, id: i64) -> Result<Integration>;
-    async fn integrations(&self, query: &Query) -> Result<Vec<Integration>>;
+    async fn integrations(&self, query: &Query) -> Result<Page<Integration>>;
 }
 
 #[async_trait]
@@ -111,7 +112,7 @@ pub trait RunStore: Send + Sync + 'static {
     ) -> Result<RunView>;
     /// The run, or [`Error::NotFound`].
     async fn run(&self, id: i64) -> Result<RunView>;
-    async fn runs(&self, query: &Query) -> Result<Vec<RunView>>;
+    async fn runs(&self, query: &Query) -> Result<Page<RunView>>;
 }
 
 /// Integration errors and history records: the two kinds of record.
@@ -142,7 +143,7 @@ pub trait RecordStore: Send + Sync + 'static {
     ) -> Result<Record>;
     /// The record with its responses, or [`Error::NotFound`].
     async fn record(&self, kind: RecordKind, id: i64) -> Result<Record>;
-    async fn records(&self, kind: RecordKind, query: &Query) -> Result<Vec<Record>>;
+    async fn records(&self, kind: RecordKind, query: &Query) -> Result<Page<Record>>;
 }
 
 #[async_trait]
@@ -162,7 +163,7 @@ pub trait ContactStore: Send + Sync + 'static {
     ) -> Result<Contact>;
     /// The contact, secret included, or [`Error::NotFound`].
     async fn contact(&self, id: i64) -> Result<Contact>;
-    async fn contacts(&self, query: &Query) -> Result<Vec<Contact>>;
+    async fn contacts(&self, query: &Query) -> Result<Page<Contact>>;
 }
 
 /// Monitors: what each integration's runs are expected to do.
@@ -218,14 +219,14 @@ pub trait PingStore: Send + Sync + 'static {
     /// [`Error::NotFound`] when no monitor has the key.
     async fn ping(&self, key: String, ping: Ping, now: Timestamp) -> Result<LoggedPing>;
     /// A page of the integration's ping log; [`Error::NotFound`] for an unknown integration.
-    async fn pings(&self, integration_id: i64, query: &Query) -> Result<Vec<LoggedPing>>;
+    async fn pings(&self, integration_id: i64, query: &Query) -> Result<Page<LoggedPing>>;
 }
 
 /// The alerts' outbox: what the dispatcher holds.
 #[async_trait]
 pub trait OutboxStore: Send + Sync + 'static {
     async fn delivery(&self, id: i64) -> Result<Delivery>;
-    async fn deliveries(&self, query: &Query) -> Result<Vec<Delivery>>;
+    async fn deliveries(&self, query: &Query) -> Result<Page<Delivery>>;
     /// Leases up to `limit` deliveries that are due at `now` for `lease`.
     async fn claim_deliveries(
         &self,

@@ -13,6 +13,7 @@ use crate::domain::Actor;
 use crate::domain::runs::{Action, Run, RunFields, RunView};
 use crate::error::{Error, Result};
 use crate::query::Query;
+use crate::query::cursor::Page;
 use crate::time::{self, Timestamp};
 
 #[async_trait]
@@ -79,18 +80,17 @@ impl<B: Backend> RunStore for SqlStore<B> {
             .await
     }
 
-    async fn runs(&self, query: &Query) -> Result<Vec<RunView>> {
+    async fn runs(&self, query: &Query) -> Result<Page<RunView>> {
         let page = query.clone();
-        self.db
-            .read(move |conn| {
-                Box::pin(async move {
-                    let rows = page_rows(conn, "integration_runs", sql::SELECT_RUNS, &page).await?;
-                    let mut runs = rows.iter().map(rows::run).collect::<Result<Vec<_>>>()?;
-                    attach_errors(conn, &mut runs).await?;
-                    Ok(runs)
-                })
+        self.read_page(query, move |conn| {
+            Box::pin(async move {
+                let rows = page_rows(conn, "integration_runs", sql::SELECT_RUNS, &page).await?;
+                let mut runs = rows.try_map(rows::run)?;
+                attach_errors(conn, &mut runs.items).await?;
+                Ok(runs)
             })
-            .await
+        })
+        .await
     }
 }
 
