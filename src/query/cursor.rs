@@ -73,6 +73,19 @@ pub fn encode(order: &Order, key: &Key) -> String {
     URL_SAFE_NO_PAD.encode(tuple.to_string())
 }
 
+/// What `after=<text>` asks of a query in `order` that also names an `offset` or not.
+pub fn after(text: &str, offset: bool, order: &Order) -> Result<After> {
+    if offset {
+        return Err(Error::invalid(
+            "after and offset cannot be combined: a cursor already says where the page starts",
+        ));
+    }
+    Ok(match text {
+        "" => After::Start,
+        text => After::Key(decode(text, order)?),
+    })
+}
+
 /// Reads the cursor text of `after=` for a query in `order`: a 400 for anything this server
 /// did not write for that order.
 pub fn decode(text: &str, order: &Order) -> Result<Key> {
@@ -150,6 +163,7 @@ pub fn next_query(raw: &str, cursor: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::Query;
     use super::super::schema::RUNS;
     use super::*;
 
@@ -158,6 +172,30 @@ mod tests {
             field: RUNS.field(name).unwrap(),
             descending,
         }
+    }
+
+    #[test]
+    fn after_pages_by_cursor_from_the_start_or_a_key_and_never_with_offset() {
+        assert_eq!(Query::parse(&RUNS, "limit=5").unwrap().after, None);
+        assert_eq!(
+            Query::parse(&RUNS, "after=").unwrap().after,
+            Some(After::Start)
+        );
+        let order = Query::parse(&RUNS, "order_by=created_at&dir=desc")
+            .unwrap()
+            .order;
+        let key = Key {
+            value: Some(Bind::Time(time::from_unix(60).unwrap())),
+            id: 9,
+        };
+        let text = encode(&order, &key);
+        // The order is read whatever its place in the query.
+        let q = Query::parse(&RUNS, &format!("after={text}&dir=desc&order_by=created_at")).unwrap();
+        assert_eq!(q.after, Some(After::Key(key)));
+        let refused = |q: &str| Query::parse(&RUNS, q).unwrap_err().to_string();
+        assert!(refused(&format!("after={text}")).contains("was made for order_by=created_at"));
+        assert!(refused("after=&offset=0").contains("after and offset cannot be combined"));
+        assert!(refused("after=%21").contains("not one this server gave out"));
     }
 
     fn message(text: &str, order: &Order) -> String {
