@@ -77,7 +77,7 @@ async fn ensure_integrations(store: &dyn Store, count: usize) -> Result<Vec<i64>
     for n in 1..=count {
         let code = format!("SEED_{n:03}");
         let query = Query::parse(&INTEGRATIONS, &format!("code={code}"))?;
-        let id = match store.integrations(&query).await?.first() {
+        let id = match store.integrations(&query).await?.items.first() {
             Some(existing) => existing.id,
             None => {
                 let new = NewIntegration {

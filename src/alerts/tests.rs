@@ -18,6 +18,7 @@ use crate::domain::events::{Change, Event};
 use crate::domain::records::{ContactAlertType, Record, RecordFields, RecordKind};
 use crate::error::{Error, Result};
 use crate::query::Query;
+use crate::query::cursor::Page;
 use crate::store::{OutboxStore, Subject};
 use crate::time::{self, Timestamp};
 
@@ -86,7 +87,7 @@ impl OutboxStore for FakeOutbox {
         Err(Error::NotFound(format!("not in the fake: delivery {id}")))
     }
 
-    async fn deliveries(&self, _query: &Query) -> Result<Vec<Delivery>> {
+    async fn deliveries(&self, _query: &Query) -> Result<Page<Delivery>> {
         Err(Error::Internal("not in the fake: deliveries".into()))
     }
 

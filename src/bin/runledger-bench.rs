@@ -23,6 +23,9 @@ use hyper::client::conn::http1::SendRequest;
 use hyper::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue};
 use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
+use runledger::query::cursor::Key;
+use runledger::query::schema::RUNS;
+use runledger::query::{Bind, Order};
 use serde_json::{Value, json};
 
 /// Request kinds of a lifecycle, for per-kind latencies.
@@ -132,11 +135,26 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
     sorted[index] as f64 / 1000.0
 }
 
+/// The cursor (`after=`) of the page after the run `id` whose value of `field` is `value`.
+fn cursor(field: &str, descending: bool, value: Bind, id: i64) -> String {
+    let order = Order {
+        field: RUNS.field(field).expect("a field of runs"),
+        descending,
+    };
+    let key = Key {
+        value: Some(value),
+        id,
+    };
+    runledger::query::cursor::encode(&order, &key)
+}
+
 /// One keep-alive HTTP/1.1 connection to a server, with the headers every request carries.
 struct Conn {
     sender: SendRequest<Full<Bytes>>,
     host: HeaderValue,
     authorization: Option<HeaderValue>,
+    /// `Prefer: count=exact` on every request, for the counted queries.
+    prefer: Option<HeaderValue>,
 }
 
 impl Conn {
@@ -154,6 +172,7 @@ impl Conn {
             sender,
             host: HeaderValue::from_str(address).expect("host"),
             authorization: authorization.cloned(),
+            prefer: None,
         }
     }
 
@@ -173,6 +192,9 @@ impl Conn {
             .header(ACCEPT, "application/json");
         if let Some(authorization) = &self.authorization {
             request = request.header(AUTHORIZATION, authorization);
+        }
+        if let Some(prefer) = &self.prefer {
+            request = request.header("prefer", prefer);
         }
         if body.is_some() {
             request = request.header(CONTENT_TYPE, content_type);
@@ -376,7 +398,7 @@ async fn sweeper(database: &str, monitors: usize) {
         )
         .await
         .expect("integrations");
-    let mut ids: Vec<i64> = seeded.iter().map(|i| i.id).collect();
+    let mut ids: Vec<i64> = seeded.items.iter().map(|i| i.id).collect();
     let started = Instant::now();
     let more = monitors.saturating_sub(ids.len());
     let created: Vec<i64> = futures_util::stream::iter(0..more)
@@ -592,17 +614,70 @@ async fn run(args: Args) {
     );
     let month_ago = runledger::time::format(&(runledger::time::now() - chrono::Duration::days(30)));
     let middle = args.runs / 2;
-    let queries = [
-        format!("status=failed&created_at[gt]={month_ago}"),
-        "integration[code]=SEED_007&order_by=created_at&dir=desc".to_owned(),
-        "integration_errors[resolved]=false".to_owned(),
-        "offset=1000".to_owned(),
-        "offset=10000".to_owned(),
-        format!("offset={}", middle.min(100_000)),
-        format!("id[gt]={middle}"),
-    ];
+    // The 10,000th page of 50 at a million runs, by offset and by cursor.
+    let deep = middle.saturating_sub(50).max(1);
     let mut conn = Conn::open(&server.base, Some(&bearer)).await;
-    for query in &queries {
+    let (_, run, _) = conn
+        .json(
+            Method::GET,
+            &format!("/api/integration_runs/{middle}"),
+            None,
+        )
+        .await;
+    let created = runledger::time::parse(run["created-at"].as_str().expect("a run at the middle"))
+        .expect("a datetime");
+    let after_id = cursor("id", false, Bind::Int(deep as i64), deep as i64);
+    let after_created = cursor("created_at", true, Bind::Time(created), middle as i64);
+    // (label, query, counted)
+    let queries = [
+        (
+            None,
+            format!("status=failed&created_at[gt]={month_ago}"),
+            false,
+        ),
+        (
+            None,
+            "integration[code]=SEED_007&order_by=created_at&dir=desc".to_owned(),
+            false,
+        ),
+        (None, "integration_errors[resolved]=false".to_owned(), false),
+        (None, "offset=1000".to_owned(), false),
+        (None, "offset=10000".to_owned(), false),
+        (None, format!("offset={}", middle.min(100_000)), false),
+        (None, format!("offset={deep}"), false),
+        (None, format!("id[gt]={middle}"), false),
+        (
+            Some(format!("after=<cursor after id {deep}>")),
+            format!("after={after_id}"),
+            false,
+        ),
+        (
+            Some(format!(
+                "order_by=created_at&dir=desc&after=<cursor after run {middle}>"
+            )),
+            format!("order_by=created_at&dir=desc&after={after_created}"),
+            false,
+        ),
+        (
+            Some("count=exact: every run".to_owned()),
+            String::new(),
+            true,
+        ),
+        (
+            Some(format!(
+                "count=exact: status=failed&created_at[gt]={month_ago}"
+            )),
+            format!("status=failed&created_at[gt]={month_ago}"),
+            true,
+        ),
+        (
+            Some("count=exact: integration[code]=SEED_007".to_owned()),
+            "integration[code]=SEED_007".to_owned(),
+            true,
+        ),
+    ];
+    for (label, query, counted) in &queries {
+        conn.prefer = counted.then(|| HeaderValue::from_static("count=exact"));
         let path = format!("/api/integration_runs?{query}&limit=50").replace('+', "%2B");
         let mut lat = Vec::new();
         for _ in 0..200 {
@@ -612,11 +687,13 @@ async fn run(args: Args) {
         }
         lat.sort_unstable();
         println!(
-            "   {query:<62} p50 {:>6.1} ms  p99 {:>6.1} ms",
+            "   {:<62} p50 {:>6.1} ms  p99 {:>6.1} ms",
+            label.as_deref().unwrap_or(query),
             percentile(&lat, 0.5),
             percentile(&lat, 0.99)
         );
     }
+    conn.prefer = None;
     // What the API costs without a write: one run read by id, as the lifecycle's requests
     // are answered (auth, a database read, JSON), from as many connections as phase 2's last.
     let read_path = format!("/api/integration_runs/{middle}");

@@ -4,6 +4,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 
 use super::format::Format;
+use super::paging::Listing;
 use super::reply::Reply;
 use super::{Id, Write};
 use crate::app::AppState;
@@ -11,26 +12,24 @@ use crate::auth::secrets;
 use crate::domain::contacts::ContactFields;
 use crate::egress;
 use crate::error::{Error, Result};
+use crate::query::Shape;
 use crate::query::schema::CONTACTS;
-use crate::query::{Query, Shape};
 use crate::view::contacts::{created, node};
 
 const ROOT: &str = "integration-contact";
 
-pub async fn index(
-    State(app): State<AppState>,
-    format: Format,
-    RawQuery(query): RawQuery,
-) -> Result<Reply> {
-    let query = Query::parse(&CONTACTS, query.as_deref().unwrap_or_default())?;
-    let contacts = app.store.contacts(&query).await?;
+pub async fn index(State(app): State<AppState>, format: Format, listing: Listing) -> Result<Reply> {
+    let query = listing.query(&CONTACTS)?;
+    let page = app.store.contacts(&query).await?;
+    let nodes = page.items.iter().map(node).collect();
     Ok(Reply::many(
         format,
-        query.shape,
+        query.shape.clone(),
         "integration-contacts",
         ROOT,
-        contacts.iter().map(node).collect(),
-    ))
+        nodes,
+    )
+    .with_headers(listing.headers(&query, &page)))
 }
 
 pub async fn show(

@@ -5,29 +5,24 @@ use axum::http::StatusCode;
 
 use super::Id;
 use super::format::Format;
+use super::paging::Listing;
 use super::reply::Reply;
 use crate::app::AppState;
 use crate::error::Result;
+use crate::query::Shape;
 use crate::query::schema::DELIVERIES;
-use crate::query::{Query, Shape};
 use crate::view::deliveries::node;
 
 const ROOT: &str = "alert-delivery";
 
-pub async fn index(
-    State(app): State<AppState>,
-    format: Format,
-    RawQuery(query): RawQuery,
-) -> Result<Reply> {
-    let query = Query::parse(&DELIVERIES, query.as_deref().unwrap_or_default())?;
-    let deliveries = app.store.deliveries(&query).await?;
-    Ok(Reply::many(
-        format,
-        query.shape,
-        "alert-deliveries",
-        ROOT,
-        deliveries.iter().map(node).collect(),
-    ))
+pub async fn index(State(app): State<AppState>, format: Format, listing: Listing) -> Result<Reply> {
+    let query = listing.query(&DELIVERIES)?;
+    let page = app.store.deliveries(&query).await?;
+    let nodes = page.items.iter().map(node).collect();
+    Ok(
+        Reply::many(format, query.shape.clone(), "alert-deliveries", ROOT, nodes)
+            .with_headers(listing.headers(&query, &page)),
+    )
 }
 
 pub async fn show(

@@ -14,6 +14,11 @@ use super::xml;
 use crate::domain::text;
 use crate::error::Error;
 
+/// The format suffix (`.json`, `.xml`) that a request's path carried before routing took it
+/// off (`crate::server`'s Rails paths), for links that lead back to the same format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PathSuffix(pub &'static str);
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     Json,

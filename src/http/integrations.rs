@@ -5,32 +5,27 @@ use axum::http::StatusCode;
 
 use super::conditional::Conditions;
 use super::format::Format;
+use super::paging::Listing;
 use super::reply::Reply;
 use super::{Id, Write};
 use crate::app::AppState;
 use crate::domain::etag;
 use crate::domain::integrations::IntegrationFields;
 use crate::error::Result;
+use crate::query::Shape;
 use crate::query::schema::INTEGRATIONS;
-use crate::query::{Query, Shape};
 use crate::view::integrations::node;
 
 const ROOT: &str = "integration";
 
-pub async fn index(
-    State(app): State<AppState>,
-    format: Format,
-    RawQuery(query): RawQuery,
-) -> Result<Reply> {
-    let query = Query::parse(&INTEGRATIONS, query.as_deref().unwrap_or_default())?;
-    let integrations = app.store.integrations(&query).await?;
-    Ok(Reply::many(
-        format,
-        query.shape,
-        "integrations",
-        ROOT,
-        integrations.iter().map(node).collect(),
-    ))
+pub async fn index(State(app): State<AppState>, format: Format, listing: Listing) -> Result<Reply> {
+    let query = listing.query(&INTEGRATIONS)?;
+    let page = app.store.integrations(&query).await?;
+    let nodes = page.items.iter().map(node).collect();
+    Ok(
+        Reply::many(format, query.shape.clone(), "integrations", ROOT, nodes)
+            .with_headers(listing.headers(&query, &page)),
+    )
 }
 
 pub async fn show(

@@ -12,6 +12,7 @@ pub mod integrations;
 pub mod limits;
 pub mod monitors;
 pub mod oauth;
+pub mod paging;
 pub mod pings;
 pub mod records;
 pub mod reply;
@@ -21,6 +22,7 @@ pub mod xml;
 
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
@@ -31,6 +33,27 @@ use crate::domain::input::Body;
 use crate::error::{Error, Result};
 use crate::query::Shape;
 use crate::query::schema::Resource;
+
+/// This server's root as the client reaches it, for the links an answer hands out: the
+/// server's public URL (`--public-url`) when one is set; else this request's `Host`, and
+/// `https` when a proxy says so in `X-Forwarded-Proto`.
+pub fn base_url(public_url: Option<&str>, headers: &HeaderMap) -> String {
+    if let Some(base) = public_url {
+        return base.to_owned();
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1:8080");
+    let scheme = match headers
+        .get("x-forwarded-proto")
+        .and_then(|h| h.to_str().ok())
+    {
+        Some("https") => "https",
+        _ => "http",
+    };
+    format!("{scheme}://{host}")
+}
 
 /// A record id from the path. Anything but a positive integer names no record: 404.
 #[derive(Clone, Copy, Debug)]

@@ -2,7 +2,7 @@
 //! integration document is unchanged; the monitor lives beside it.
 
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 
 use super::format::Format;
 use super::reply::Reply;
@@ -167,23 +167,8 @@ fn fresh_ping_key() -> Result<String> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// The ping URL under the server's public URL (`--public-url`) when one is set; else as this
-/// request reached the server: its `Host`, and `https` when a proxy says so in
-/// `X-Forwarded-Proto`.
+/// The ping URL under the server's root as people reach it ([`super::base_url`]).
 fn ping_url(app: &AppState, headers: &HeaderMap, key: &str) -> String {
-    if let Some(base) = &app.public_url {
-        return format!("{base}/ping/{key}");
-    }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("127.0.0.1:8080");
-    let scheme = match headers
-        .get("x-forwarded-proto")
-        .and_then(|h| h.to_str().ok())
-    {
-        Some("https") => "https",
-        _ => "http",
-    };
-    format!("{scheme}://{host}/ping/{key}")
+    let base = super::base_url(app.public_url.as_deref(), headers);
+    format!("{base}/ping/{key}")
 }

@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 
 use axum::body::Body;
-use axum::extract::{RawQuery, Request, State};
+use axum::extract::{Request, State};
 use axum::http::header::{CONTENT_TYPE, USER_AGENT};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -18,11 +18,11 @@ use http_body_util::BodyExt;
 use super::Id;
 use super::error::{Rendered, status};
 use super::format::Format;
+use super::paging::Listing;
 use super::reply::Reply;
 use crate::app::AppState;
 use crate::domain::pings::{BODY_LIMIT, MAX_USER_AGENT, Ping, Rid, Signal, capture, header_text};
 use crate::error::{Error, Result};
-use crate::query::Query;
 use crate::query::schema::MONITOR_PINGS;
 use crate::time;
 use crate::view::pings::node;
@@ -156,24 +156,20 @@ pub async fn index(
     State(app): State<AppState>,
     format: Format,
     Id(id): Id,
-    RawQuery(query): RawQuery,
+    listing: Listing,
 ) -> Result<Reply> {
-    let raw = query.as_deref().unwrap_or_default();
-    let mut listing = Query::parse(&MONITOR_PINGS, raw)?;
-    let ordered =
-        form_urlencoded::parse(raw.as_bytes()).any(|(k, _)| k == "order_by" || k == "dir");
-    if !ordered {
-        listing.order.descending = true;
-    }
-    listing.hold(&MONITOR_PINGS, "integration_id", id)?;
-    let pings = app.store.pings(id, &listing).await?;
+    let mut query = listing.query_newest_first(&MONITOR_PINGS)?;
+    query.hold(&MONITOR_PINGS, "integration_id", id)?;
+    let page = app.store.pings(id, &query).await?;
+    let nodes = page.items.iter().map(node).collect();
     Ok(Reply::many(
         format,
-        listing.shape,
+        query.shape.clone(),
         "monitor-pings",
         "monitor-ping",
-        pings.iter().map(node).collect(),
-    ))
+        nodes,
+    )
+    .with_headers(listing.headers(&query, &page)))
 }
 
 #[cfg(test)]

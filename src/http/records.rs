@@ -9,14 +9,15 @@ use axum::http::request::Parts;
 
 use super::conditional::{Conditions, extended};
 use super::format::Format;
+use super::paging::Listing;
 use super::reply::Reply;
 use super::{Id, Write};
 use crate::app::AppState;
 use crate::domain::etag;
 use crate::domain::records::{DocumentTypes, RecordFields, RecordKind};
 use crate::error::Result;
+use crate::query::Shape;
 use crate::query::schema::{ERRORS, HISTORY, Resource};
-use crate::query::{Query, Shape};
 use crate::store::Effects;
 use crate::view::records::node;
 
@@ -64,18 +65,15 @@ impl<S: Send + Sync> FromRequestParts<S> for Allowed {
 pub async fn index<K: Kind>(
     State(app): State<AppState>,
     format: Format,
-    RawQuery(query): RawQuery,
+    listing: Listing,
 ) -> Result<Reply> {
-    let query = Query::parse(K::RESOURCE, query.as_deref().unwrap_or_default())?;
-    let records = app.store.records(K::KIND, &query).await?;
-    let nodes = records.iter().map(|r| node(K::KIND, r)).collect();
-    Ok(Reply::many(
-        format,
-        query.shape,
-        K::COLLECTION,
-        K::ROOT,
-        nodes,
-    ))
+    let query = listing.query(K::RESOURCE)?;
+    let page = app.store.records(K::KIND, &query).await?;
+    let nodes = page.items.iter().map(|r| node(K::KIND, r)).collect();
+    Ok(
+        Reply::many(format, query.shape.clone(), K::COLLECTION, K::ROOT, nodes)
+            .with_headers(listing.headers(&query, &page)),
+    )
 }
 
 pub async fn show<K: Kind>(

@@ -2,7 +2,7 @@
 //! shape.
 
 use axum::http::header::{CONTENT_TYPE, ETAG};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::conditional::Conditions;
@@ -18,7 +18,10 @@ pub struct Reply {
     format: Format,
     shape: Shape,
     body: Body,
-    /// The entity tag of the record shown (`ETag`).
+    /// Headers of our own that the request asked for (a count, the next page), and the
+    /// record's `ETag`.
+    headers: HeaderMap,
+    /// The entity tag of the record shown, also in `headers`.
     tag: Option<String>,
     /// The client has this representation already: 304, without the body.
     not_modified: bool,
@@ -49,6 +52,7 @@ impl Reply {
             format,
             shape,
             body: Body::One { root, node },
+            headers: HeaderMap::new(),
             tag: None,
             not_modified: false,
         }
@@ -58,6 +62,13 @@ impl Reply {
     /// record as it now is).
     pub fn tagged(mut self, state: &State, conditions: &Conditions) -> Reply {
         self.tag = conditions.tag(state, self.format, &self.shape);
+        if let Some(value) = self
+            .tag
+            .as_deref()
+            .and_then(|t| HeaderValue::from_str(t).ok())
+        {
+            self.headers.insert(ETAG, value);
+        }
         self
     }
 
@@ -83,28 +94,31 @@ impl Reply {
             format,
             shape,
             body: Body::Many { root, item, nodes },
+            headers: HeaderMap::new(),
             tag: None,
             not_modified: false,
         }
     }
+
+    /// The same answer with `headers` too, whatever its outcome (XML's 404 for no results
+    /// included).
+    pub fn with_headers(mut self, headers: HeaderMap) -> Reply {
+        self.headers.extend(headers);
+        self
+    }
 }
 
 impl IntoResponse for Reply {
-    fn into_response(self) -> Response {
-        let etag = self
-            .tag
-            .as_deref()
-            .and_then(|tag| HeaderValue::from_str(tag).ok());
-        let mut response = self.respond();
-        if let Some(etag) = etag {
-            response.headers_mut().insert(ETAG, etag);
-        }
+    fn into_response(mut self) -> Response {
+        let headers = std::mem::take(&mut self.headers);
+        let mut response = self.body_response();
+        response.headers_mut().extend(headers);
         response
     }
 }
 
 impl Reply {
-    fn respond(self) -> Response {
+    fn body_response(self) -> Response {
         if self.not_modified {
             return StatusCode::NOT_MODIFIED.into_response();
         }

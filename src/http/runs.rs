@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 
 use super::conditional::Conditions;
 use super::format::Format;
+use super::paging::Listing;
 use super::reply::Reply;
 use super::{Id, Write};
 use crate::app::AppState;
@@ -23,18 +24,15 @@ pub async fn index(
     State(app): State<AppState>,
     format: Format,
     conditions: Conditions,
-    RawQuery(query): RawQuery,
+    listing: Listing,
 ) -> Result<Reply> {
-    let query = Query::parse(&RUNS, query.as_deref().unwrap_or_default())?;
-    let runs = app.store.runs(&query).await?;
-    let show = shown(&conditions);
-    Ok(Reply::many(
-        format,
-        query.shape,
-        "integration-runs",
-        ROOT,
-        runs.iter().map(show).collect(),
-    ))
+    let query = listing.query(&RUNS)?;
+    let page = app.store.runs(&query).await?;
+    let nodes = page.items.iter().map(shown(&conditions)).collect();
+    Ok(
+        Reply::many(format, query.shape.clone(), "integration-runs", ROOT, nodes)
+            .with_headers(listing.headers(&query, &page)),
+    )
 }
 
 pub async fn show(
@@ -67,32 +65,35 @@ pub async fn transitions(
     State(app): State<AppState>,
     format: Format,
     Id(id): Id,
-    RawQuery(query): RawQuery,
+    listing: Listing,
 ) -> Result<Reply> {
-    let mut listing = Query::parse(&TRANSITIONS, query.as_deref().unwrap_or_default())?;
-    listing.hold(&TRANSITIONS, "integration_run_id", id)?;
-    log(app, format, Some(id), listing).await
+    let mut query = listing.query(&TRANSITIONS)?;
+    query.hold(&TRANSITIONS, "integration_run_id", id)?;
+    log(app, format, Some(id), listing, query).await
 }
 
 /// `GET /api/integration_run_transitions`: the log of every run.
 pub async fn all_transitions(
     State(app): State<AppState>,
     format: Format,
-    RawQuery(query): RawQuery,
+    listing: Listing,
 ) -> Result<Reply> {
-    let listing = Query::parse(&TRANSITIONS, query.as_deref().unwrap_or_default())?;
-    log(app, format, None, listing).await
+    let query = listing.query(&TRANSITIONS)?;
+    log(app, format, None, listing, query).await
 }
 
-async fn log(app: AppState, format: Format, run_id: Option<i64>, listing: Query) -> Result<Reply> {
-    let entries = app.store.transitions(run_id, &listing).await?;
-    Ok(Reply::many(
-        format,
-        listing.shape,
-        "integration-run-transitions",
-        "integration-run-transition",
-        entries.iter().map(transitions::node).collect(),
-    ))
+async fn log(
+    app: AppState,
+    format: Format,
+    run_id: Option<i64>,
+    listing: Listing,
+    query: Query,
+) -> Result<Reply> {
+    let page = app.store.transitions(run_id, &query).await?;
+    let nodes = page.items.iter().map(transitions::node).collect();
+    let (root, item) = ("integration-run-transitions", "integration-run-transition");
+    Ok(Reply::many(format, query.shape.clone(), root, item, nodes)
+        .with_headers(listing.headers(&query, &page)))
 }
 
 /// How runs are shown: as Coupa shows them, or with Runledger's extensions when asked.

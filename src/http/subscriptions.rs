@@ -5,6 +5,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 
 use super::format::Format;
+use super::paging::Listing;
 use super::reply::Reply;
 use super::{Id, Write};
 use crate::app::AppState;
@@ -13,25 +14,23 @@ use crate::domain::subscriptions::SubscriptionFields;
 use crate::egress;
 use crate::error::{Error, Result};
 use crate::query::schema::SUBSCRIPTIONS;
-use crate::query::{Query, Shape, stream_filter};
+use crate::query::{Shape, stream_filter};
 use crate::view::subscriptions::{created, node};
 
 const ROOT: &str = "event-subscription";
 
-pub async fn index(
-    State(app): State<AppState>,
-    format: Format,
-    RawQuery(query): RawQuery,
-) -> Result<Reply> {
-    let query = Query::parse(&SUBSCRIPTIONS, query.as_deref().unwrap_or_default())?;
-    let subscriptions = app.store.subscriptions(&query).await?;
+pub async fn index(State(app): State<AppState>, format: Format, listing: Listing) -> Result<Reply> {
+    let query = listing.query(&SUBSCRIPTIONS)?;
+    let page = app.store.subscriptions(&query).await?;
+    let nodes = page.items.iter().map(node).collect();
     Ok(Reply::many(
         format,
-        query.shape,
+        query.shape.clone(),
         "event-subscriptions",
         ROOT,
-        subscriptions.iter().map(node).collect(),
-    ))
+        nodes,
+    )
+    .with_headers(listing.headers(&query, &page)))
 }
 
 pub async fn show(

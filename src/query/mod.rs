@@ -11,7 +11,11 @@
 //! canonical spelling (an unknown one is a 400 in Rails' words); free text is compared
 //! with ASCII letters folded on both sides, and only ASCII letters, so that SQLite and
 //! PostgreSQL give the same answer.
+//!
+//! Beyond Coupa, an index can page by cursor (`after=`, [`cursor`]) and count its matches
+//! (asked for in a header, so [`Query::count`] is set by the HTTP layer).
 
+pub mod cursor;
 pub mod params;
 pub mod schema;
 pub mod shape;
@@ -20,6 +24,7 @@ pub mod sql;
 use crate::domain::input::humanize;
 use crate::error::{Error, Result};
 use crate::time::{self, Timestamp};
+use cursor::After;
 use schema::{Assoc, Field, Kind, Resource};
 pub use shape::Shape;
 
@@ -159,6 +164,10 @@ pub struct Query {
     pub offset: i64,
     pub order: Order,
     pub shape: Shape,
+    /// Keyset paging: set by `after=` (empty for the first page of a walk).
+    pub after: Option<After>,
+    /// Whether the answer counts the records the filters match (`Prefer: count=exact`).
+    pub count: bool,
 }
 
 impl Query {
@@ -179,6 +188,20 @@ impl Query {
 
     /// Parses the query string of an index request on `resource`.
     pub fn parse(resource: &'static Resource, query: &str) -> Result<Query> {
+        Query::parse_ordered(resource, query, false)
+    }
+
+    /// [`Query::parse`] for a log, listed newest first (by id, descending) unless the query
+    /// names an `order_by` or a `dir`.
+    pub fn parse_newest_first(resource: &'static Resource, query: &str) -> Result<Query> {
+        Query::parse_ordered(resource, query, true)
+    }
+
+    fn parse_ordered(
+        resource: &'static Resource,
+        query: &str,
+        newest_first: bool,
+    ) -> Result<Query> {
         let id = resource
             .field("id")
             .ok_or_else(|| Error::Internal("resource without id".into()))?;
@@ -191,13 +214,21 @@ impl Query {
                 descending: false,
             },
             shape: Shape::default(),
+            after: None,
+            count: false,
         };
         let mut order_by = None;
         let mut dir = None;
+        let mut after = None;
+        let mut offset = false;
         for (key, value) in params::parse(query)? {
             match key.as_str() {
                 "limit" => q.limit = non_negative("limit", &value)?.clamp(0, MAX_LIMIT),
-                "offset" => q.offset = non_negative("offset", &value)?,
+                "offset" => {
+                    q.offset = non_negative("offset", &value)?;
+                    offset = true;
+                }
+                "after" => after = Some(value),
                 "order_by" => order_by = Some(value),
                 "dir" => dir = Some(value),
                 _ if q.shape.take(resource, &key, &value)? => {}
@@ -209,7 +240,7 @@ impl Query {
                 _ => q.conditions.push(condition(resource, &key, &value)?),
             }
         }
-        if let Some(name) = order_by {
+        if let Some(name) = &order_by {
             let field = resource
                 .field(&name.replace('-', "_"))
                 .filter(|f| f.kind != Kind::Opaque)
@@ -217,6 +248,7 @@ impl Query {
             q.order.field = field;
         }
         q.order.descending = match dir.as_deref() {
+            None if order_by.is_none() => newest_first,
             None | Some("asc") | Some("ASC") => false,
             Some("desc") | Some("DESC") => true,
             Some(other) => {
@@ -228,6 +260,9 @@ impl Query {
         if q.limit == 0 {
             return Err(Error::invalid("limit must be between 1 and 50"));
         }
+        q.after = after
+            .map(|text| cursor::after(&text, offset, &q.order))
+            .transpose()?;
         q.shape = q.shape.readable()?;
         Ok(q)
     }
@@ -472,6 +507,15 @@ mod tests {
         assert!(message("limit=0").contains("limit"));
         assert!(message("order_by=nope").contains("nope"));
         assert!(message("dir=up").contains("up"));
+    }
+
+    #[test]
+    fn a_log_lists_newest_first_unless_the_query_orders_it() {
+        let newest = |q| Query::parse_newest_first(&RUNS, q).unwrap().order;
+        assert!(newest("").descending);
+        assert!(!newest("order_by=id").descending);
+        assert!(!newest("dir=asc").descending);
+        assert!(!parse("").unwrap().order.descending);
     }
 
     #[test]

@@ -53,7 +53,7 @@ pub fn parse(query: &str) -> Result<Vec<(String, String)>> {
 
 /// `+` as a space, then `%XX` as a byte; a `%` not followed by two hex digits stays as it is
 /// (as `form_urlencoded` reads it). `None` when the bytes are not UTF-8.
-fn decode(text: &str) -> Option<String> {
+pub(super) fn decode(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -8,6 +8,7 @@
 
 use std::fmt::Write;
 
+use super::cursor::{After, Key};
 use super::schema::{Kind, Link};
 use super::{Bind, Condition, Op, Operand, Order, Query};
 
@@ -26,18 +27,35 @@ impl Sql {
     }
 }
 
-/// `WHERE … ORDER BY … LIMIT … OFFSET …` for an index query, appended to `select`, which
-/// must alias the listed table `t0`.
-pub fn page(select: &str, query: &Query) -> Sql {
+/// `SELECT t0.id[, t0.<order field>] FROM <table> t0 WHERE … ORDER BY … LIMIT … OFFSET …`:
+/// the ids of an index page. A page by cursor also reads the order's field (the next
+/// cursor's value), starts after its key, and reads one id more than the page holds, which
+/// says whether another page follows.
+pub fn page(table: &str, query: &Query) -> Sql {
     let mut sql = Sql {
-        text: String::with_capacity(select.len() + 128),
+        text: String::with_capacity(256),
         binds: Vec::new(),
     };
-    sql.text.push_str(select);
+    let name = query.order.field.name;
+    let keyed = query.after.is_some() && name != "id";
+    let _ = write!(
+        sql.text,
+        "SELECT t0.id{} FROM {table} t0",
+        if keyed {
+            format!(", t0.{name}")
+        } else {
+            String::new()
+        }
+    );
     let conditions: Vec<&Condition> = query.conditions.iter().collect();
-    let filter = filter(&mut sql, 0, &conditions);
+    let mut filter = filter(&mut sql, 0, &conditions);
+    if let Some(After::Key(key)) = &query.after {
+        let seek = seek(&mut sql, &query.order, key);
+        filter = format!("{filter} AND {seek}");
+    }
     let order = order_by(&query.order);
-    let limit = sql.bind(Bind::Int(query.limit));
+    let most = query.limit + i64::from(query.after.is_some());
+    let limit = sql.bind(Bind::Int(most));
     let offset = sql.bind(Bind::Int(query.offset));
     let _ = write!(
         sql.text,
@@ -51,6 +69,47 @@ pub fn page(select: &str, query: &Query) -> Sql {
 pub fn conditions(sql: &mut Sql, query: &Query) -> String {
     let conditions: Vec<&Condition> = query.conditions.iter().collect();
     filter(sql, 0, &conditions)
+}
+
+/// `SELECT count(*) FROM <table> t0 WHERE …`: how many records the query's filters match,
+/// whatever its page.
+pub fn count(table: &str, query: &Query) -> Sql {
+    let mut sql = Sql::default();
+    let conditions: Vec<&Condition> = query.conditions.iter().collect();
+    let filter = filter(&mut sql, 0, &conditions);
+    sql.text = format!("SELECT count(*) FROM {table} t0 WHERE {filter}");
+    sql
+}
+
+/// The rows that sort after `key` in `order` ([`order_by`]'s order, nulls included). On a
+/// field that is never null, `field >= v AND (field > v OR id > k)`: a range on the field's
+/// leading index column, so the page starts with a seek at any depth.
+fn seek(sql: &mut Sql, order: &Order, key: &Key) -> String {
+    let after = if order.descending { "<" } else { ">" };
+    let id = sql.bind(Bind::Int(key.id));
+    let name = order.field.name;
+    if name == "id" {
+        return format!("t0.id {after} {id}");
+    }
+    let column = format!("t0.{name}");
+    match (&key.value, order.field.nullable, order.descending) {
+        (Some(value), false, _) => {
+            let v = sql.bind(value.clone());
+            format!("{column} {after}= {v} AND ({column} {after} {v} OR t0.id {after} {id})")
+        }
+        // Ascending, nulls come last: after a value, every null and every greater value.
+        (Some(value), true, false) => {
+            let v = sql.bind(value.clone());
+            format!("({column} IS NULL OR {column} > {v} OR ({column} = {v} AND t0.id > {id}))")
+        }
+        // Descending, nulls came first: after a value, only smaller values.
+        (Some(value), true, true) => {
+            let v = sql.bind(value.clone());
+            format!("({column} < {v} OR ({column} = {v} AND t0.id < {id}))")
+        }
+        (None, _, false) => format!("({column} IS NULL AND t0.id > {id})"),
+        (None, _, true) => format!("({column} IS NOT NULL OR t0.id < {id})"),
+    }
 }
 
 fn order_by(order: &Order) -> String {
@@ -190,10 +249,79 @@ mod tests {
     use super::*;
 
     fn compile(q: &str) -> Sql {
-        page(
-            "SELECT t0.id FROM integration_runs t0",
-            &Query::parse(&RUNS, q).unwrap(),
-        )
+        page("integration_runs", &Query::parse(&RUNS, q).unwrap())
+    }
+
+    /// The SQL of a page after the row (`value`, `id`) in the order `q` names.
+    fn after(q: &str, value: Option<Bind>, id: i64) -> Sql {
+        let mut query = Query::parse(&RUNS, q).unwrap();
+        query.after = Some(After::Key(Key { value, id }));
+        page("integration_runs", &query)
+    }
+
+    #[test]
+    fn a_cursor_page_seeks_past_its_key_and_reads_one_row_more() {
+        let sql = compile("after=&limit=10");
+        assert!(
+            sql.text
+                .ends_with("WHERE 1 = 1 ORDER BY t0.id ASC LIMIT $1 OFFSET $2")
+        );
+        assert_eq!(sql.binds, [Bind::Int(11), Bind::Int(0)]);
+        let sql = after("status=failed&dir=desc", None, 70);
+        assert_eq!(
+            sql.text,
+            "SELECT t0.id FROM integration_runs t0 WHERE t0.status = $1 AND t0.id < $2 \
+             ORDER BY t0.id DESC LIMIT $3 OFFSET $4"
+        );
+        let at = crate::time::from_unix(60).unwrap();
+        let sql = after("order_by=created_at&dir=desc", Some(Bind::Time(at)), 70);
+        assert_eq!(
+            sql.text,
+            "SELECT t0.id, t0.created_at FROM integration_runs t0 WHERE 1 = 1 AND \
+             t0.created_at <= $2 AND (t0.created_at < $2 OR t0.id < $1) \
+             ORDER BY t0.created_at DESC, t0.id DESC LIMIT $3 OFFSET $4"
+        );
+        assert_eq!(sql.binds[..2], [Bind::Int(70), Bind::Time(at)]);
+    }
+
+    #[test]
+    fn a_cursor_on_a_nullable_field_follows_the_nulls_order() {
+        let text = |q, value| after(q, value, 5).text;
+        let seek = |q, value| {
+            let text = text(q, value);
+            let start = text.find("1 = 1 AND ").unwrap() + 10;
+            let end = text.find(" ORDER BY").unwrap();
+            text[start..end].to_owned()
+        };
+        let v = Some(Bind::Int(3));
+        assert_eq!(
+            seek("order_by=total_records", v.clone()),
+            "(t0.total_records IS NULL OR t0.total_records > $2 OR (t0.total_records = $2 AND t0.id > $1))"
+        );
+        assert_eq!(
+            seek("order_by=total_records&dir=desc", v),
+            "(t0.total_records < $2 OR (t0.total_records = $2 AND t0.id < $1))"
+        );
+        assert_eq!(
+            seek("order_by=total_records", None),
+            "(t0.total_records IS NULL AND t0.id > $1)"
+        );
+        assert_eq!(
+            seek("order_by=total_records&dir=desc", None),
+            "(t0.total_records IS NOT NULL OR t0.id < $1)"
+        );
+    }
+
+    #[test]
+    fn a_count_uses_the_filters_alone() {
+        let query =
+            Query::parse(&RUNS, "status=failed&limit=5&offset=10&order_by=created_at").unwrap();
+        let sql = count("integration_runs", &query);
+        assert_eq!(
+            sql.text,
+            "SELECT count(*) FROM integration_runs t0 WHERE t0.status = $1"
+        );
+        assert_eq!(sql.binds, [Bind::Text("failed".into())]);
     }
 
     #[test]

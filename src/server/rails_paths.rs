@@ -11,6 +11,8 @@ use axum::http::header::ACCEPT;
 use axum::http::uri::PathAndQuery;
 use axum::http::{HeaderValue, Request, Uri};
 
+use crate::http::format::PathSuffix;
+
 /// The format suffixes Rails would route here, and the `Accept` each stands for.
 const SUFFIXES: [(&str, &str); 2] = [(".json", "application/json"), (".xml", "application/xml")];
 
@@ -22,12 +24,12 @@ pub fn normalize<B>(mut request: Request<B>) -> Request<B> {
         return request;
     }
     let bare = path.trim_end_matches('/');
-    let (bare, accept) = SUFFIXES
+    let (bare, suffix) = SUFFIXES
         .iter()
-        .find_map(|(suffix, accept)| {
+        .find_map(|&(suffix, accept)| {
             let stem = bare.strip_suffix(suffix)?;
             // `/api/integration_runs/.json` names no resource: leave it to the 404.
-            (!stem.ends_with('/')).then_some((stem, Some(*accept)))
+            (!stem.ends_with('/')).then_some((stem, Some((suffix, accept))))
         })
         .unwrap_or((bare, None));
     if bare.len() == path.len() {
@@ -47,10 +49,11 @@ pub fn normalize<B>(mut request: Request<B>) -> Request<B> {
     if let Ok(uri) = Uri::from_parts(parts) {
         *request.uri_mut() = uri;
     }
-    if let Some(accept) = accept {
+    if let Some((suffix, accept)) = suffix {
         request
             .headers_mut()
             .insert(ACCEPT, HeaderValue::from_static(accept));
+        request.extensions_mut().insert(PathSuffix(suffix));
     }
     request
 }
@@ -95,6 +98,17 @@ mod tests {
             rewrite("/api/integration_runs/1/run.json", None).0,
             "/api/integration_runs/1/run"
         );
+    }
+
+    #[test]
+    fn the_suffix_is_kept_for_links_that_lead_back() {
+        let suffix = |target: &str| {
+            let request = normalize(Request::builder().uri(target).body(()).unwrap());
+            request.extensions().get::<PathSuffix>().copied()
+        };
+        assert_eq!(suffix("/api/integrations.xml/"), Some(PathSuffix(".xml")));
+        assert_eq!(suffix("/api/integrations/"), None);
+        assert_eq!(suffix("/api/integrations"), None);
     }
 
     #[test]

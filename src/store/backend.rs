@@ -7,6 +7,7 @@ use std::pin::Pin;
 
 use super::exec::Executor;
 use crate::error::Result;
+use crate::query::Query;
 
 /// An operation's future, boxed so that a closure can return it for any connection lifetime.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -27,6 +28,17 @@ pub trait Backend: Send + Sync + 'static {
     where
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut Self::Conn) -> BoxFuture<'c, Result<T>> + Send + 'static;
+
+    /// [`Backend::read`], with every statement of `work` seeing the same committed state:
+    /// for reads that must agree with each other (a page and the count of its matches). A
+    /// backend whose reads are such snapshots already keeps this default.
+    fn read_snapshot<T, F>(&self, work: F) -> impl Future<Output = Result<T>> + Send
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut Self::Conn) -> BoxFuture<'c, Result<T>> + Send + 'static,
+    {
+        self.read(work)
+    }
 }
 
 /// The store over a backend: every consumer trait of [`super`], written once.
@@ -37,5 +49,19 @@ pub struct SqlStore<B> {
 impl<B: Backend> SqlStore<B> {
     pub fn new(db: B) -> Self {
         SqlStore { db }
+    }
+
+    /// Reads a page of `listing`: on one snapshot when its matches are counted too, so that
+    /// the count and the page agree; else as any read.
+    pub(super) async fn read_page<T, F>(&self, listing: &Query, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut B::Conn) -> BoxFuture<'c, Result<T>> + Send + 'static,
+    {
+        if listing.count {
+            self.db.read_snapshot(work).await
+        } else {
+            self.db.read(work).await
+        }
     }
 }

@@ -10,6 +10,7 @@ use crate::domain::Actor;
 use crate::domain::contacts::{Contact, ContactFields};
 use crate::error::{Error, Result};
 use crate::query::Query;
+use crate::query::cursor::Page;
 use crate::time;
 
 #[async_trait]
@@ -93,17 +94,16 @@ impl<B: Backend> ContactStore for SqlStore<B> {
             .await
     }
 
-    async fn contacts(&self, query: &Query) -> Result<Vec<Contact>> {
+    async fn contacts(&self, query: &Query) -> Result<Page<Contact>> {
         let page = query.clone();
-        self.db
-            .read(move |conn| {
-                Box::pin(async move {
-                    let rows = page_rows(conn, "integration_contacts", sql::SELECT_CONTACTS, &page)
-                        .await?;
-                    rows.iter().map(rows::contact).collect()
-                })
+        self.read_page(query, move |conn| {
+            Box::pin(async move {
+                let rows =
+                    page_rows(conn, "integration_contacts", sql::SELECT_CONTACTS, &page).await?;
+                rows.try_map(rows::contact)
             })
-            .await
+        })
+        .await
     }
 }
 

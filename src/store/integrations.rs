@@ -14,6 +14,7 @@ use crate::domain::integrations::{
 };
 use crate::error::{Error, Result};
 use crate::query::Query;
+use crate::query::cursor::Page;
 use crate::time;
 
 /// Unique keys and the domain's message for each one's violation (SQLite names the columns,
@@ -108,17 +109,15 @@ impl<B: Backend> IntegrationStore for SqlStore<B> {
             .await
     }
 
-    async fn integrations(&self, query: &Query) -> Result<Vec<Integration>> {
+    async fn integrations(&self, query: &Query) -> Result<Page<Integration>> {
         let page = query.clone();
-        self.db
-            .read(move |conn| {
-                Box::pin(async move {
-                    let rows =
-                        page_rows(conn, "integrations", sql::SELECT_INTEGRATIONS, &page).await?;
-                    rows.iter().map(rows::integration).collect()
-                })
+        self.read_page(query, move |conn| {
+            Box::pin(async move {
+                let rows = page_rows(conn, "integrations", sql::SELECT_INTEGRATIONS, &page).await?;
+                rows.try_map(rows::integration)
             })
-            .await
+        })
+        .await
     }
 }
 

@@ -55,6 +55,7 @@ use crate::domain::subscriptions::{Subscription, SubscriptionFields};
 use crate::domain::transitions::Entry;
 use crate::error::{Error, Result};
 use crate::query::Query;
+use crate::query::cursor::Page;
 use crate::time::Timestamp;
 
 /// Everything the store does: what the HTTP handlers and the command line hold. Each part
@@ -108,7 +109,7 @@ pub trait IntegrationStore: Send + Sync + 'static {
     ) -> Result<Integration>;
     /// The integration, or [`Error::NotFound`].
     async fn integration(&self, id: i64) -> Result<Integration>;
-    async fn integrations(&self, query: &Query) -> Result<Vec<Integration>>;
+    async fn integrations(&self, query: &Query) -> Result<Page<Integration>>;
 }
 
 #[async_trait]
@@ -128,10 +129,10 @@ pub trait RunStore: Send + Sync + 'static {
     ) -> Result<RunView>;
     /// The run, or [`Error::NotFound`].
     async fn run(&self, id: i64) -> Result<RunView>;
-    async fn runs(&self, query: &Query) -> Result<Vec<RunView>>;
+    async fn runs(&self, query: &Query) -> Result<Page<RunView>>;
     /// A page of the transition log; with `run_id`, the query must hold it to that run,
     /// and an unknown run is [`Error::NotFound`].
-    async fn transitions(&self, run_id: Option<i64>, query: &Query) -> Result<Vec<Entry>>;
+    async fn transitions(&self, run_id: Option<i64>, query: &Query) -> Result<Page<Entry>>;
 }
 
 /// Integration errors and history records: the two kinds of record.
@@ -166,7 +167,7 @@ pub trait RecordStore: Send + Sync + 'static {
     ) -> Result<Record>;
     /// The record with its responses, or [`Error::NotFound`].
     async fn record(&self, kind: RecordKind, id: i64) -> Result<Record>;
-    async fn records(&self, kind: RecordKind, query: &Query) -> Result<Vec<Record>>;
+    async fn records(&self, kind: RecordKind, query: &Query) -> Result<Page<Record>>;
 }
 
 #[async_trait]
@@ -186,7 +187,7 @@ pub trait ContactStore: Send + Sync + 'static {
     ) -> Result<Contact>;
     /// The contact, secret included, or [`Error::NotFound`].
     async fn contact(&self, id: i64) -> Result<Contact>;
-    async fn contacts(&self, query: &Query) -> Result<Vec<Contact>>;
+    async fn contacts(&self, query: &Query) -> Result<Page<Contact>>;
 }
 
 /// Monitors: what each integration's runs are expected to do.
@@ -242,7 +243,7 @@ pub trait PingStore: Send + Sync + 'static {
     /// [`Error::NotFound`] when no monitor has the key.
     async fn ping(&self, key: String, ping: Ping, now: Timestamp) -> Result<LoggedPing>;
     /// A page of the integration's ping log; [`Error::NotFound`] for an unknown integration.
-    async fn pings(&self, integration_id: i64, query: &Query) -> Result<Vec<LoggedPing>>;
+    async fn pings(&self, integration_id: i64, query: &Query) -> Result<Page<LoggedPing>>;
 }
 
 /// The event stream: what the event hub and the stream's routes hold.
@@ -289,7 +290,7 @@ pub trait SubscriptionStore: Send + Sync + 'static {
     ) -> Result<Subscription>;
     /// The subscription, or [`Error::NotFound`].
     async fn subscription(&self, id: i64) -> Result<Subscription>;
-    async fn subscriptions(&self, query: &Query) -> Result<Vec<Subscription>>;
+    async fn subscriptions(&self, query: &Query) -> Result<Page<Subscription>>;
     /// The active subscriptions whose last event handed over is before `head`.
     async fn behind(&self, head: Position) -> Result<Vec<i64>>;
     /// Hands the subscription's next events to the outbox in one transaction, unless
@@ -301,7 +302,7 @@ pub trait SubscriptionStore: Send + Sync + 'static {
 #[async_trait]
 pub trait OutboxStore: Send + Sync + 'static {
     async fn delivery(&self, id: i64) -> Result<Delivery>;
-    async fn deliveries(&self, query: &Query) -> Result<Vec<Delivery>>;
+    async fn deliveries(&self, query: &Query) -> Result<Page<Delivery>>;
     /// Leases up to `limit` deliveries that are due at `now` for `lease`.
     async fn claim_deliveries(
         &self,

@@ -16,6 +16,7 @@ use crate::domain::events::{Change, Event};
 use crate::domain::records::RecordKind;
 use crate::error::{Error, Result};
 use crate::query::Query;
+use crate::query::cursor::Page;
 use crate::time::{self, Timestamp};
 
 #[async_trait]
@@ -35,17 +36,16 @@ impl<B: Backend> OutboxStore for SqlStore<B> {
             .await
     }
 
-    async fn deliveries(&self, query: &Query) -> Result<Vec<Delivery>> {
+    async fn deliveries(&self, query: &Query) -> Result<Page<Delivery>> {
         let page = query.clone();
-        self.db
-            .read(move |conn| {
-                Box::pin(async move {
-                    let select = sql::select_deliveries();
-                    let rows = page_rows(conn, "alert_deliveries", &select, &page).await?;
-                    rows.iter().map(rows::delivery).collect()
-                })
+        self.read_page(query, move |conn| {
+            Box::pin(async move {
+                let select = sql::select_deliveries();
+                let rows = page_rows(conn, "alert_deliveries", &select, &page).await?;
+                rows.try_map(rows::delivery)
             })
-            .await
+        })
+        .await
     }
 
     async fn claim_deliveries(

@@ -15,6 +15,7 @@ use crate::domain::transitions::Cause;
 use crate::domain::vocabulary::stored_word;
 use crate::error::{Error, Result};
 use crate::query::Query;
+use crate::query::cursor::Page;
 use crate::time::Timestamp;
 
 /// The integration whose monitor has the ping key `$1`, through the key's unique index.
@@ -50,18 +51,17 @@ impl<B: Backend> PingStore for SqlStore<B> {
             .await
     }
 
-    async fn pings(&self, integration_id: i64, listing: &Query) -> Result<Vec<LoggedPing>> {
-        let listing = listing.clone();
-        self.db
-            .read(move |conn| {
-                Box::pin(async move {
-                    // 404 for an unknown integration, rather than an empty log.
-                    integrations::fetch(conn, integration_id, false).await?;
-                    let rows = page_rows(conn, "monitor_pings", SELECT_PINGS, &listing).await?;
-                    rows.iter().map(logged_ping).collect()
-                })
+    async fn pings(&self, integration_id: i64, listing: &Query) -> Result<Page<LoggedPing>> {
+        let page = listing.clone();
+        self.read_page(listing, move |conn| {
+            Box::pin(async move {
+                // 404 for an unknown integration, rather than an empty log.
+                integrations::fetch(conn, integration_id, false).await?;
+                let rows = page_rows(conn, "monitor_pings", SELECT_PINGS, &page).await?;
+                rows.try_map(logged_ping)
             })
-            .await
+        })
+        .await
     }
 }
 

@@ -67,6 +67,23 @@ impl Backend for Postgresql {
     {
         work(&mut *self.pool.acquire().await?).await
     }
+
+    /// Runs `work` in a read-only transaction at `REPEATABLE READ`, whose statements all see
+    /// the snapshot its first one took (PostgreSQL's default, `READ COMMITTED`, takes one per
+    /// statement).
+    async fn read_snapshot<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, Result<T>> + Send + 'static,
+    {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .await?;
+        let value = work(&mut tx).await?;
+        tx.commit().await?;
+        Ok(value)
+    }
 }
 
 impl Executor for PgConnection {

@@ -19,6 +19,7 @@ use crate::domain::records::{
 };
 use crate::error::{Error, Result};
 use crate::query::Query;
+use crate::query::cursor::Page;
 use crate::time::{self, Timestamp};
 
 #[async_trait]
@@ -128,19 +129,18 @@ impl<B: Backend> RecordStore for SqlStore<B> {
             .await
     }
 
-    async fn records(&self, kind: RecordKind, query: &Query) -> Result<Vec<Record>> {
+    async fn records(&self, kind: RecordKind, query: &Query) -> Result<Page<Record>> {
         let page = query.clone();
-        self.db
-            .read(move |conn| {
-                Box::pin(async move {
-                    let select = sql::select_records(kind.table());
-                    let rows = page_rows(conn, kind.table(), &select, &page).await?;
-                    let mut records = rows.iter().map(rows::record).collect::<Result<Vec<_>>>()?;
-                    attach_responses(conn, kind, &mut records).await?;
-                    Ok(records)
-                })
+        self.read_page(query, move |conn| {
+            Box::pin(async move {
+                let select = sql::select_records(kind.table());
+                let rows = page_rows(conn, kind.table(), &select, &page).await?;
+                let mut records = rows.try_map(rows::record)?;
+                attach_responses(conn, kind, &mut records.items).await?;
+                Ok(records)
             })
-            .await
+        })
+        .await
     }
 }
 

@@ -15,6 +15,7 @@ use crate::domain::runs::{Action, Run, RunFields, RunView};
 use crate::domain::transitions::{Cause, Entry};
 use crate::error::{Error, Result};
 use crate::query::Query;
+use crate::query::cursor::Page;
 use crate::time::{self, Timestamp};
 
 #[async_trait]
@@ -88,37 +89,35 @@ impl<B: Backend> RunStore for SqlStore<B> {
             .await
     }
 
-    async fn runs(&self, query: &Query) -> Result<Vec<RunView>> {
+    async fn runs(&self, query: &Query) -> Result<Page<RunView>> {
         let page = query.clone();
-        self.db
-            .read(move |conn| {
-                Box::pin(async move {
-                    let rows = page_rows(conn, "integration_runs", sql::SELECT_RUNS, &page).await?;
-                    let mut runs = rows.iter().map(rows::run).collect::<Result<Vec<_>>>()?;
-                    attach_errors(conn, &mut runs).await?;
-                    Ok(runs)
-                })
+        self.read_page(query, move |conn| {
+            Box::pin(async move {
+                let rows = page_rows(conn, "integration_runs", sql::SELECT_RUNS, &page).await?;
+                let mut runs = rows.try_map(rows::run)?;
+                attach_errors(conn, &mut runs.items).await?;
+                Ok(runs)
             })
-            .await
+        })
+        .await
     }
 
-    async fn transitions(&self, run_id: Option<i64>, listing: &Query) -> Result<Vec<Entry>> {
-        let listing = listing.clone();
-        self.db
-            .read(move |conn| {
-                Box::pin(async move {
-                    if let Some(id) = run_id {
-                        // 404 for an unknown run, rather than an empty log.
-                        query(sql::RUN_INTEGRATION)
-                            .bind(id)
-                            .scalar_optional::<i64>(conn)
-                            .await?
-                            .ok_or_else(|| not_found(id))?;
-                    }
-                    transitions::page(conn, &listing).await
-                })
+    async fn transitions(&self, run_id: Option<i64>, listing: &Query) -> Result<Page<Entry>> {
+        let page = listing.clone();
+        self.read_page(listing, move |conn| {
+            Box::pin(async move {
+                if let Some(id) = run_id {
+                    // 404 for an unknown run, rather than an empty log.
+                    query(sql::RUN_INTEGRATION)
+                        .bind(id)
+                        .scalar_optional::<i64>(conn)
+                        .await?
+                        .ok_or_else(|| not_found(id))?;
+                }
+                transitions::page(conn, &page).await
             })
-            .await
+        })
+        .await
     }
 }
 

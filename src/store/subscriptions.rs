@@ -17,6 +17,7 @@ use crate::domain::alerts::{Carried, Channel};
 use crate::domain::events::Position;
 use crate::domain::subscriptions::{Subscription, SubscriptionFields};
 use crate::error::{Error, Result};
+use crate::query::cursor::Page;
 use crate::query::{Query, stream_filter};
 use crate::time::{self, Timestamp};
 
@@ -117,16 +118,15 @@ impl<B: Backend> SubscriptionStore for SqlStore<B> {
             .await
     }
 
-    async fn subscriptions(&self, listing: &Query) -> Result<Vec<Subscription>> {
-        let listing = listing.clone();
-        self.db
-            .read(move |conn| {
-                Box::pin(async move {
-                    let rows = page_rows(conn, "event_subscriptions", SELECT, &listing).await?;
-                    rows.iter().map(subscription).collect()
-                })
+    async fn subscriptions(&self, listing: &Query) -> Result<Page<Subscription>> {
+        let page = listing.clone();
+        self.read_page(listing, move |conn| {
+            Box::pin(async move {
+                let rows = page_rows(conn, "event_subscriptions", SELECT, &page).await?;
+                rows.try_map(subscription)
             })
-            .await
+        })
+        .await
     }
 
     async fn behind(&self, head: Position) -> Result<Vec<i64>> {

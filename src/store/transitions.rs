@@ -10,6 +10,7 @@ use crate::domain::runs::{Run, Status};
 use crate::domain::transitions::{Cause, Entry};
 use crate::error::{Error, Result};
 use crate::query::Query;
+use crate::query::cursor::Page;
 use crate::time::Timestamp;
 
 const INSERT: &str = "\
@@ -76,9 +77,9 @@ pub(super) async fn log_write(
 }
 
 /// A page of the log, as the query (which may be held to one run) asks for it.
-pub(super) async fn page(conn: &mut impl Executor, listing: &Query) -> Result<Vec<Entry>> {
+pub(super) async fn page(conn: &mut impl Executor, listing: &Query) -> Result<Page<Entry>> {
     let rows = page_rows(conn, "integration_run_transitions", SELECT, listing).await?;
-    rows.iter().map(entry).collect()
+    rows.try_map(entry)
 }
 
 fn entry(row: &Row) -> Result<Entry> {

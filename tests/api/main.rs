@@ -19,6 +19,7 @@ mod integrations;
 mod limits;
 mod migrations;
 mod monitors;
+mod paging;
 mod pings;
 mod process;
 mod properties;

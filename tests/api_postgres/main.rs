@@ -34,6 +34,8 @@ mod limits;
 #[path = "../api/monitors.rs"]
 mod monitors;
 mod multinode;
+#[path = "../api/paging.rs"]
+mod paging;
 #[path = "../api/pings.rs"]
 mod pings;
 // Shared with the SQLite binary, whose command-line tests use the rest of it.
