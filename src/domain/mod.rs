@@ -12,6 +12,7 @@ pub mod coupa_scopes;
 pub mod etag;
 pub mod input;
 pub mod integrations;
+pub mod lineage;
 pub mod monitor;
 pub mod pings;
 pub mod records;
