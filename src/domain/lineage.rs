@@ -5,6 +5,7 @@
 //! Pure: the HTTP layer hands the parsed JSON here, and the store finds (or makes) the run
 //! and carries out the merge in one transaction.
 
+pub mod kept;
 pub mod merge;
 
 use chrono::{DateTime, SecondsFormat, Utc};

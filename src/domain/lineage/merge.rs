@@ -4,55 +4,13 @@
 
 use serde_json::{Map, Value};
 
-use super::{Event, EventTime, EventType, Job, NominalTime, OutputRows, Parent, RunId, flow_entry};
+use super::kept::LineageRun;
+use super::{Event, EventType, OutputRows, flow_entry};
 use crate::domain::records::NewResponse;
 use crate::domain::runs::{Run, RunFields, Status};
-use crate::time::Timestamp;
 
 /// The key of a run's `flow` under which its latest event is shown.
 pub const FLOW_KEY: &str = "openlineage";
-
-/// What Runledger keeps of an OpenLineage run beside the run itself (`lineage_runs`).
-#[derive(Clone, Debug, PartialEq)]
-pub struct LineageRun {
-    pub run_id: RunId,
-    /// The run it maps to (0 until the run is stored).
-    pub integration_run_id: i64,
-    /// The job its first event named; later events must name the same one.
-    pub job: Job,
-    /// The latest event merged, by event time.
-    pub last_event: Option<(EventType, EventTime)>,
-    pub nominal: Option<NominalTime>,
-    pub parent: Option<Parent>,
-    /// The latest row count of each output dataset.
-    pub outputs: Vec<OutputRows>,
-    pub created_at: Timestamp,
-    pub updated_at: Timestamp,
-}
-
-impl LineageRun {
-    /// The state of a run no event has been merged into yet.
-    pub fn new(run_id: RunId, job: Job, now: Timestamp) -> LineageRun {
-        LineageRun {
-            run_id,
-            integration_run_id: 0,
-            job,
-            last_event: None,
-            nominal: None,
-            parent: None,
-            outputs: Vec::new(),
-            created_at: now,
-            updated_at: now,
-        }
-    }
-
-    /// How many seconds after its nominal (scheduled) start the run started: its lateness,
-    /// negative when it started early; none without both times.
-    pub fn start_delay(&self, start_time: Option<Timestamp>) -> Option<i64> {
-        let nominal = self.nominal.as_ref()?;
-        Some((start_time? - nominal.start).num_seconds())
-    }
-}
 
 /// What the store does for one event: apply `fields` and the move to `target` to the run,
 /// file `error` on it as a `Runledger::Job` integration error, and keep `state`.

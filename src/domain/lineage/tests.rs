@@ -1,6 +1,7 @@
 use serde_json::{Value, json};
 
-use super::merge::{FLOW_KEY, LineageRun, merge};
+use super::kept::LineageRun;
+use super::merge::{FLOW_KEY, merge};
 use super::*;
 use crate::domain::runs::{Run, Status};
 
