@@ -285,6 +285,14 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub header_read_timeout: u64,
 
+    /// Make an integration for an OpenLineage job the first time one of its events names
+    /// it (`false`: such an event is refused until an integration with the job's code
+    /// exists). The flag and the variable take true/false, yes/no, on/off or 1/0.
+    #[arg(long, env = "RUNLEDGER_LINEAGE_CREATE_INTEGRATIONS", default_value_t = true,
+          action = clap::ArgAction::Set, value_name = "BOOL",
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub lineage_create_integrations: bool,
+
     /// Connections served at once; more wait until one closes.
     #[arg(long, env = "RUNLEDGER_MAX_CONNECTIONS", default_value_t = Limits::DEFAULT.max_connections,
           value_parser = RangedU64ValueParser::<usize>::new().range(1..=65_536))]
@@ -373,6 +381,9 @@ pub struct Settings {
     pub limits: Limits,
     /// The clock monitors are watched by: the system's; tests move theirs.
     pub clock: crate::time::Clock,
+    /// Whether an OpenLineage event of an unknown job makes its integration
+    /// (`--lineage-create-integrations`).
+    pub lineage_create_integrations: bool,
 }
 
 impl Settings {
@@ -388,6 +399,7 @@ impl Settings {
             alerts: AlertSettings::default(),
             limits: Limits::DEFAULT,
             clock: crate::time::Clock::default(),
+            lineage_create_integrations: true,
         }
     }
 }

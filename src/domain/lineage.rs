@@ -220,7 +220,8 @@ pub struct StaticEvent {
 /// What one event of the intake is.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Intake {
-    Run(Event),
+    /// Boxed: an event with its facets is several times the size of a static one.
+    Run(Box<Event>),
     Static(StaticEvent),
 }
 
@@ -266,7 +267,7 @@ impl Intake {
         let outputs = p.outputs(event, event_time.as_ref());
         p.finish()?;
         let missing = || Error::Internal("a checked element is missing".into());
-        Ok(Intake::Run(Event {
+        Ok(Intake::Run(Box::new(Event {
             event_type: event_type.ok_or_else(missing)?,
             event_time: event_time.ok_or_else(missing)?,
             run_id: run_id.ok_or_else(missing)?,
@@ -275,7 +276,7 @@ impl Intake {
             nominal,
             parent,
             outputs,
-        }))
+        })))
     }
 }
 

@@ -9,6 +9,7 @@ pub mod error;
 pub mod format;
 pub mod integrations;
 pub mod limits;
+pub mod lineage;
 pub mod monitors;
 pub mod oauth;
 pub mod pings;

@@ -75,7 +75,7 @@ impl<B: Backend> LineageStore for SqlStore<B> {
             .write(move |tx| {
                 Box::pin(async move {
                     match intake {
-                        Intake::Run(event) => receive(tx, event, receipt).await.map(Some),
+                        Intake::Run(event) => receive(tx, *event, receipt).await.map(Some),
                         Intake::Static(event) => {
                             keep_static(tx, event, receipt).await?;
                             Ok(None)

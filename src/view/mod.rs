@@ -8,6 +8,7 @@ pub mod contacts;
 pub mod deliveries;
 pub mod email;
 pub mod integrations;
+pub mod lineage;
 pub mod monitors;
 pub mod pings;
 pub mod records;

@@ -16,6 +16,7 @@ mod formats;
 mod helpers;
 mod integrations;
 mod limits;
+mod lineage;
 mod migrations;
 mod monitors;
 mod pings;

@@ -22,7 +22,7 @@ fn event(kind: &str, time: &str) -> Value {
 
 fn parsed(value: &Value) -> Event {
     match Intake::parse(value).unwrap() {
-        Intake::Run(event) => event,
+        Intake::Run(event) => *event,
         other => panic!("{other:?}"),
     }
 }
