@@ -4,6 +4,7 @@ use super::kept::LineageRun;
 use super::merge::{FLOW_KEY, merge};
 use super::*;
 use crate::domain::runs::{Run, Status};
+use crate::error::Error;
 
 const RUN: &str = "d46e465b-d358-4d32-83d4-df660ff614dd";
 
