@@ -510,3 +510,41 @@ async fn the_lineage_routes_need_credentials_and_take_an_api_key_as_a_bearer_tok
         .unwrap();
     assert_eq!(response.status(), StatusCode::CREATED);
 }
+
+#[tokio::test]
+async fn concurrent_events_of_a_new_job_make_one_integration_and_one_run_each() {
+    let app = spawn_app().await;
+    let runs = [RUN_ID, MD_RUN_ID, "f99310b4-3c3c-1a1a-2b2b-c1b95c24ff11"];
+    let mut sends = Vec::new();
+    for run_id in runs {
+        for event in [START_SIMPLE, RUNNING, COMPLETE_SIMPLE] {
+            let event = with(event, |e| e["run"]["runId"] = json!(run_id));
+            // Each event twice, as a client that retried.
+            for _ in 0..2 {
+                let (app, event) = (&app, event.clone());
+                sends.push(async move { post(app, "/api/v1/lineage", &event).await });
+            }
+        }
+    }
+    for (status, text) in futures_util::future::join_all(sends).await {
+        assert_eq!(status, StatusCode::CREATED, "{text}");
+    }
+    let (_, integrations) = app.get_json("/api/integrations").await;
+    assert_eq!(integrations.as_array().unwrap().len(), 1, "{integrations}");
+    let (_, all) = app.get_json("/api/integration_runs").await;
+    let all = all.as_array().unwrap();
+    assert_eq!(all.len(), 3);
+    for run in all {
+        assert_eq!(run["status"], "successful", "{run}");
+        assert_eq!(run["start-time"], "2020-12-28T09:52:00+00:00");
+    }
+    for run_id in runs {
+        assert_eq!(
+            lineage_run(&app, run_id).await["events"]
+                .as_array()
+                .unwrap()
+                .len(),
+            3
+        );
+    }
+}
