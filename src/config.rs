@@ -589,6 +589,22 @@ mod tests {
     }
 
     #[test]
+    fn lineage_integrations_are_made_unless_turned_off() {
+        assert!(serve(&[]).unwrap().lineage_create_integrations);
+        assert!(Settings::new("sqlite://x.db", "127.0.0.1:0").lineage_create_integrations);
+        for (value, made) in [
+            ("false", false),
+            ("off", false),
+            ("0", false),
+            ("true", true),
+        ] {
+            let args = serve(&["--lineage-create-integrations", value]).unwrap();
+            assert_eq!(args.lineage_create_integrations, made, "{value}");
+        }
+        assert!(serve(&["--lineage-create-integrations", "maybe"]).is_err());
+    }
+
+    #[test]
     fn a_public_url_is_an_absolute_http_url_kept_without_its_trailing_slash() {
         assert_eq!(serve(&[]).unwrap().public_url, None);
         let url = serve(&["--public-url", "https://Runledger.example.com/"])
