@@ -152,7 +152,7 @@ async fn first_event(tx: &mut impl Executor, event: &Event, receipt: &Receipt) -
     run.version = 0;
     let run_id = runs::insert(tx, &run, now, Cause::Lineage).await?;
     if let Some(error) = merged.error {
-        records::file_job_error(tx, run_id, None, error, now).await?;
+        records::file_job_error(tx, run_id, None, error, now, receipt.actor.as_ref()).await?;
     }
     let state = LineageRun {
         integration_run_id: run_id,
@@ -191,7 +191,7 @@ async fn next_event(
         runs::write(tx, &read, &run, Cause::Lineage).await?;
     }
     if let Some(error) = merged.error {
-        records::file_job_error(tx, run_id, None, error, now).await?;
+        records::file_job_error(tx, run_id, None, error, now, receipt.actor.as_ref()).await?;
     }
     let state = LineageRun {
         updated_at: now,

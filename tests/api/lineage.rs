@@ -218,6 +218,7 @@ async fn a_fail_event_files_its_error_message_as_an_integration_error() {
     assert_eq!(status, StatusCode::OK, "{error}");
     assert_eq!(error["document-type"], "Runledger::Job");
     assert_eq!(error["contact-alert-type"], "Technical");
+    assert_eq!(error["created-by"]["login"], "test-client");
     let response = &error["responses"][0];
     assert_eq!(response["response-code"], "FAIL");
     let message = response["response-message"].as_str().unwrap();

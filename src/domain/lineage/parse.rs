@@ -24,7 +24,8 @@ impl Intake {
         let event_time = p.event_time(event);
         p.uri(event, "producer", true);
         p.uri(event, "schemaURL", false);
-        if !event.contains_key("run") {
+        // A JobEvent or DatasetEvent has neither; an event with a type is a RunEvent.
+        if !event.contains_key("run") && !event.contains_key("eventType") {
             return p.static_event(event, event_time);
         }
         let event_type = match event.get("eventType") {

@@ -94,6 +94,18 @@ fn an_event_without_a_run_is_static_metadata_that_is_kept() {
         problems(&neither),
         ["run can't be blank", "job can't be blank"]
     );
+    // A type makes it a run event, whose run is missing.
+    let typed = json!({"eventType": "DONE"});
+    assert_eq!(
+        problems(&typed),
+        [
+            "eventTime can't be blank",
+            "producer can't be blank",
+            "eventType is not included in the list (START, RUNNING, COMPLETE, ABORT, FAIL, OTHER)",
+            "run can't be blank",
+            "job can't be blank",
+        ]
+    );
 }
 
 #[test]
