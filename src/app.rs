@@ -25,6 +25,8 @@ pub struct App {
     pub require_auth: bool,
     /// Whether contacts may name loopback and private webhook targets (`crate::egress`).
     pub allow_private_webhooks: bool,
+    /// Whether an OpenLineage event of an unknown job makes its integration.
+    pub lineage_create_integrations: bool,
 }
 
 /// What every handler gets: a cheap clone of the one [`App`].

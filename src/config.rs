@@ -291,6 +291,14 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub header_read_timeout: u64,
 
+    /// Make an integration for an OpenLineage job the first time one of its events names
+    /// it (`false`: such an event is refused until an integration with the job's code
+    /// exists). The flag and the variable take true/false, yes/no, on/off or 1/0.
+    #[arg(long, env = "RUNLEDGER_LINEAGE_CREATE_INTEGRATIONS", default_value_t = true,
+          action = clap::ArgAction::Set, value_name = "BOOL",
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub lineage_create_integrations: bool,
+
     /// Connections served at once; more wait until one closes.
     #[arg(long, env = "RUNLEDGER_MAX_CONNECTIONS", default_value_t = Limits::DEFAULT.max_connections,
           value_parser = RangedU64ValueParser::<usize>::new().range(1..=65_536))]
@@ -384,6 +392,9 @@ pub struct Settings {
     pub limits: Limits,
     /// The clock monitors are watched by: the system's; tests move theirs.
     pub clock: crate::time::Clock,
+    /// Whether an OpenLineage event of an unknown job makes its integration
+    /// (`--lineage-create-integrations`).
+    pub lineage_create_integrations: bool,
 }
 
 impl Settings {
@@ -400,6 +411,7 @@ impl Settings {
             alerts: AlertSettings::default(),
             limits: Limits::DEFAULT,
             clock: crate::time::Clock::default(),
+            lineage_create_integrations: true,
         }
     }
 }
@@ -586,6 +598,22 @@ mod tests {
                 .alerts
                 .allow_private_webhooks
         );
+    }
+
+    #[test]
+    fn lineage_integrations_are_made_unless_turned_off() {
+        assert!(serve(&[]).unwrap().lineage_create_integrations);
+        assert!(Settings::new("sqlite://x.db", "127.0.0.1:0").lineage_create_integrations);
+        for (value, made) in [
+            ("false", false),
+            ("off", false),
+            ("0", false),
+            ("true", true),
+        ] {
+            let args = serve(&["--lineage-create-integrations", value]).unwrap();
+            assert_eq!(args.lineage_create_integrations, made, "{value}");
+        }
+        assert!(serve(&["--lineage-create-integrations", "maybe"]).is_err());
     }
 
     #[test]

@@ -58,6 +58,7 @@ async fn run(cli: Cli) -> Result<u8> {
                 token_ttl: Duration::from_secs(args.token_ttl),
                 event_retention: Duration::from_secs(args.event_retention),
                 db_pool_size: args.db_pool_size,
+                lineage_create_integrations: args.lineage_create_integrations,
                 alerts: AlertSettings {
                     smtp_url: args.smtp_url,
                     smtp_from: args.smtp_from,

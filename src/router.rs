@@ -19,7 +19,7 @@ use crate::config::Limits;
 use crate::domain::clients::Scope;
 use crate::http::records;
 use crate::http::{
-    auth, contacts, deliveries, error, events, integrations, monitors, oauth, pings, runs,
+    auth, contacts, deliveries, error, events, integrations, lineage, monitors, oauth, pings, runs,
     subscriptions,
 };
 
@@ -29,6 +29,8 @@ pub struct Route {
     pub path: &'static str,
     pub scope: Scope,
     pub handler: MethodRouter<AppState>,
+    /// Whether an API key may also come as a bearer token (see [`auth::Gate`]).
+    pub bearer_keys: bool,
 }
 
 /// Every API route with the scope it requires: the one place where access is decided.
@@ -36,7 +38,9 @@ pub struct Route {
 pub fn routes() -> Vec<Route> {
     use Scope::{Read, Write};
     use records::{Errors, History};
-    let route = |method: Method, path, scope, handler| Route { method, path, scope, handler };
+    let route = |method: Method, path, scope, handler| Route { method, path, scope, handler, bearer_keys: false };
+    // OpenLineage clients send an API key as a bearer token.
+    let lineage = |method: Method, path, scope, handler| Route { method, path, scope, handler, bearer_keys: true };
     vec![
         route(Method::GET, "/api/integrations", Read, get(integrations::index)),
         route(Method::POST, "/api/integrations", Write, post(integrations::create)),
@@ -99,6 +103,11 @@ pub fn routes() -> Vec<Route> {
 
         route(Method::GET, "/api/alert_deliveries", Read, get(deliveries::index)),
         route(Method::GET, "/api/alert_deliveries/{id}", Read, get(deliveries::show)),
+
+        lineage(Method::POST, "/api/v1/lineage", Write, post(lineage::create)),
+        lineage(Method::POST, "/api/v1/lineage/batch", Write, post(lineage::batch)),
+        lineage(Method::GET, "/api/v1/lineage/runs/{id}", Read, get(lineage::show)),
+        lineage(Method::GET, "/api/v1/lineage/events/{id}", Read, get(lineage::event)),
     ]
 }
 
@@ -114,7 +123,11 @@ pub fn router(app: App, limits: &Limits) -> Router {
         .route("/ping/{key}", get(pings::ping).post(pings::ping))
         .route("/ping/{key}/{signal}", get(pings::ping).post(pings::ping));
     for route in routes() {
-        let gate = middleware::from_fn_with_state((state.clone(), route.scope), auth::guard);
+        let gate = auth::Gate {
+            scope: route.scope,
+            bearer_keys: route.bearer_keys,
+        };
+        let gate = middleware::from_fn_with_state((state.clone(), gate), auth::guard);
         router = router.route(route.path, route.handler.route_layer(gate));
     }
     router

@@ -65,6 +65,7 @@ impl Application {
             alerts: alerts.clone(),
             require_auth: settings.require_auth,
             allow_private_webhooks: settings.alerts.allow_private_webhooks,
+            lineage_create_integrations: settings.lineage_create_integrations,
         };
         let listener = TcpListener::bind(&settings.listen)
             .await

@@ -13,6 +13,7 @@ pub mod etag;
 pub mod events;
 pub mod input;
 pub mod integrations;
+pub mod lineage;
 pub mod monitor;
 pub mod pings;
 pub mod records;

@@ -11,7 +11,8 @@ use crate::time::{self, Timestamp};
 
 vocabulary! {
     /// Why a run changed: a request of the API (`create`, `update`, or the status action
-    /// by its name), a ping, or the sweeper (`missed`, `stuck`, `timeout`, `health`).
+    /// by its name), a ping, an OpenLineage event (`lineage`), or the sweeper (`missed`,
+    /// `stuck`, `timeout`, `health`).
     pub enum Cause {
         Create = "create",
         Update = "update",
@@ -22,6 +23,7 @@ vocabulary! {
         Fail = "fail",
         Finish = "finish",
         Ping = "ping",
+        Lineage = "lineage",
         Missed = "missed",
         Stuck = "stuck",
         Timeout = "timeout",

@@ -16,16 +16,27 @@ use crate::error::{Error, Result};
 /// The legacy Coupa API key header.
 pub const API_KEY_HEADER: &str = "x-coupa-api-key";
 
-/// Admits a request that carries credentials with `scope`; refuses it otherwise.
+/// What a route's gate admits: credentials with `scope`, and, where `bearer_keys`, an API
+/// key sent as `Authorization: Bearer <key>`, as OpenLineage clients send theirs
+/// (`OPENLINEAGE_API_KEY`). Everywhere else an API key comes in `X-COUPA-API-KEY` only, as
+/// on Coupa.
+#[derive(Clone, Copy, Debug)]
+pub struct Gate {
+    pub scope: Scope,
+    pub bearer_keys: bool,
+}
+
+/// Admits a request that carries credentials with the gate's scope; refuses it otherwise.
 pub async fn guard(
-    State((app, scope)): State<(AppState, Scope)>,
+    State((app, gate)): State<(AppState, Gate)>,
     mut request: Request,
     next: Next,
 ) -> Result<Response> {
+    let scope = gate.scope;
     if app.require_auth {
         let caller = app
             .auth
-            .authenticate(credential(request.headers())?)
+            .authenticate(credential(request.headers(), gate.bearer_keys)?)
             .await?;
         if !caller.scopes.contains(scope) {
             return Err(Error::Forbidden(format!(
@@ -39,7 +50,7 @@ pub async fn guard(
     Ok(next.run(request).await)
 }
 
-fn credential(headers: &HeaderMap) -> Result<Credential<'_>> {
+fn credential(headers: &HeaderMap, bearer_keys: bool) -> Result<Credential<'_>> {
     if let Some(value) = headers.get(AUTHORIZATION) {
         let value = value.to_str().map_err(|_| unreadable())?;
         let (scheme, token) = value.trim().split_once(' ').ok_or_else(unreadable)?;
@@ -48,7 +59,12 @@ fn credential(headers: &HeaderMap) -> Result<Credential<'_>> {
                 "Use Authorization: Bearer <access token>".into(),
             ));
         }
-        return Ok(Credential::Bearer(token.trim()));
+        let token = token.trim();
+        // A signed token always holds a dot; an API key (hex digits) never does.
+        if bearer_keys && !token.contains('.') {
+            return Ok(Credential::ApiKey(token));
+        }
+        return Ok(Credential::Bearer(token));
     }
     if let Some(value) = headers.get(API_KEY_HEADER) {
         return Ok(Credential::ApiKey(

@@ -67,7 +67,11 @@ impl IntoResponse for Error {
 pub struct Rendered;
 
 pub async fn render(request: Request, next: Next) -> Response {
-    let format = Format::negotiate(request.headers());
+    let format = if super::lineage::is_lineage(request.uri().path()) {
+        Format::negotiate_or(request.headers(), Format::Json)
+    } else {
+        Format::negotiate(request.headers())
+    };
     let method = request.method().clone();
     let resource = resource_name(request.uri().path());
     let mut response = next.run(request).await;
@@ -133,6 +137,13 @@ pub fn resource_name(path: &str) -> &'static str {
     }
     if collection == "integrations" && path.trim_end_matches('/').ends_with("/monitor/pings") {
         return "monitor-ping";
+    }
+    if super::lineage::is_lineage(path) {
+        return if path.starts_with("/api/v1/lineage/runs") {
+            "lineage-run"
+        } else {
+            "lineage-event"
+        };
     }
     match collection {
         "integration_runs" => "integration-run",

@@ -28,8 +28,14 @@ pub enum Format {
 impl Format {
     /// The format `Accept` prefers: JSON only when asked for, XML otherwise (Coupa's default).
     pub fn negotiate(headers: &HeaderMap) -> Format {
+        Format::negotiate_or(headers, Format::Xml)
+    }
+
+    /// The format `Accept` prefers, and `fallback` when it prefers none (no `Accept`, `*/*`,
+    /// types we do not serve): JSON for the OpenLineage routes, whose clients speak JSON.
+    pub fn negotiate_or(headers: &HeaderMap, fallback: Format) -> Format {
         let Some(accept) = headers.get(ACCEPT).and_then(|v| v.to_str().ok()) else {
-            return Format::Xml;
+            return fallback;
         };
         let mut best: Option<(f32, Format)> = None;
         for range in accept.split(',') {
@@ -41,8 +47,10 @@ impl Format {
                 .unwrap_or(1.0);
             let format = if media.ends_with("/json") || media.ends_with("+json") {
                 Format::Json
-            } else if media.ends_with("/xml") || media.ends_with("+xml") || media.ends_with("/*") {
+            } else if media.ends_with("/xml") || media.ends_with("+xml") {
                 Format::Xml
+            } else if media.ends_with("/*") {
+                fallback
             } else {
                 continue;
             };
@@ -50,7 +58,7 @@ impl Format {
                 best = Some((q, format));
             }
         }
-        best.map_or(Format::Xml, |(_, f)| f)
+        best.map_or(fallback, |(_, f)| f)
     }
 
     pub fn content_type(self) -> &'static str {

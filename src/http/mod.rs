@@ -10,6 +10,7 @@ pub mod events;
 pub mod format;
 pub mod integrations;
 pub mod limits;
+pub mod lineage;
 pub mod monitors;
 pub mod oauth;
 pub mod paging;

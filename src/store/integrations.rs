@@ -41,20 +41,7 @@ impl<B: Backend> IntegrationStore for SqlStore<B> {
                     let mut integration = Integration::new(new, now, actor.as_ref());
                     let i = &integration;
                     check_unique(tx, 0, Some(&i.code), Some(&i.name)).await?;
-                    integration.id = query(sql::INSERT_INTEGRATION)
-                        .bind(&i.code)
-                        .bind(&i.name)
-                        .bind(&i.business_object)
-                        .bind(i.direction.as_str())
-                        .bind(&i.end_system)
-                        .bind(i.end_system_type.as_str())
-                        .bind(i.integration_type.map(IntegrationType::as_str))
-                        .bind(i.standard)
-                        .bind(now)
-                        .bind(actor.map(|a| a.id))
-                        .scalar(tx)
-                        .await
-                        .map_err(|e| on_unique(e, KEYS))?;
+                    integration.id = insert(tx, &integration).await?;
                     Ok(integration)
                 })
             })
@@ -134,9 +121,25 @@ async fn check_unique<C: Executor>(
     code: Option<&str>,
     name: Option<&str>,
 ) -> Result<()> {
+    lock_keys(conn).await?;
+    refuse_taken(&taken(conn, id, code, name).await?)
+}
+
+/// Takes the executor's `KEYS_LOCK` (see [`check_unique`]) until the transaction ends.
+pub(super) async fn lock_keys<C: Executor>(conn: &mut C) -> Result<()> {
     if let Some(lock) = C::KEYS_LOCK {
         query(lock).execute(conn).await?;
     }
+    Ok(())
+}
+
+/// Which of `code` and `name` an integration other than `id` has, without ASCII case.
+pub(super) async fn taken(
+    conn: &mut impl Executor,
+    id: i64,
+    code: Option<&str>,
+    name: Option<&str>,
+) -> Result<Vec<UniqueKey>> {
     let taken = query(sql::INTEGRATION_KEYS_TAKEN)
         .bind(id)
         .bind(code.map(str::to_ascii_lowercase))
@@ -149,7 +152,25 @@ async fn check_unique<C: Executor>(
             keys.push(key);
         }
     }
-    refuse_taken(&keys)
+    Ok(keys)
+}
+
+/// Inserts a new integration made by its `created_by`, whose keys were checked; its id.
+pub(super) async fn insert(conn: &mut impl Executor, i: &Integration) -> Result<i64> {
+    query(sql::INSERT_INTEGRATION)
+        .bind(&i.code)
+        .bind(&i.name)
+        .bind(&i.business_object)
+        .bind(i.direction.as_str())
+        .bind(&i.end_system)
+        .bind(i.end_system_type.as_str())
+        .bind(i.integration_type.map(IntegrationType::as_str))
+        .bind(i.standard)
+        .bind(i.created_at)
+        .bind(i.created_by.as_ref().map(|a| a.id))
+        .scalar(conn)
+        .await
+        .map_err(|e| on_unique(e, KEYS))
 }
 
 /// The integration, locked for the write that read it when `lock` is set.

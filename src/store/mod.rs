@@ -3,8 +3,8 @@
 //!
 //! The traits speak in domain types and take whole operations (create a run, move it to a
 //! status), so that every operation is one transaction. Each resource's module
-//! ([`integrations`], [`runs`], [`records`], [`contacts`], [`monitors`], [`pings`], [`outbox`], [`clients`],
-//! [`seed`])
+//! ([`integrations`], [`runs`], [`records`], [`contacts`], [`monitors`], [`pings`], [`lineage`],
+//! [`outbox`], [`clients`], [`seed`])
 //! implements its trait for [`backend::SqlStore`], generic over the backend's [`exec::Executor`];
 //! the SQL, which both backends run as written, lives once in [`sql`], and the backend files
 //! keep only what differs (connections, transactions, a few statements).
@@ -16,6 +16,7 @@ mod emit;
 mod events;
 mod exec;
 mod integrations;
+mod lineage;
 mod monitors;
 mod outbox;
 mod paging;
@@ -45,6 +46,9 @@ use crate::domain::contacts::{Contact, ContactFields};
 use crate::domain::etag::IfMatch;
 use crate::domain::events::{Change, Event, Position};
 use crate::domain::integrations::{Integration, IntegrationFields, NewIntegration};
+use crate::domain::lineage::Intake;
+use crate::domain::lineage::RunId;
+use crate::domain::lineage::kept::{LineageRunView, StoredEvent};
 use crate::domain::monitor::fields::{MonitorFields, StoredMonitor};
 use crate::domain::monitor::sweep::{Flip, Looked};
 use crate::domain::monitor::{Health, Observed};
@@ -70,6 +74,7 @@ pub trait Store:
     + PingStore
     + EventStore
     + SubscriptionStore
+    + LineageStore
     + OutboxStore
     + ClientStore
     + SeedStore
@@ -86,6 +91,7 @@ impl<T> Store for T where
         + PingStore
         + EventStore
         + SubscriptionStore
+        + LineageStore
         + OutboxStore
         + ClientStore
         + SeedStore
@@ -296,6 +302,30 @@ pub trait SubscriptionStore: Send + Sync + 'static {
     /// Hands the subscription's next events to the outbox in one transaction, unless
     /// another node is at it; how many. `head` is a settled position the stream has reached.
     async fn fan_out(&self, id: i64, head: Position) -> Result<usize>;
+}
+
+/// OpenLineage intake: what `/api/v1/lineage` holds.
+#[async_trait]
+pub trait LineageStore: Send + Sync + 'static {
+    /// Receives one event in one transaction: finds the run it names (or makes it, in its
+    /// job's integration, made too when `receipt` allows), merges the event into it, and
+    /// keeps the event as received. The run's id; none for an event without a run. An exact
+    /// repeat of an event changes nothing.
+    async fn lineage_event(&self, intake: Intake, receipt: Receipt) -> Result<Option<i64>>;
+    /// A lineage run with its place in the lineage, or [`Error::NotFound`].
+    async fn lineage_run(&self, run_id: RunId) -> Result<LineageRunView>;
+    /// A kept event with its body as received, or [`Error::NotFound`].
+    async fn lineage_event_body(&self, id: i64) -> Result<StoredEvent>;
+}
+
+/// How an OpenLineage event was received: its body (re-serialized), from whom, when, and
+/// whether an unknown job may have its integration made (`--lineage-create-integrations`).
+#[derive(Clone, Debug)]
+pub struct Receipt {
+    pub raw: String,
+    pub actor: Option<Actor>,
+    pub now: Timestamp,
+    pub create_integrations: bool,
 }
 
 /// The alerts' outbox: what the dispatcher holds.

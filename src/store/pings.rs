@@ -206,7 +206,7 @@ async fn file_failure(
         response_code: Some(failure.code.clone()),
         response_message: Some(failure.message.clone()),
     };
-    records::file_job_error(tx, run_id, None, response, now).await?;
+    records::file_job_error(tx, run_id, None, response, now, None).await?;
     Ok(())
 }
 

@@ -257,13 +257,15 @@ pub(super) async fn by_ids(
 }
 
 /// Files an integration error of the job (document type `Runledger::Job`, Technical) on a
-/// run, with one response: what a ping's failure and the sweeper's findings file.
+/// run, with one response: what a ping's failure, the sweeper's findings and an OpenLineage
+/// event's error file (`actor`: the API client that sent the event; none for the others).
 pub(super) async fn file_job_error(
     tx: &mut impl Executor,
     run_id: i64,
     status: Option<&str>,
     response: NewResponse,
     now: Timestamp,
+    actor: Option<&Actor>,
 ) -> Result<Record> {
     let fields = RecordFields {
         contact_alert_type: Some(Some(ContactAlertType::Technical)),
@@ -279,7 +281,7 @@ pub(super) async fn file_job_error(
         &fields,
         Effects::default(),
         now,
-        None,
+        actor,
     )
     .await
 }

@@ -284,7 +284,7 @@ async fn file_error(
         response_code: Some(code.to_owned()),
         response_message: Some(message),
     };
-    records::file_job_error(conn, run_id, Some(code), response, now).await?;
+    records::file_job_error(conn, run_id, Some(code), response, now, None).await?;
     Ok(())
 }
 

@@ -9,6 +9,7 @@ pub mod deliveries;
 pub mod email;
 pub mod events;
 pub mod integrations;
+pub mod lineage;
 pub mod monitors;
 pub mod pings;
 pub mod records;

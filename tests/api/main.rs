@@ -17,6 +17,7 @@ mod formats;
 mod helpers;
 mod integrations;
 mod limits;
+mod lineage;
 mod migrations;
 mod monitors;
 mod paging;

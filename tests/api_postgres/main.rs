@@ -31,6 +31,8 @@ mod helpers;
 mod integrations;
 #[path = "../api/limits.rs"]
 mod limits;
+#[path = "../api/lineage.rs"]
+mod lineage;
 #[path = "../api/monitors.rs"]
 mod monitors;
 mod multinode;
