@@ -28,6 +28,13 @@ use runledger::query::schema::RUNS;
 use runledger::query::{Bind, Order};
 use serde_json::{Value, json};
 
+#[path = "runledger-bench/commits.rs"]
+mod commits;
+#[path = "runledger-bench/stream.rs"]
+mod stream;
+#[path = "runledger-bench/sweeper.rs"]
+mod sweeper;
+
 /// Request kinds of a lifecycle, for per-kind latencies.
 const KINDS: [&str; 5] = ["create", "run", "progress", "finish", "error"];
 
@@ -36,6 +43,8 @@ struct Args {
     seconds: f64,
     /// Monitors the sweeper phase watches (the seeded integrations' and more).
     monitors: usize,
+    /// Event-stream listeners open during the fan-out phase.
+    listeners: usize,
     database: Option<String>,
 }
 
@@ -44,6 +53,7 @@ fn args() -> Args {
         runs: 1_000_000,
         seconds: 10.0,
         monitors: 10_000,
+        listeners: 1000,
         database: None,
     };
     let mut it = std::env::args().skip(1);
@@ -53,6 +63,7 @@ fn args() -> Args {
             "--runs" => args.runs = value.parse().unwrap_or(args.runs),
             "--seconds" => args.seconds = value.parse().unwrap_or(args.seconds),
             "--monitors" => args.monitors = value.parse().unwrap_or(args.monitors),
+            "--listeners" => args.listeners = value.parse().unwrap_or(args.listeners),
             "--database" => args.database = Some(value),
             other => {
                 eprintln!("unknown argument {other}");
@@ -89,6 +100,9 @@ fn start_server(database: &str) -> Server {
             "127.0.0.1:0",
             "--rate-limit",
             "off",
+            // Room for the event stream's listeners beside the load's connections.
+            "--max-connections",
+            "4096",
             "--log",
             "warn",
             "--database",
@@ -282,6 +296,35 @@ async fn lifecycles(mut conn: Conn, worker: u64, stop: Arc<AtomicBool>) -> (u64,
     (done, latencies)
 }
 
+/// Lifecycles per second from `concurrency` closed-loop workers for `seconds`, with the
+/// latencies of each request kind.
+async fn lifecycle_load(
+    base: &str,
+    bearer: &HeaderValue,
+    concurrency: u64,
+    seconds: f64,
+) -> (f64, Vec<Vec<u64>>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut workers = Vec::new();
+    for w in 0..concurrency {
+        let conn = Conn::open(base, Some(bearer)).await;
+        workers.push(tokio::spawn(lifecycles(conn, w, stop.clone())));
+    }
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut total = 0;
+    let mut latencies = vec![Vec::new(); KINDS.len()];
+    for worker in workers {
+        let (done, lat) = worker.await.expect("worker");
+        total += done;
+        for (all, more) in latencies.iter_mut().zip(lat) {
+            all.extend(more);
+        }
+    }
+    (total as f64 / started.elapsed().as_secs_f64(), latencies)
+}
+
 /// Requests per second of GET `base``path` from `concurrency` closed-loop connections for
 /// `seconds`; every answer must be a 200.
 async fn rate(
@@ -315,196 +358,6 @@ async fn rate(
         total += task.await.expect("task");
     }
     total as f64 / started.elapsed().as_secs_f64()
-}
-
-/// Synced single-row commits per second, one transaction each, through the benchmark's
-/// backend's driver: rusqlite on a scratch SQLite file in `dir`, opened as the server opens
-/// its file, or sqlx on a scratch table in the PostgreSQL database `postgres` names.
-async fn commit_rate(dir: &std::path::Path, postgres: Option<&str>, seconds: f64) -> f64 {
-    const TABLE: &str = "runledger_bench_commits";
-    let ddl = [
-        format!("DROP TABLE IF EXISTS {TABLE}"),
-        format!("CREATE TABLE {TABLE} (id BIGINT PRIMARY KEY, v TEXT)"),
-    ];
-    let insert = format!("INSERT INTO {TABLE} (id, v) VALUES ($1, $2)");
-    let cleanup = format!("DROP TABLE {TABLE}");
-    let Some(url) = postgres else {
-        let path = dir.join("commits.db");
-        return tokio::task::spawn_blocking(move || {
-            let conn = rusqlite::Connection::open(path).expect("scratch database");
-            conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")
-                .expect("pragmas");
-            conn.execute_batch(&ddl.join(";")).expect("scratch table");
-            let started = Instant::now();
-            let mut n = 0i64;
-            while started.elapsed().as_secs_f64() < seconds {
-                conn.execute_batch("BEGIN").expect("begin");
-                conn.prepare_cached(&insert)
-                    .and_then(|mut insert| insert.execute(rusqlite::params![n, "row"]))
-                    .expect("insert");
-                conn.execute_batch("COMMIT").expect("commit");
-                n += 1;
-            }
-            n as f64 / started.elapsed().as_secs_f64()
-        })
-        .await
-        .expect("commit loop");
-    };
-    use sqlx::{Connection, PgConnection};
-    let mut conn = PgConnection::connect(url).await.expect("database");
-    for ddl in &ddl {
-        sqlx::query(ddl)
-            .execute(&mut conn)
-            .await
-            .expect("scratch table");
-    }
-    let started = Instant::now();
-    let mut n = 0i64;
-    while started.elapsed().as_secs_f64() < seconds {
-        let mut tx = conn.begin().await.expect("begin");
-        sqlx::query(&insert)
-            .bind(n)
-            .bind("row")
-            .execute(&mut *tx)
-            .await
-            .expect("insert");
-        tx.commit().await.expect("commit");
-        n += 1;
-    }
-    let rate = n as f64 / started.elapsed().as_secs_f64();
-    let _ = sqlx::query(&cleanup).execute(&mut conn).await;
-    rate
-}
-
-/// The sweeper's cost at `monitors` monitors over the seeded runs: a round with nothing due
-/// (one read of the deadline's index), a sweep of every monitor (all due after a write of
-/// each), and a sweep that records a missed start for each (the clock moved past their grace).
-async fn sweeper(database: &str, monitors: usize) {
-    use futures_util::StreamExt;
-    use runledger::domain::integrations::{
-        Direction, EndSystemType, IntegrationType, NewIntegration,
-    };
-    use runledger::domain::monitor::fields::MonitorFields;
-    use runledger::domain::schedule::Schedule;
-
-    println!("\n6. sweeper: {monitors} monitors, hourly, one minute's grace");
-    let store = runledger::store::open(database, 8)
-        .await
-        .expect("database opens");
-    let seeded = store
-        .integrations(
-            &runledger::query::Query::parse(&runledger::query::schema::INTEGRATIONS, "limit=50")
-                .expect("query"),
-        )
-        .await
-        .expect("integrations");
-    let mut ids: Vec<i64> = seeded.items.iter().map(|i| i.id).collect();
-    let started = Instant::now();
-    let more = monitors.saturating_sub(ids.len());
-    let created: Vec<i64> = futures_util::stream::iter(0..more)
-        .map(|n| {
-            let store = store.clone();
-            async move {
-                let new = NewIntegration {
-                    name: format!("Swept integration {n}"),
-                    business_object: "Supplier".to_owned(),
-                    direction: Direction::ALL[n % Direction::ALL.len()],
-                    end_system: "SAP".to_owned(),
-                    end_system_type: EndSystemType::ALL[0],
-                    integration_type: Some(IntegrationType::Api),
-                    code: format!("SWEEP_{n:05}"),
-                };
-                store
-                    .create_integration(new, None)
-                    .await
-                    .expect("integration")
-                    .id
-            }
-        })
-        .buffer_unordered(32)
-        .collect()
-        .await;
-    ids.extend(created);
-    ids.truncate(monitors);
-    let clock = runledger::time::Clock::default();
-    let fields = MonitorFields {
-        schedule: Some(Some(Schedule::interval(3600).expect("interval"))),
-        start_grace: Some(Duration::from_secs(60)),
-        max_runtime: Some(Some(Duration::from_secs(1800))),
-        alerts_enabled: Some(true),
-        ..MonitorFields::default()
-    };
-    futures_util::stream::iter(ids.iter().copied())
-        .map(|id| {
-            let (store, fields, now) = (store.clone(), fields.clone(), clock.now());
-            async move {
-                let key = format!("{id:032x}");
-                store
-                    .update_monitor(id, fields, key, None, now)
-                    .await
-                    .expect("monitor");
-            }
-        })
-        .buffer_unordered(32)
-        .collect::<Vec<()>>()
-        .await;
-    println!(
-        "   setup: {} integrations and monitors written in {:.1} s",
-        ids.len(),
-        started.elapsed().as_secs_f64()
-    );
-    let alerts = Arc::new(
-        runledger::alerts::Dispatcher::new(
-            store.clone(),
-            &runledger::config::AlertSettings::default(),
-        )
-        .expect("dispatcher"),
-    );
-    let sweeper = runledger::sweeper::Sweeper::new(store.clone(), clock.clone(), alerts);
-    // Every monitor was just written: all are due.
-    let sweep = |label: &'static str| {
-        let sweeper = &sweeper;
-        async move {
-            let started = Instant::now();
-            let mut total = runledger::sweeper::Round::default();
-            loop {
-                let round = sweeper.round().await;
-                let quiet = round.due == 0;
-                total += round;
-                if quiet {
-                    break;
-                }
-            }
-            let seconds = started.elapsed().as_secs_f64();
-            println!(
-                "   {label}: {} looks in {seconds:.2} s = {:.0} looks/s, {:.2} ms a monitor ({} flips, {} missed starts recorded, {} alerts, {} failed)",
-                total.looked,
-                total.looked as f64 / seconds,
-                seconds * 1000.0 / total.looked.max(1) as f64,
-                total.flips,
-                total.missed,
-                total.alerts,
-                total.failed
-            );
-        }
-    };
-    sweep("sweep of every monitor (each just written)").await;
-    let mut idle = Vec::new();
-    for _ in 0..1000 {
-        let started = Instant::now();
-        let round = sweeper.round().await;
-        assert_eq!(round.due, 0, "nothing is due");
-        idle.push(started.elapsed().as_micros() as u64);
-    }
-    idle.sort_unstable();
-    println!(
-        "   round with nothing due (one read of the deadline index, no run read): p50 {:.3} ms, p99 {:.3} ms",
-        percentile(&idle, 0.5),
-        percentile(&idle, 0.99)
-    );
-    clock.advance(Duration::from_secs(3600 + 61));
-    sweep("sweep an hour on (each records a missed start as a failed run, flips down, alerts)")
-        .await;
 }
 
 fn main() {
@@ -574,27 +427,12 @@ async fn run(args: Args) {
         "\n2. lifecycle load (create, run, records-processed, success | error + fail on 10 %)"
     );
     let mut best = 0.0f64;
+    let mut at_32 = 0.0f64;
     for concurrency in [1u64, 8, 32] {
-        let stop = Arc::new(AtomicBool::new(false));
-        let mut workers = Vec::new();
-        for w in 0..concurrency {
-            let conn = Conn::open(&server.base, Some(&bearer)).await;
-            workers.push(tokio::spawn(lifecycles(conn, w, stop.clone())));
-        }
-        let started = Instant::now();
-        tokio::time::sleep(Duration::from_secs_f64(args.seconds)).await;
-        stop.store(true, Ordering::Relaxed);
-        let mut total = 0;
-        let mut latencies = vec![Vec::new(); KINDS.len()];
-        for worker in workers {
-            let (done, lat) = worker.await.expect("worker");
-            total += done;
-            for (all, more) in latencies.iter_mut().zip(lat) {
-                all.extend(more);
-            }
-        }
-        let per_second = total as f64 / started.elapsed().as_secs_f64();
+        let (per_second, mut latencies) =
+            lifecycle_load(&server.base, &bearer, concurrency, args.seconds).await;
         best = best.max(per_second);
+        at_32 = per_second;
         print!("   concurrency {concurrency:>2}: {per_second:>7.0} lifecycles/s  ");
         for (kind, lat) in KINDS.iter().zip(latencies.iter_mut()) {
             lat.sort_unstable();
@@ -605,6 +443,22 @@ async fn run(args: Args) {
             );
         }
         println!();
+    }
+    // The same load with the event stream's listeners open: what fan-out costs the writers,
+    // and whether every listener got every event.
+    if args.listeners > 0 {
+        let listeners = stream::Listeners::open(&server.base, &bearer, args.listeners).await;
+        let (per_second, _) = lifecycle_load(&server.base, &bearer, 32, args.seconds).await;
+        let counts = listeners.settle(Duration::from_secs(30)).await;
+        listeners.close();
+        let (low, high) = (counts.iter().min(), counts.iter().max());
+        println!(
+            "   concurrency 32 with {} event-stream listeners: {per_second:>7.0} lifecycles/s = {:.1} % of the rate without; each listener received {} to {} events",
+            counts.len(),
+            per_second / at_32 * 100.0,
+            low.copied().unwrap_or(0),
+            high.copied().unwrap_or(0)
+        );
     }
 
     // 3. Queries.
@@ -719,7 +573,7 @@ async fn run(args: Args) {
         .database
         .as_deref()
         .filter(|url| url.starts_with("postgres"));
-    let commit_limit = commit_rate(&dir, postgres, args.seconds.min(5.0)).await;
+    let commit_limit = commits::commit_rate(&dir, postgres, args.seconds.min(5.0)).await;
     let requests = 4.1; // create, run, progress, finish, and an error on 10 % of lifecycles
     println!(
         "\n4. limits: the same HTTP stack answering a fixed body: {http_limit:.0} requests/s; synced single-row commits through this backend's driver: {commit_limit:.0}/s"
@@ -743,6 +597,6 @@ async fn run(args: Args) {
     }
 
     // 6. The sweeper.
-    sweeper(&database, args.monitors).await;
+    sweeper::sweeper(&database, args.monitors).await;
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,0 +1,115 @@
+//! The event stream's fan-out: listeners on `GET /api/events` that stay open while the
+//! lifecycle load runs, each counting the events it receives.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt, Empty};
+use hyper::Request;
+use hyper::body::Bytes;
+use hyper::header::{ACCEPT, AUTHORIZATION, HOST, HeaderValue};
+use hyper_util::rt::TokioIo;
+use tokio::task::JoinHandle;
+
+/// Open streams and what each has received.
+pub struct Listeners {
+    counts: Vec<Arc<AtomicU64>>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Listeners {
+    /// Opens `n` streams (each on a connection of its own) and waits until every one has
+    /// been answered.
+    pub async fn open(base: &str, authorization: &HeaderValue, n: usize) -> Listeners {
+        let address = base.trim_start_matches("http://").to_owned();
+        let mut counts = Vec::with_capacity(n);
+        let mut tasks = Vec::with_capacity(n);
+        let (ready, mut answered) = tokio::sync::mpsc::channel::<()>(n.max(1));
+        for _ in 0..n {
+            let count = Arc::new(AtomicU64::new(0));
+            counts.push(count.clone());
+            let (address, authorization, ready) =
+                (address.clone(), authorization.clone(), ready.clone());
+            tasks.push(tokio::spawn(async move {
+                listen(&address, &authorization, &count, ready).await;
+            }));
+        }
+        for _ in 0..n {
+            answered.recv().await.expect("a stream was answered");
+        }
+        Listeners { counts, tasks }
+    }
+
+    /// The events each stream has received.
+    pub fn counts(&self) -> Vec<u64> {
+        self.counts
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .collect()
+    }
+
+    /// Waits until the counts stop growing (the streams have caught up), at most `limit`;
+    /// the counts then.
+    pub async fn settle(&self, limit: Duration) -> Vec<u64> {
+        let started = Instant::now();
+        let mut last = self.counts();
+        loop {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let now = self.counts();
+            let all_equal = now.iter().all(|c| *c == now[0]);
+            if (now == last && all_equal) || started.elapsed() > limit {
+                return now;
+            }
+            last = now;
+        }
+    }
+
+    pub fn close(self) {
+        for task in self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// One stream: counts the `id:` lines of the events it reads until it is aborted.
+async fn listen(
+    address: &str,
+    authorization: &HeaderValue,
+    count: &AtomicU64,
+    ready: tokio::sync::mpsc::Sender<()>,
+) {
+    let stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect");
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .expect("handshake");
+    tokio::spawn(connection);
+    let request = Request::builder()
+        .uri("/api/events")
+        .header(HOST, address)
+        .header(ACCEPT, "text/event-stream")
+        .header(AUTHORIZATION, authorization)
+        .body(Empty::<Bytes>::new())
+        .expect("request");
+    let response = sender.send_request(request).await.expect("answer");
+    assert_eq!(response.status(), 200, "the event stream opens");
+    let _ = ready.send(()).await;
+    let mut body = response.into_body();
+    // The tail of the previous chunk, so that a field name split between chunks is counted.
+    let mut tail: Vec<u8> = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else { return };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        let mut text = std::mem::take(&mut tail);
+        text.extend_from_slice(&data);
+        let found = text.windows(4).filter(|w| w == b"\nid:").count()
+            + usize::from(text.starts_with(b"id:") && count.load(Ordering::Relaxed) == 0);
+        count.fetch_add(found as u64, Ordering::Relaxed);
+        let keep = text.len().min(3);
+        tail = text[text.len() - keep..].to_vec();
+    }
+}
