@@ -12,6 +12,7 @@
 //! with ASCII letters folded on both sides, and only ASCII letters, so that SQLite and
 //! PostgreSQL give the same answer.
 
+pub mod bulk;
 pub mod params;
 pub mod schema;
 pub mod shape;
@@ -179,6 +180,11 @@ impl Query {
 
     /// Parses the query string of an index request on `resource`.
     pub fn parse(resource: &'static Resource, query: &str) -> Result<Query> {
+        Query::of_pairs(resource, params::parse(query)?)
+    }
+
+    /// [`Query::parse`], from the query string's decoded pairs.
+    fn of_pairs(resource: &'static Resource, pairs: Vec<(String, String)>) -> Result<Query> {
         let id = resource
             .field("id")
             .ok_or_else(|| Error::Internal("resource without id".into()))?;
@@ -194,7 +200,7 @@ impl Query {
         };
         let mut order_by = None;
         let mut dir = None;
-        for (key, value) in params::parse(query)? {
+        for (key, value) in pairs {
             match key.as_str() {
                 "limit" => q.limit = non_negative("limit", &value)?.clamp(0, MAX_LIMIT),
                 "offset" => q.offset = non_negative("offset", &value)?,
