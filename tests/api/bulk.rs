@@ -11,6 +11,7 @@ use runledger::domain::clients::{ClientKind, Scopes};
 use runledger::seeder;
 use serde_json::{Value, json};
 
+use crate::events::Stream;
 use crate::helpers::{TestApp, messages, spawn_app, xml_value};
 
 /// A bulk request in JSON (no body).
@@ -253,6 +254,23 @@ async fn bulk_resolve_and_unresolve_change_errors_by_query_and_log_them_on_their
         .as_i64()
         .unwrap();
     let path = "/api/integration_errors/bulk/resolve?document_type=Supplier";
+    let mut stream = Stream::open(&app, &app.address, "", None).await;
+    // A stream may start a little before it opened (on PostgreSQL, at the last settled
+    // event): read up to a marker of ours, so that what comes next is what follows it.
+    let (status, _) = app
+        .put_json(
+            &format!("/api/integration_runs/{b}"),
+            Some(json!({"total-records": 5})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    while !stream
+        .take(1)
+        .await
+        .iter()
+        .any(|e| e.data["transition"]["cause"] == "update" && e.data["integration-run-id"] == b)
+    {
+    }
 
     let (status, dry) = bulk(&app, &format!("{path}&dry_run=true")).await;
     assert_eq!(status, StatusCode::OK, "{dry}");
@@ -271,6 +289,20 @@ async fn bulk_resolve_and_unresolve_change_errors_by_query_and_log_them_on_their
 
     let (status, done) = bulk(&app, path).await;
     assert_eq!(status, StatusCode::OK, "{done}");
+    // The usual events, and none of the dry run's before them: each error's, then the
+    // entry in its run's log.
+    let events: Vec<(String, Value)> = stream
+        .take(3)
+        .await
+        .into_iter()
+        .map(|e| (e.topic, e.data))
+        .collect();
+    assert_eq!(events[0].0, "integration-error");
+    assert_eq!(events[0].1["integration-error"]["id"], e1);
+    assert_eq!(events[1].1["integration-error"]["id"], e2);
+    assert_eq!(events[1].1["integration-error"]["resolved"], true);
+    assert_eq!(events[2].0, "run");
+    assert_eq!(events[2].1["transition"]["cause"], "bulk");
     for key in ["matched", "changed", "skipped"] {
         assert_eq!(done[key], dry[key], "{key}");
     }
