@@ -104,6 +104,10 @@ mod tests {
         let mut run = Run::pending(1, at("2026-12-01T10:00:00Z"), None);
         run.id = 9;
         run.status = status;
+        if status.is_terminal() {
+            // As a finish leaves it: a repeat of `fail` would set an empty end time.
+            run.end_time = Some(run.created_at);
+        }
         let created = run.created_at;
         RunView {
             run,
