@@ -19,8 +19,8 @@ use crate::config::Limits;
 use crate::domain::clients::Scope;
 use crate::http::records;
 use crate::http::{
-    auth, contacts, deliveries, error, events, integrations, lineage, monitors, oauth, pings, runs,
-    subscriptions,
+    auth, bulk, contacts, deliveries, error, events, integrations, lineage, monitors, oauth, pings,
+    runs, subscriptions,
 };
 
 /// One API route: its verb, its path, the scope it requires, and its handler.
@@ -66,6 +66,9 @@ pub fn routes() -> Vec<Route> {
         route(Method::PUT, "/api/integration_runs/{id}/finish", Write, put(runs::finish)),
         route(Method::GET, "/api/integration_runs/{id}/transitions", Read, get(runs::transitions)),
         route(Method::GET, "/api/integration_run_transitions", Read, get(runs::all_transitions)),
+        // Static segments win over `{id}` in the router: `bulk` is never taken for an id.
+        route(Method::POST, "/api/integration_runs/bulk/fail", Write, post(bulk::fail)),
+        route(Method::POST, "/api/integration_runs/bulk/pause", Write, post(bulk::pause)),
 
         route(Method::GET, "/api/integration_errors", Read, get(records::index::<Errors>)),
         route(Method::POST, "/api/integration_errors", Write, post(records::create::<Errors>)),
@@ -75,6 +78,8 @@ pub fn routes() -> Vec<Route> {
         route(Method::PATCH, "/api/integration_errors/{id}", Write, patch(records::update::<Errors>)),
         route(Method::PUT, "/api/integration_errors/{id}/resolve", Write, put(records::resolve::<Errors>)),
         route(Method::PUT, "/api/integration_errors/{id}/unresolve", Write, put(records::unresolve::<Errors>)),
+        route(Method::POST, "/api/integration_errors/bulk/resolve", Write, post(bulk::resolve)),
+        route(Method::POST, "/api/integration_errors/bulk/unresolve", Write, post(bulk::unresolve)),
 
         route(Method::GET, "/api/integration_history_records", Read, get(records::index::<History>)),
         route(Method::POST, "/api/integration_history_records", Write, post(records::create::<History>)),

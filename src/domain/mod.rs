@@ -6,6 +6,7 @@
 
 pub mod alert_policy;
 pub mod alerts;
+pub mod bulk;
 pub mod clients;
 pub mod contacts;
 pub mod coupa_scopes;

@@ -11,8 +11,8 @@ use crate::time::{self, Timestamp};
 
 vocabulary! {
     /// Why a run changed: a request of the API (`create`, `update`, or the status action
-    /// by its name), a ping, an OpenLineage event (`lineage`), or the sweeper (`missed`,
-    /// `stuck`, `timeout`, `health`).
+    /// by its name), a bulk action (`bulk`), a ping, an OpenLineage event (`lineage`), or the
+    /// sweeper (`missed`, `stuck`, `timeout`, `health`).
     pub enum Cause {
         Create = "create",
         Update = "update",
@@ -28,6 +28,7 @@ vocabulary! {
         Stuck = "stuck",
         Timeout = "timeout",
         Health = "health",
+        Bulk = "bulk",
     }
 }
 
@@ -99,6 +100,38 @@ impl Entry {
             changes: json!([{ "field": field, "from": from, "to": to }]),
             created_at: at,
             created_by: None,
+        }
+    }
+}
+
+impl Entry {
+    /// A bulk action's entry on a run whose integration errors it resolved or unresolved
+    /// (`resolved`: the errors' new value), by `by`: one change per error, in id order,
+    /// `integration-error-<id>-resolved` from → to; the run's own status unchanged.
+    pub fn of_errors(
+        run: &Run,
+        errors: &[i64],
+        resolved: bool,
+        at: Timestamp,
+        by: Option<Actor>,
+    ) -> Entry {
+        let changes = errors
+            .iter()
+            .map(|id| {
+                let field = format!("integration-error-{id}-resolved");
+                json!({ "field": field, "from": !resolved, "to": resolved })
+            })
+            .collect();
+        Entry {
+            id: 0,
+            integration_run_id: run.id,
+            integration_id: run.integration_id,
+            cause: Cause::Bulk,
+            from_status: Some(run.status),
+            to_status: run.status,
+            changes: Value::Array(changes),
+            created_at: at,
+            created_by: by,
         }
     }
 }
@@ -184,6 +217,29 @@ mod tests {
                 {"field": "status", "from": "pending", "to": "running"},
                 {"field": "start-time", "from": null, "to": "2026-12-01T10:00:05+00:00"},
                 {"field": "records-processed", "from": null, "to": 4},
+            ])
+        );
+    }
+
+    #[test]
+    fn a_bulk_resolve_logs_each_error_of_the_run_with_its_author() {
+        let mut run = Run::pending(3, at("2026-12-01T10:00:00Z"), None);
+        run.id = 9;
+        let by = Actor {
+            id: 1,
+            login: "ops".into(),
+        };
+        let at = at("2026-12-01T11:00:00Z");
+        let entry = Entry::of_errors(&run, &[4, 7], true, at, Some(by.clone()));
+        assert_eq!(entry.cause, Cause::Bulk);
+        assert_eq!(entry.from_status, Some(Status::Pending));
+        assert_eq!(entry.to_status, Status::Pending);
+        assert_eq!(entry.created_by, Some(by));
+        assert_eq!(
+            entry.changes,
+            json!([
+                {"field": "integration-error-4-resolved", "from": false, "to": true},
+                {"field": "integration-error-7-resolved", "from": false, "to": true},
             ])
         );
     }

@@ -2,6 +2,7 @@
 //! The route table itself is in [`crate::router`].
 
 pub mod auth;
+pub mod bulk;
 pub mod conditional;
 pub mod contacts;
 pub mod deliveries;

@@ -15,6 +15,7 @@
 //! Beyond Coupa, an index can page by cursor (`after=`, [`cursor`]) and count its matches
 //! (asked for in a header, so [`Query::count`] is set by the HTTP layer).
 
+pub mod bulk;
 pub mod cursor;
 pub mod params;
 pub mod schema;
@@ -188,18 +189,23 @@ impl Query {
 
     /// Parses the query string of an index request on `resource`.
     pub fn parse(resource: &'static Resource, query: &str) -> Result<Query> {
-        Query::parse_ordered(resource, query, false)
+        Query::parse_ordered(resource, params::parse(query)?, false)
     }
 
     /// [`Query::parse`] for a log, listed newest first (by id, descending) unless the query
     /// names an `order_by` or a `dir`.
     pub fn parse_newest_first(resource: &'static Resource, query: &str) -> Result<Query> {
-        Query::parse_ordered(resource, query, true)
+        Query::parse_ordered(resource, params::parse(query)?, true)
+    }
+
+    /// [`Query::parse`], from the query string's decoded pairs.
+    fn of_pairs(resource: &'static Resource, pairs: Vec<(String, String)>) -> Result<Query> {
+        Query::parse_ordered(resource, pairs, false)
     }
 
     fn parse_ordered(
         resource: &'static Resource,
-        query: &str,
+        pairs: Vec<(String, String)>,
         newest_first: bool,
     ) -> Result<Query> {
         let id = resource
@@ -221,7 +227,7 @@ impl Query {
         let mut dir = None;
         let mut after = None;
         let mut offset = false;
-        for (key, value) in params::parse(query)? {
+        for (key, value) in pairs {
             match key.as_str() {
                 "limit" => q.limit = non_negative("limit", &value)?.clamp(0, MAX_LIMIT),
                 "offset" => {

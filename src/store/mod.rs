@@ -3,13 +3,14 @@
 //!
 //! The traits speak in domain types and take whole operations (create a run, move it to a
 //! status), so that every operation is one transaction. Each resource's module
-//! ([`integrations`], [`runs`], [`records`], [`contacts`], [`monitors`], [`pings`], [`lineage`],
-//! [`outbox`], [`clients`], [`seed`])
+//! ([`integrations`], [`runs`], [`records`], [`bulk`], [`contacts`], [`monitors`], [`pings`],
+//! [`lineage`], [`outbox`], [`clients`], [`seed`])
 //! implements its trait for [`backend::SqlStore`], generic over the backend's [`exec::Executor`];
 //! the SQL, which both backends run as written, lives once in [`sql`], and the backend files
 //! keep only what differs (connections, transactions, a few statements).
 
 mod backend;
+mod bulk;
 mod clients;
 mod contacts;
 mod emit;
@@ -41,6 +42,7 @@ use self::backend::SqlStore;
 use self::seed::SeedRun;
 use crate::domain::Actor;
 use crate::domain::alerts::{Attempt, Delivery, DeliveryStatus, Recipient};
+use crate::domain::bulk::Outcome;
 use crate::domain::clients::{Client, ClientKind, NewClient};
 use crate::domain::contacts::{Contact, ContactFields};
 use crate::domain::etag::IfMatch;
@@ -68,6 +70,7 @@ pub trait Store:
     IntegrationStore
     + RunStore
     + RecordStore
+    + BulkStore
     + ContactStore
     + MonitorStore
     + SweepStore
@@ -85,6 +88,7 @@ impl<T> Store for T where
     T: IntegrationStore
         + RunStore
         + RecordStore
+        + BulkStore
         + ContactStore
         + MonitorStore
         + SweepStore
@@ -174,6 +178,31 @@ pub trait RecordStore: Send + Sync + 'static {
     /// The record with its responses, or [`Error::NotFound`].
     async fn record(&self, kind: RecordKind, id: i64) -> Result<Record>;
     async fn records(&self, kind: RecordKind, query: &Query) -> Result<Page<Record>>;
+}
+
+/// Bulk actions: one action on every record a query selects, in one transaction. A query
+/// that selects more than [`crate::domain::bulk::MAX_BULK`] records is refused (400) and
+/// changes nothing; with `dry_run`, the answer is what the action would do, and nothing is
+/// written.
+#[async_trait]
+pub trait BulkStore: Send + Sync + 'static {
+    /// A status action (`fail`, `pause`) on every run `selection` matches.
+    async fn bulk_runs(
+        &self,
+        action: Action,
+        selection: &Query,
+        dry_run: bool,
+        actor: Option<&Actor>,
+    ) -> Result<Outcome<RunView>>;
+    /// `resolve` (`resolved`) or `unresolve` on every integration error `selection`
+    /// matches; each run whose errors changed gets an entry in its transition log.
+    async fn bulk_resolve(
+        &self,
+        resolved: bool,
+        selection: &Query,
+        dry_run: bool,
+        actor: Option<&Actor>,
+    ) -> Result<Outcome<Record>>;
 }
 
 #[async_trait]
@@ -483,6 +512,16 @@ fn unique_violation(error: &Error) -> Option<String> {
 // a missing row) it picks out of it after the conversion.
 impl From<sqlx::Error> for Error {
     fn from(error: sqlx::Error) -> Self {
+        // PostgreSQL rolled the transaction back to break a deadlock or keep it serializable:
+        // nothing was written, and the same request can simply be sent again.
+        if let sqlx::Error::Database(db) = &error
+            && matches!(db.code().as_deref(), Some("40P01" | "40001"))
+        {
+            tracing::warn!(%error, "a write was rolled back by the database");
+            return Error::Conflict(
+                "The write met a concurrent one and was rolled back; retry the request".into(),
+            );
+        }
         Error::storage(error)
     }
 }

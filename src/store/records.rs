@@ -212,7 +212,7 @@ pub(super) async fn file(
 }
 
 /// The event of a change of a record, when it is an integration error.
-async fn changed_error(
+pub(super) async fn changed_error(
     tx: &mut impl Executor,
     kind: RecordKind,
     record: &Record,
@@ -402,7 +402,7 @@ async fn queue_alerts(
 }
 
 /// Loads the responses of every record in one query.
-async fn attach_responses(
+pub(super) async fn attach_responses(
     conn: &mut impl Executor,
     kind: RecordKind,
     records: &mut [Record],

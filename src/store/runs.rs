@@ -257,7 +257,7 @@ pub(super) async fn write(
 }
 
 /// Loads the errors of every run in one query.
-async fn attach_errors(conn: &mut impl Executor, runs: &mut [RunView]) -> Result<()> {
+pub(super) async fn attach_errors(conn: &mut impl Executor, runs: &mut [RunView]) -> Result<()> {
     if runs.is_empty() {
         return Ok(());
     }

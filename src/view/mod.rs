@@ -4,6 +4,7 @@
 //! Views know the domain and the query's shaping, never HTTP or storage.
 
 pub mod alerts;
+pub mod bulk;
 pub mod contacts;
 pub mod deliveries;
 pub mod email;

@@ -16,20 +16,20 @@ const PATIENCE: Duration = Duration::from_secs(20);
 
 /// One received event.
 #[derive(Debug, Clone)]
-struct Received {
-    id: i64,
-    topic: String,
-    data: Value,
+pub(crate) struct Received {
+    pub(crate) id: i64,
+    pub(crate) topic: String,
+    pub(crate) data: Value,
 }
 
-/// An open stream, read as the events arrive.
-struct Stream {
+/// An open stream, read as the events arrive (also used by `bulk.rs`).
+pub(crate) struct Stream {
     response: reqwest::Response,
     buffer: String,
 }
 
 impl Stream {
-    async fn open(app: &TestApp, base: &str, query: &str, last: Option<i64>) -> Stream {
+    pub(crate) async fn open(app: &TestApp, base: &str, query: &str, last: Option<i64>) -> Stream {
         let mut request = app
             .client
             .get(format!("{base}/api/events{query}"))
@@ -47,7 +47,7 @@ impl Stream {
     }
 
     /// The next `n` events (keep-alive comments skipped).
-    async fn take(&mut self, n: usize) -> Vec<Received> {
+    pub(crate) async fn take(&mut self, n: usize) -> Vec<Received> {
         let mut got = Vec::new();
         let read = async {
             while got.len() < n {

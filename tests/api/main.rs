@@ -6,6 +6,7 @@ pub const BACKEND: helpers::Backend = helpers::Backend::Sqlite;
 
 mod alerts;
 mod auth;
+mod bulk;
 mod cli;
 mod concurrency;
 mod crash;

@@ -11,6 +11,8 @@ pub const BACKEND: helpers::Backend = helpers::Backend::Postgres;
 mod alerts;
 #[path = "../api/auth.rs"]
 mod auth;
+#[path = "../api/bulk.rs"]
+mod bulk;
 #[path = "../api/concurrency.rs"]
 mod concurrency;
 #[path = "../api/crash.rs"]
