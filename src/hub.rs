@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use bytes::Bytes;
 use tokio::sync::{broadcast, watch};
 
 use crate::alerts::Dispatcher;
@@ -38,10 +39,19 @@ const PURGE_BATCH: i64 = 1000;
 #[derive(Debug)]
 pub struct Published {
     pub event: Event,
-    /// The event as JSON, made once for every listener.
-    pub data: Arc<str>,
+    /// The event as a Server-Sent Events frame, made once for every listener.
+    pub frame: Bytes,
     /// For each filter held when the event was read: whether it matches.
     pub matched: HashMap<Arc<str>, bool>,
+}
+
+/// The events of one read, handed to every listener at once: a listener wakes once a
+/// batch, not once an event, and one without a filter sends `frames` as they are.
+#[derive(Debug)]
+pub struct Batch {
+    pub events: Vec<Published>,
+    /// Every frame of the batch, one after the other.
+    pub frames: Bytes,
 }
 
 pub struct EventHub {
@@ -49,7 +59,7 @@ pub struct EventHub {
     subscriptions: Arc<dyn SubscriptionStore>,
     /// Woken when subscriptions' deliveries were written.
     alerts: Arc<Dispatcher>,
-    sender: broadcast::Sender<Arc<Published>>,
+    sender: broadcast::Sender<Arc<Batch>>,
     /// The filters listeners hold, by their query string, with how many hold each.
     filters: Mutex<HashMap<Arc<str>, (Query, usize)>>,
     retention: Duration,
@@ -88,8 +98,8 @@ impl EventHub {
         self.closing.subscribe()
     }
 
-    /// The events published from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Published>> {
+    /// The batches published from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Batch>> {
         self.sender.subscribe()
     }
 
@@ -160,19 +170,26 @@ impl EventHub {
         for (key, filter) in filters {
             matching.push((key, self.store.events_matching(&ids, &filter).await?));
         }
+        let mut published = Vec::with_capacity(events.len());
+        let mut frames = Vec::new();
         for (event, change) in events.into_iter().zip(changes) {
             let matched = matching
                 .iter()
                 .map(|(key, ids)| (key.clone(), ids.contains(&event.position.id)))
                 .collect();
-            let data = show(&event, change.as_ref());
-            // No listener is not an error: the next one starts from the table.
-            let _ = self.sender.send(Arc::new(Published {
+            let frame = frame(&event, change.as_ref());
+            frames.extend_from_slice(&frame);
+            published.push(Published {
                 event,
-                data,
+                frame,
                 matched,
-            }));
+            });
         }
+        // No listener is not an error: the next one starts from the table.
+        let _ = self.sender.send(Arc::new(Batch {
+            events: published,
+            frames: Bytes::from(frames),
+        }));
         Ok((last, full))
     }
 
@@ -215,9 +232,15 @@ impl EventHub {
     }
 }
 
-/// The event as the stream shows it.
-pub fn show(event: &Event, change: Option<&Change>) -> Arc<str> {
-    Arc::from(json(&node(event, change)))
+/// The event as the stream sends it: a Server-Sent Events frame (the JSON has no line
+/// break, so it is one `data` line).
+pub fn frame(event: &Event, change: Option<&Change>) -> Bytes {
+    let data = json(&node(event, change));
+    Bytes::from(format!(
+        "id: {}\nevent: {}\ndata: {data}\n\n",
+        event.position.id,
+        event.topic.as_str()
+    ))
 }
 
 /// A filter held by a listener; released when dropped.

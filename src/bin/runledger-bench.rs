@@ -447,18 +447,24 @@ async fn run(args: Args) {
     // The same load with the event stream's listeners open: what fan-out costs the writers,
     // and whether every listener got every event.
     if args.listeners > 0 {
-        let listeners = stream::Listeners::open(&server.base, &bearer, args.listeners).await;
-        let (per_second, _) = lifecycle_load(&server.base, &bearer, 32, args.seconds).await;
-        let counts = listeners.settle(Duration::from_secs(30)).await;
-        listeners.close();
-        let (low, high) = (counts.iter().min(), counts.iter().max());
-        println!(
-            "   concurrency 32 with {} event-stream listeners: {per_second:>7.0} lifecycles/s = {:.1} % of the rate without; each listener received {} to {} events",
-            counts.len(),
-            per_second / at_32 * 100.0,
-            low.copied().unwrap_or(0),
-            high.copied().unwrap_or(0)
-        );
+        for (integrations, what) in [
+            (None, "every event"),
+            (Some(50), "one integration's events"),
+        ] {
+            let listeners =
+                stream::Listeners::open(&server.base, &bearer, args.listeners, integrations).await;
+            let (per_second, _) = lifecycle_load(&server.base, &bearer, 32, args.seconds).await;
+            let counts = listeners.settle(Duration::from_secs(30)).await;
+            listeners.close();
+            let (low, high) = (counts.iter().min(), counts.iter().max());
+            println!(
+                "   concurrency 32 with {} event-stream listeners ({what} each): {per_second:>7.0} lifecycles/s = {:.1} % of the rate without; each listener received {} to {} events",
+                counts.len(),
+                per_second / at_32 * 100.0,
+                low.copied().unwrap_or(0),
+                high.copied().unwrap_or(0)
+            );
+        }
     }
 
     // 3. Queries.

@@ -8,25 +8,32 @@ use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::sync::Arc;
 
+use std::time::Duration;
+
+use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use futures_util::Stream;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use futures_util::stream;
 use tokio::sync::{broadcast, watch};
 
 use crate::app::AppState;
-use crate::domain::events::{Event, Position, resume_id};
+use crate::domain::events::{Position, resume_id};
 use crate::error::{Error, Result};
-use crate::hub::{BATCH, FilterGuard, Published, show};
+use crate::hub::{BATCH, Batch, FilterGuard, Published, frame};
 use crate::query::{Query, stream_filter};
 use crate::store::EventStore;
+
+/// How long a stream stays silent before it sends a comment, so that proxies keep it open.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 pub async fn stream(
     State(app): State<AppState>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
-) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
+) -> Result<Response> {
     let raw = raw.unwrap_or_default();
     let filter = stream_filter(&raw)?;
     let hub = app.events.clone();
@@ -55,10 +62,17 @@ pub async fn stream(
         catching_up,
         pending,
     };
-    Ok(Sse::new(stream::unfold(listener, |mut l| async move {
-        l.next().await.map(|event| (Ok(event), l))
-    }))
-    .keep_alive(KeepAlive::default()))
+    let frames = stream::unfold(listener, |mut l| async move {
+        l.next().await.map(|frame| (Ok::<_, Infallible>(frame), l))
+    });
+    Ok((
+        [
+            (CONTENT_TYPE, "text/event-stream"),
+            (CACHE_CONTROL, "no-cache"),
+        ],
+        Body::from_stream(frames),
+    )
+        .into_response())
 }
 
 /// Where a stream resumed after event `id` starts. An event deleted by the retention starts
@@ -66,7 +80,7 @@ pub async fn stream(
 async fn resume_at(
     store: &dyn EventStore,
     id: i64,
-    pending: &mut VecDeque<SseEvent>,
+    pending: &mut VecDeque<Bytes>,
 ) -> Result<Position> {
     if let Some(position) = store.event_position(id).await? {
         return Ok(position);
@@ -76,11 +90,9 @@ async fn resume_at(
             Err(Error::invalid(format!("Last-Event-ID {id} names no event")))
         }
         oldest => {
-            pending.push_back(
-                SseEvent::default().event("gap").data(format!(
-                    "{{\"message\":\"events after {id} were deleted by the retention; the stream goes on from the oldest kept\"}}"
-                )),
-            );
+            pending.push_back(Bytes::from(format!(
+                "event: gap\ndata: {{\"message\":\"events after {id} were deleted by the retention; the stream goes on from the oldest kept\"}}\n\n"
+            )));
             Ok(oldest.map_or(Position::default(), |p| Position {
                 tx: p.tx,
                 id: p.id - 1,
@@ -94,21 +106,21 @@ struct Listener {
     store: Arc<dyn EventStore>,
     /// The filter as given (the hub's key), parsed, and held at the hub.
     filter: Option<(Arc<str>, Query, FilterGuard)>,
-    rx: broadcast::Receiver<Arc<Published>>,
+    rx: broadcast::Receiver<Arc<Batch>>,
     /// The last event this stream passed, sent or filtered out.
     cursor: Position,
     /// Reading from the table rather than from the hub.
     catching_up: bool,
-    pending: VecDeque<SseEvent>,
+    pending: VecDeque<Bytes>,
 }
 
 impl Listener {
-    /// The next event to send; none when the stream ends (the server stops, or the database
-    /// fails: the client then resumes with `Last-Event-ID`).
-    async fn next(&mut self) -> Option<SseEvent> {
+    /// The next bytes to send (one frame or several); none when the stream ends (the
+    /// server stops, or the database fails: the client then resumes with `Last-Event-ID`).
+    async fn next(&mut self) -> Option<Bytes> {
         loop {
-            if let Some(event) = self.pending.pop_front() {
-                return Some(event);
+            if let Some(frames) = self.pending.pop_front() {
+                return Some(frames);
             }
             if *self.closing.borrow() {
                 return None;
@@ -119,7 +131,7 @@ impl Listener {
                 self.listen().await
             };
             match step {
-                Ok(Some(event)) => return Some(event),
+                Ok(Some(frames)) => return Some(frames),
                 Ok(None) => {}
                 Err(error) => {
                     tracing::warn!(%error, "an event stream ended");
@@ -130,29 +142,31 @@ impl Listener {
     }
 
     /// Reads a batch from the table; caught up when it is not full.
-    async fn catch_up(&mut self) -> Result<Option<SseEvent>> {
+    async fn catch_up(&mut self) -> Result<Option<Bytes>> {
         let query = self.filter.as_ref().map(|(_, q, _)| q);
         let events = self.store.events_after(self.cursor, query, BATCH).await?;
         self.catching_up = events.len() as i64 == BATCH;
         let changes = self.store.changes(&events).await?;
+        let mut frames = Vec::new();
         for (event, change) in events.iter().zip(&changes) {
-            self.pending
-                .push_back(sse(event, &show(event, change.as_ref())));
+            frames.extend_from_slice(&frame(event, change.as_ref()));
         }
         if let Some(last) = events.last() {
             self.cursor = last.position;
         }
-        Ok(None)
+        Ok((!frames.is_empty()).then(|| Bytes::from(frames)))
     }
 
-    /// Takes the hub's next event: sent if it is new and matches.
-    async fn listen(&mut self) -> Result<Option<SseEvent>> {
+    /// Takes the hub's next batch: what of it is new and matches. A stream without a filter
+    /// that has seen none of it sends the batch's frames as they are, without a copy.
+    async fn listen(&mut self) -> Result<Option<Bytes>> {
         let received = tokio::select! {
             received = self.rx.recv() => received,
+            _ = tokio::time::sleep(KEEP_ALIVE) => return Ok(Some(Bytes::from_static(b":\n\n"))),
             _ = self.closing.changed() => return Ok(None),
         };
-        let published = match received {
-            Ok(published) => published,
+        let batch = match received {
+            Ok(batch) => batch,
             Err(broadcast::error::RecvError::Lagged(_)) => {
                 self.catching_up = true;
                 return Ok(None);
@@ -162,32 +176,46 @@ impl Listener {
                 return Ok(None);
             }
         };
-        let event = &published.event;
-        if event.position <= self.cursor {
+        let (Some(first), Some(last)) = (batch.events.first(), batch.events.last()) else {
+            return Ok(None);
+        };
+        let (first, last) = (first.event.position, last.event.position);
+        if last <= self.cursor {
             return Ok(None);
         }
-        let matches = match &self.filter {
-            None => true,
-            Some((key, query, _)) => match published.matched.get(key) {
-                Some(&matches) => matches,
-                // Held after the hub read this batch: asked for this one event.
-                None => {
-                    let id = event.position.id;
-                    self.store
-                        .events_matching(&[id], query)
-                        .await?
-                        .contains(&id)
-                }
-            },
-        };
-        self.cursor = event.position;
-        Ok(matches.then(|| sse(event, &published.data)))
+        if self.filter.is_none() && first > self.cursor {
+            self.cursor = last;
+            return Ok(Some(batch.frames.clone()));
+        }
+        let mut frames = Vec::new();
+        for published in batch
+            .events
+            .iter()
+            .filter(|p| p.event.position > self.cursor)
+        {
+            if self.matches(published).await? {
+                frames.extend_from_slice(&published.frame);
+            }
+        }
+        self.cursor = last;
+        Ok((!frames.is_empty()).then(|| Bytes::from(frames)))
     }
-}
 
-fn sse(event: &Event, data: &str) -> SseEvent {
-    SseEvent::default()
-        .id(event.position.id.to_string())
-        .event(event.topic.as_str())
-        .data(data)
+    async fn matches(&self, published: &Published) -> Result<bool> {
+        let Some((key, query, _)) = &self.filter else {
+            return Ok(true);
+        };
+        match published.matched.get(key) {
+            Some(&matches) => Ok(matches),
+            // Held after the hub read this batch: asked for this one event.
+            None => {
+                let id = published.event.position.id;
+                Ok(self
+                    .store
+                    .events_matching(&[id], query)
+                    .await?
+                    .contains(&id))
+            }
+        }
+    }
 }
