@@ -28,6 +28,10 @@ pub enum Error {
     /// A write lost a race that it cannot safely retry.
     #[error("{0}")]
     Conflict(String),
+    /// Well-formed, but not what the request may be: an idempotency key sent before with
+    /// another request.
+    #[error("{0}")]
+    Unprocessable(String),
     /// Throttled; the client may retry after the duration.
     #[error("Too many requests: retry in {} s", retry_after_seconds(*.0))]
     TooManyRequests(std::time::Duration),

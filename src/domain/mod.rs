@@ -9,6 +9,7 @@ pub mod alerts;
 pub mod clients;
 pub mod contacts;
 pub mod coupa_scopes;
+pub mod idempotency;
 pub mod input;
 pub mod integrations;
 pub mod monitor;

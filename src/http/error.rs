@@ -29,6 +29,7 @@ pub fn status(error: &Error) -> StatusCode {
         Error::NotFound(_) | Error::NoResults => StatusCode::NOT_FOUND,
         Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         Error::Conflict(_) => StatusCode::CONFLICT,
+        Error::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
         Error::Storage(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

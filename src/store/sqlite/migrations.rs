@@ -34,6 +34,7 @@ const FILES: &[(&str, &str)] = &[
     migration!("20261201150000_monitors.sql"),
     migration!("20261201160000_pings.sql"),
     migration!("20261201170000_sweeper.sql"),
+    migration!("20261202100000_idempotency_keys.sql"),
 ];
 
 /// sqlx's table, as its SQLite migrator creates it.
