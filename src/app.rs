@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::alerts::Dispatcher;
 use crate::auth::Authenticator;
+use crate::domain::idempotency::Rules;
 use crate::store::Store;
 use crate::time::Clock;
 
@@ -23,6 +24,8 @@ pub struct App {
     pub require_auth: bool,
     /// Whether contacts may name loopback and private webhook targets (`crate::egress`).
     pub allow_private_webhooks: bool,
+    /// How long idempotency keys are kept and held (`--idempotency-key-ttl`, the time limit).
+    pub idempotency: Rules,
 }
 
 /// What every handler gets: a cheap clone of the one [`App`].

@@ -57,6 +57,7 @@ async fn run(cli: Cli) -> Result<u8> {
                 rate_limit: args.rate_limit,
                 token_ttl: Duration::from_secs(args.token_ttl),
                 db_pool_size: args.db_pool_size,
+                idempotency_key_ttl: args.idempotency_key_ttl,
                 alerts: AlertSettings {
                     smtp_url: args.smtp_url,
                     smtp_from: args.smtp_from,

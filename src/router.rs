@@ -17,6 +17,7 @@ use tower_http::trace::TraceLayer;
 use crate::app::{App, AppState};
 use crate::config::Limits;
 use crate::domain::clients::Scope;
+use crate::http::idempotency::{self, Keys};
 use crate::http::records;
 use crate::http::{auth, contacts, deliveries, error, integrations, monitors, oauth, pings, runs};
 
@@ -25,15 +26,26 @@ pub struct Route {
     pub method: Method,
     pub path: &'static str,
     pub scope: Scope,
+    /// Whether a request may bring an `Idempotency-Key` ([`crate::http::idempotency`]); on
+    /// any other route the header is ignored.
+    pub idempotent: bool,
     pub handler: MethodRouter<AppState>,
 }
 
 /// Every API route with the scope it requires: the one place where access is decided.
+///
+/// Every `POST` takes an `Idempotency-Key`, this one and any added later; `keyed` marks the
+/// other writes that do: the status actions, and the updates of records, which append the
+/// `responses` they carry.
 #[rustfmt::skip]
 pub fn routes() -> Vec<Route> {
     use Scope::{Read, Write};
     use records::{Errors, History};
-    let route = |method: Method, path, scope, handler| Route { method, path, scope, handler };
+    let route = |method: Method, path, scope, handler| {
+        let idempotent = method == Method::POST;
+        Route { method, path, scope, idempotent, handler }
+    };
+    let keyed = |method, path, scope, handler| Route { idempotent: true, ..route(method, path, scope, handler) };
     vec![
         route(Method::GET, "/api/integrations", Read, get(integrations::index)),
         route(Method::POST, "/api/integrations", Write, post(integrations::create)),
@@ -51,21 +63,21 @@ pub fn routes() -> Vec<Route> {
         route(Method::GET, "/api/integration_runs/{id}", Read, get(runs::show)),
         route(Method::PUT, "/api/integration_runs/{id}", Write, put(runs::update)),
         route(Method::PATCH, "/api/integration_runs/{id}", Write, patch(runs::update)),
-        route(Method::PUT, "/api/integration_runs/{id}/run", Write, put(runs::run)),
-        route(Method::PUT, "/api/integration_runs/{id}/pending", Write, put(runs::pending)),
-        route(Method::PUT, "/api/integration_runs/{id}/pause", Write, put(runs::pause)),
-        route(Method::PUT, "/api/integration_runs/{id}/success", Write, put(runs::success)),
-        route(Method::PUT, "/api/integration_runs/{id}/fail", Write, put(runs::fail)),
-        route(Method::PUT, "/api/integration_runs/{id}/finish", Write, put(runs::finish)),
+        keyed(Method::PUT, "/api/integration_runs/{id}/run", Write, put(runs::run)),
+        keyed(Method::PUT, "/api/integration_runs/{id}/pending", Write, put(runs::pending)),
+        keyed(Method::PUT, "/api/integration_runs/{id}/pause", Write, put(runs::pause)),
+        keyed(Method::PUT, "/api/integration_runs/{id}/success", Write, put(runs::success)),
+        keyed(Method::PUT, "/api/integration_runs/{id}/fail", Write, put(runs::fail)),
+        keyed(Method::PUT, "/api/integration_runs/{id}/finish", Write, put(runs::finish)),
 
         route(Method::GET, "/api/integration_errors", Read, get(records::index::<Errors>)),
         route(Method::POST, "/api/integration_errors", Write, post(records::create::<Errors>)),
         route(Method::POST, "/api/integration_errors/create_alert", Write, post(records::create_alert::<Errors>)),
         route(Method::GET, "/api/integration_errors/{id}", Read, get(records::show::<Errors>)),
-        route(Method::PUT, "/api/integration_errors/{id}", Write, put(records::update::<Errors>)),
-        route(Method::PATCH, "/api/integration_errors/{id}", Write, patch(records::update::<Errors>)),
-        route(Method::PUT, "/api/integration_errors/{id}/resolve", Write, put(records::resolve::<Errors>)),
-        route(Method::PUT, "/api/integration_errors/{id}/unresolve", Write, put(records::unresolve::<Errors>)),
+        keyed(Method::PUT, "/api/integration_errors/{id}", Write, put(records::update::<Errors>)),
+        keyed(Method::PATCH, "/api/integration_errors/{id}", Write, patch(records::update::<Errors>)),
+        keyed(Method::PUT, "/api/integration_errors/{id}/resolve", Write, put(records::resolve::<Errors>)),
+        keyed(Method::PUT, "/api/integration_errors/{id}/unresolve", Write, put(records::unresolve::<Errors>)),
 
         route(Method::GET, "/api/integration_history_records", Read, get(records::index::<History>)),
         route(Method::POST, "/api/integration_history_records", Write, post(records::create::<History>)),
@@ -74,10 +86,10 @@ pub fn routes() -> Vec<Route> {
         route(Method::POST, "/api/integration_history_records/create_alert_and_mark_exported", Write, post(records::create_alert_and_mark_exported::<History>)),
         route(Method::POST, "/api/integration_history_records/mark_exported", Write, post(records::mark_exported::<History>)),
         route(Method::GET, "/api/integration_history_records/{id}", Read, get(records::show::<History>)),
-        route(Method::PUT, "/api/integration_history_records/{id}", Write, put(records::update::<History>)),
-        route(Method::PATCH, "/api/integration_history_records/{id}", Write, patch(records::update::<History>)),
-        route(Method::PUT, "/api/integration_history_records/{id}/resolve", Write, put(records::resolve::<History>)),
-        route(Method::PUT, "/api/integration_history_records/{id}/unresolve", Write, put(records::unresolve::<History>)),
+        keyed(Method::PUT, "/api/integration_history_records/{id}", Write, put(records::update::<History>)),
+        keyed(Method::PATCH, "/api/integration_history_records/{id}", Write, patch(records::update::<History>)),
+        keyed(Method::PUT, "/api/integration_history_records/{id}/resolve", Write, put(records::resolve::<History>)),
+        keyed(Method::PUT, "/api/integration_history_records/{id}/unresolve", Write, put(records::unresolve::<History>)),
 
         route(Method::GET, "/api/integration_contacts", Read, get(contacts::index)),
         route(Method::POST, "/api/integration_contacts", Write, post(contacts::create)),
@@ -101,9 +113,21 @@ pub fn router(app: App, limits: &Limits) -> Router {
         // HEAD is served by the GET route, without the body.
         .route("/ping/{key}", get(pings::ping).post(pings::ping))
         .route("/ping/{key}/{signal}", get(pings::ping).post(pings::ping));
+    let keys = Keys {
+        app: state.clone(),
+        max_body_bytes: limits.max_body_bytes,
+    };
     for route in routes() {
+        let mut handler = route.handler;
+        // Inside the gate: a key belongs to the caller the gate admitted.
+        if route.idempotent {
+            handler = handler.route_layer(middleware::from_fn_with_state(
+                keys.clone(),
+                idempotency::guard,
+            ));
+        }
         let gate = middleware::from_fn_with_state((state.clone(), route.scope), auth::guard);
-        router = router.route(route.path, route.handler.route_layer(gate));
+        router = router.route(route.path, handler.route_layer(gate));
     }
     router
         .with_state(state)

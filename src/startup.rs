@@ -16,11 +16,13 @@ use crate::app::App;
 use crate::auth::Authenticator;
 use crate::config::Limits;
 use crate::config::Settings;
+use crate::domain::idempotency::Rules;
 use crate::error::{Error, Result};
 use crate::router::router;
 use crate::server;
 use crate::store::{self, Store};
 use crate::sweeper::Sweeper;
+use crate::workers::key_expiry::KeyExpiry;
 
 pub struct Application {
     listener: TcpListener,
@@ -29,6 +31,7 @@ pub struct Application {
     store: Arc<dyn Store>,
     alerts: Arc<Dispatcher>,
     sweeper: Arc<Sweeper>,
+    key_expiry: Arc<KeyExpiry>,
 }
 
 impl Application {
@@ -43,6 +46,15 @@ impl Application {
             settings.clock.clone(),
             alerts.clone(),
         ));
+        let idempotency = Rules::new(
+            settings.idempotency_key_ttl,
+            settings.limits.request_timeout,
+        );
+        let key_expiry = Arc::new(KeyExpiry::new(
+            store.clone(),
+            settings.clock.clone(),
+            idempotency,
+        ));
         let app = App {
             store: store.clone(),
             clock: settings.clock.clone(),
@@ -56,6 +68,7 @@ impl Application {
             alerts: alerts.clone(),
             require_auth: settings.require_auth,
             allow_private_webhooks: settings.alerts.allow_private_webhooks,
+            idempotency,
         };
         let listener = TcpListener::bind(&settings.listen)
             .await
@@ -67,12 +80,19 @@ impl Application {
             store,
             alerts,
             sweeper,
+            key_expiry,
         })
     }
 
     /// The sweeper, for a caller that wants a round now (tests).
     pub fn sweeper(&self) -> Arc<Sweeper> {
         self.sweeper.clone()
+    }
+
+    /// The worker that deletes expired idempotency keys, for a caller that wants a round now
+    /// (tests).
+    pub fn key_expiry(&self) -> Arc<KeyExpiry> {
+        self.key_expiry.clone()
     }
 
     /// The store the application serves, for setup by its caller (first client, tests).
@@ -94,11 +114,13 @@ impl Application {
     ) -> Result<()> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let dispatcher = tokio::spawn(self.alerts.clone().run(stopped.clone()));
-        let sweeper = tokio::spawn(self.sweeper.clone().run(stopped));
+        let sweeper = tokio::spawn(self.sweeper.clone().run(stopped.clone()));
+        let key_expiry = tokio::spawn(self.key_expiry.clone().run(stopped));
         server::serve(self.listener, self.router, self.limits, shutdown).await;
         let _ = stop.send(true);
         let _ = dispatcher.await;
         let _ = sweeper.await;
+        let _ = key_expiry.await;
         Ok(())
     }
 }

@@ -6,6 +6,7 @@ pub mod contacts;
 pub mod deliveries;
 pub mod error;
 pub mod format;
+pub mod idempotency;
 pub mod integrations;
 pub mod limits;
 pub mod monitors;

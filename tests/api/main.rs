@@ -13,6 +13,7 @@ mod exec;
 mod extensions;
 mod formats;
 mod helpers;
+mod idempotency;
 mod integrations;
 mod limits;
 mod migrations;
