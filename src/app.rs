@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::alerts::Dispatcher;
 use crate::auth::Authenticator;
+use crate::domain::idempotency::Rules;
 use crate::store::Store;
 use crate::time::Clock;
 
@@ -27,6 +28,8 @@ pub struct App {
     pub allow_private_webhooks: bool,
     /// Whether an OpenLineage event of an unknown job makes its integration.
     pub lineage_create_integrations: bool,
+    /// How long idempotency keys are kept and held (`--idempotency-key-ttl`, the time limit).
+    pub idempotency: Rules,
 }
 
 /// What every handler gets: a cheap clone of the one [`App`].

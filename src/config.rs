@@ -12,6 +12,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::domain::clients::Scopes;
 use crate::domain::coupa_scopes;
+use crate::domain::idempotency;
 
 /// Coupa's token lifetime: a day, less a second.
 pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(86_399);
@@ -303,6 +304,11 @@ pub struct ServeArgs {
     #[arg(long, env = "RUNLEDGER_MAX_CONNECTIONS", default_value_t = Limits::DEFAULT.max_connections,
           value_parser = RangedU64ValueParser::<usize>::new().range(1..=65_536))]
     pub max_connections: usize,
+
+    /// How long an Idempotency-Key and its answer are kept: `24h`, `90m`, `7d`, `30s`, or
+    /// seconds alone. A retry after that runs again.
+    #[arg(long, env = "RUNLEDGER_IDEMPOTENCY_KEY_TTL", default_value = "24h", value_parser = parse_span)]
+    pub idempotency_key_ttl: Duration,
 }
 
 impl ServeArgs {
@@ -351,6 +357,35 @@ pub enum ClientCommand {
     Revoke { id: String },
 }
 
+/// The longest `--idempotency-key-ttl`: a year (a leap one).
+const MAX_SPAN: Duration = Duration::from_secs(366 * 24 * 60 * 60);
+
+/// A span as people write it: a whole number of seconds (`s`, or no unit), minutes (`m`),
+/// hours (`h`) or days (`d`); from a second to a year.
+pub fn parse_span(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let bad = || format!("invalid span '{text}': use e.g. 24h, 90m, 7d or 3600 (seconds)");
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let count: u64 = digits.parse().map_err(|_| bad())?;
+    let unit = match unit.trim() {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 60 * 60,
+        "d" => 24 * 60 * 60,
+        _ => return Err(bad()),
+    };
+    let span = Duration::from_secs(count.checked_mul(unit).ok_or_else(bad)?);
+    if span.is_zero() || span > MAX_SPAN {
+        return Err(format!(
+            "invalid span '{text}': it must be from 1 s to 366 days"
+        ));
+    }
+    Ok(span)
+}
+
 fn parse_scopes(text: &str) -> Result<Scopes, String> {
     match Scopes::parse(text) {
         Ok(scopes) if scopes.is_empty() => Err("at least one scope is needed".into()),
@@ -395,6 +430,8 @@ pub struct Settings {
     /// Whether an OpenLineage event of an unknown job makes its integration
     /// (`--lineage-create-integrations`).
     pub lineage_create_integrations: bool,
+    /// How long an `Idempotency-Key` and its answer are kept.
+    pub idempotency_key_ttl: Duration,
 }
 
 impl Settings {
@@ -412,6 +449,7 @@ impl Settings {
             limits: Limits::DEFAULT,
             clock: crate::time::Clock::default(),
             lineage_create_integrations: true,
+            idempotency_key_ttl: idempotency::DEFAULT_TTL,
         }
     }
 }
@@ -691,6 +729,36 @@ mod tests {
     }
 
     #[test]
+    fn the_idempotency_key_ttl_is_a_day_unless_set_as_people_write_spans() {
+        assert_eq!(
+            serve(&[]).unwrap().idempotency_key_ttl,
+            idempotency::DEFAULT_TTL
+        );
+        let ttl =
+            |text: &str| serve(&["--idempotency-key-ttl", text]).map(|s| s.idempotency_key_ttl);
+        assert_eq!(ttl("90m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(ttl("7d").unwrap(), Duration::from_secs(604_800));
+        assert_eq!(ttl("3600").unwrap(), Duration::from_secs(3600));
+        assert_eq!(ttl("30s").unwrap(), Duration::from_secs(30));
+        for bad in [
+            "0",
+            "0h",
+            "1w",
+            "h",
+            "-1h",
+            "1.5h",
+            "367d",
+            "99999999999999999999",
+        ] {
+            assert!(ttl(bad).is_err(), "{bad}");
+        }
+        assert!(
+            parse_span("1w").unwrap_err().contains("e.g. 24h"),
+            "the refusal shows the spelling"
+        );
+    }
+
+    #[test]
     fn every_limit_has_its_environment_variable() {
         use clap::CommandFactory;
         let cli = Cli::command();
@@ -702,6 +770,7 @@ mod tests {
             ("header-read-timeout", "RUNLEDGER_HEADER_READ_TIMEOUT"),
             ("max-connections", "RUNLEDGER_MAX_CONNECTIONS"),
             ("allow-private-webhooks", "RUNLEDGER_ALLOW_PRIVATE_WEBHOOKS"),
+            ("idempotency-key-ttl", "RUNLEDGER_IDEMPOTENCY_KEY_TTL"),
         ] {
             let arg = serve
                 .get_arguments()

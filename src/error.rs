@@ -34,6 +34,10 @@ pub enum Error {
     /// A strict client's write without `If-Match` (428).
     #[error("{0}")]
     PreconditionRequired(String),
+    /// Well-formed, but not what the request may be: an idempotency key sent before with
+    /// another request.
+    #[error("{0}")]
+    Unprocessable(String),
     /// Throttled; the client may retry after the duration.
     #[error("Too many requests: retry in {} s", retry_after_seconds(*.0))]
     TooManyRequests(std::time::Duration),

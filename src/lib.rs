@@ -14,6 +14,8 @@
 //! - [`view`]: how each resource is shown, as a tree written in JSON or XML (API and webhooks).
 //! - [`query`]: Coupa's query language, parsed to a typed AST and compiled to SQL with binds.
 //! - [`domain`]: the records and their rules (the run status machine), free of I/O.
+//! - [`sweeper`]: the background look at monitors whose deadline came.
+//! - [`workers`]: the other background loops (expired idempotency keys).
 //! - [`seeder`]: realistic history in bulk (`runledger seed`).
 //! - [`exec`]: `runledger exec`, a run recorded around any command, through the HTTP API.
 //! - [`store`]: the storage trait, implemented once for SQLite and PostgreSQL.
@@ -39,5 +41,6 @@ pub mod store;
 pub mod sweeper;
 pub mod time;
 pub mod view;
+pub mod workers;
 
 pub use error::{Error, Result};

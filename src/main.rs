@@ -59,6 +59,7 @@ async fn run(cli: Cli) -> Result<u8> {
                 event_retention: Duration::from_secs(args.event_retention),
                 db_pool_size: args.db_pool_size,
                 lineage_create_integrations: args.lineage_create_integrations,
+                idempotency_key_ttl: args.idempotency_key_ttl,
                 alerts: AlertSettings {
                     smtp_url: args.smtp_url,
                     smtp_from: args.smtp_from,

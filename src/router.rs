@@ -17,6 +17,7 @@ use tower_http::trace::TraceLayer;
 use crate::app::{App, AppState};
 use crate::config::Limits;
 use crate::domain::clients::Scope;
+use crate::http::idempotency::{self, Keys};
 use crate::http::records;
 use crate::http::{
     auth, bulk, contacts, deliveries, error, events, integrations, lineage, monitors, oauth, pings,
@@ -28,19 +29,30 @@ pub struct Route {
     pub method: Method,
     pub path: &'static str,
     pub scope: Scope,
+    /// Whether a request may bring an `Idempotency-Key` ([`crate::http::idempotency`]); on
+    /// any other route the header is ignored.
+    pub idempotent: bool,
     pub handler: MethodRouter<AppState>,
     /// Whether an API key may also come as a bearer token (see [`auth::Gate`]).
     pub bearer_keys: bool,
 }
 
 /// Every API route with the scope it requires: the one place where access is decided.
+///
+/// Every `POST` takes an `Idempotency-Key`, this one and any added later; `keyed` marks the
+/// other writes that do: the status actions, and the updates of records, which append the
+/// `responses` they carry.
 #[rustfmt::skip]
 pub fn routes() -> Vec<Route> {
     use Scope::{Read, Write};
     use records::{Errors, History};
-    let route = |method: Method, path, scope, handler| Route { method, path, scope, handler, bearer_keys: false };
+    let route = |method: Method, path, scope, handler| {
+        let idempotent = method == Method::POST;
+        Route { method, path, scope, idempotent, handler, bearer_keys: false }
+    };
+    let keyed = |method, path, scope, handler| Route { idempotent: true, ..route(method, path, scope, handler) };
     // OpenLineage clients send an API key as a bearer token.
-    let lineage = |method: Method, path, scope, handler| Route { method, path, scope, handler, bearer_keys: true };
+    let lineage = |method, path, scope, handler| Route { bearer_keys: true, ..route(method, path, scope, handler) };
     vec![
         route(Method::GET, "/api/integrations", Read, get(integrations::index)),
         route(Method::POST, "/api/integrations", Write, post(integrations::create)),
@@ -58,12 +70,12 @@ pub fn routes() -> Vec<Route> {
         route(Method::GET, "/api/integration_runs/{id}", Read, get(runs::show)),
         route(Method::PUT, "/api/integration_runs/{id}", Write, put(runs::update)),
         route(Method::PATCH, "/api/integration_runs/{id}", Write, patch(runs::update)),
-        route(Method::PUT, "/api/integration_runs/{id}/run", Write, put(runs::run)),
-        route(Method::PUT, "/api/integration_runs/{id}/pending", Write, put(runs::pending)),
-        route(Method::PUT, "/api/integration_runs/{id}/pause", Write, put(runs::pause)),
-        route(Method::PUT, "/api/integration_runs/{id}/success", Write, put(runs::success)),
-        route(Method::PUT, "/api/integration_runs/{id}/fail", Write, put(runs::fail)),
-        route(Method::PUT, "/api/integration_runs/{id}/finish", Write, put(runs::finish)),
+        keyed(Method::PUT, "/api/integration_runs/{id}/run", Write, put(runs::run)),
+        keyed(Method::PUT, "/api/integration_runs/{id}/pending", Write, put(runs::pending)),
+        keyed(Method::PUT, "/api/integration_runs/{id}/pause", Write, put(runs::pause)),
+        keyed(Method::PUT, "/api/integration_runs/{id}/success", Write, put(runs::success)),
+        keyed(Method::PUT, "/api/integration_runs/{id}/fail", Write, put(runs::fail)),
+        keyed(Method::PUT, "/api/integration_runs/{id}/finish", Write, put(runs::finish)),
         route(Method::GET, "/api/integration_runs/{id}/transitions", Read, get(runs::transitions)),
         route(Method::GET, "/api/integration_run_transitions", Read, get(runs::all_transitions)),
         // Static segments win over `{id}` in the router: `bulk` is never taken for an id.
@@ -74,10 +86,10 @@ pub fn routes() -> Vec<Route> {
         route(Method::POST, "/api/integration_errors", Write, post(records::create::<Errors>)),
         route(Method::POST, "/api/integration_errors/create_alert", Write, post(records::create_alert::<Errors>)),
         route(Method::GET, "/api/integration_errors/{id}", Read, get(records::show::<Errors>)),
-        route(Method::PUT, "/api/integration_errors/{id}", Write, put(records::update::<Errors>)),
-        route(Method::PATCH, "/api/integration_errors/{id}", Write, patch(records::update::<Errors>)),
-        route(Method::PUT, "/api/integration_errors/{id}/resolve", Write, put(records::resolve::<Errors>)),
-        route(Method::PUT, "/api/integration_errors/{id}/unresolve", Write, put(records::unresolve::<Errors>)),
+        keyed(Method::PUT, "/api/integration_errors/{id}", Write, put(records::update::<Errors>)),
+        keyed(Method::PATCH, "/api/integration_errors/{id}", Write, patch(records::update::<Errors>)),
+        keyed(Method::PUT, "/api/integration_errors/{id}/resolve", Write, put(records::resolve::<Errors>)),
+        keyed(Method::PUT, "/api/integration_errors/{id}/unresolve", Write, put(records::unresolve::<Errors>)),
         route(Method::POST, "/api/integration_errors/bulk/resolve", Write, post(bulk::resolve)),
         route(Method::POST, "/api/integration_errors/bulk/unresolve", Write, post(bulk::unresolve)),
 
@@ -88,10 +100,10 @@ pub fn routes() -> Vec<Route> {
         route(Method::POST, "/api/integration_history_records/create_alert_and_mark_exported", Write, post(records::create_alert_and_mark_exported::<History>)),
         route(Method::POST, "/api/integration_history_records/mark_exported", Write, post(records::mark_exported::<History>)),
         route(Method::GET, "/api/integration_history_records/{id}", Read, get(records::show::<History>)),
-        route(Method::PUT, "/api/integration_history_records/{id}", Write, put(records::update::<History>)),
-        route(Method::PATCH, "/api/integration_history_records/{id}", Write, patch(records::update::<History>)),
-        route(Method::PUT, "/api/integration_history_records/{id}/resolve", Write, put(records::resolve::<History>)),
-        route(Method::PUT, "/api/integration_history_records/{id}/unresolve", Write, put(records::unresolve::<History>)),
+        keyed(Method::PUT, "/api/integration_history_records/{id}", Write, put(records::update::<History>)),
+        keyed(Method::PATCH, "/api/integration_history_records/{id}", Write, patch(records::update::<History>)),
+        keyed(Method::PUT, "/api/integration_history_records/{id}/resolve", Write, put(records::resolve::<History>)),
+        keyed(Method::PUT, "/api/integration_history_records/{id}/unresolve", Write, put(records::unresolve::<History>)),
 
         route(Method::GET, "/api/integration_contacts", Read, get(contacts::index)),
         route(Method::POST, "/api/integration_contacts", Write, post(contacts::create)),
@@ -127,13 +139,25 @@ pub fn router(app: App, limits: &Limits) -> Router {
         // HEAD is served by the GET route, without the body.
         .route("/ping/{key}", get(pings::ping).post(pings::ping))
         .route("/ping/{key}/{signal}", get(pings::ping).post(pings::ping));
+    let keys = Keys {
+        app: state.clone(),
+        max_body_bytes: limits.max_body_bytes,
+    };
     for route in routes() {
+        let mut handler = route.handler;
+        // Inside the gate: a key belongs to the caller the gate admitted.
+        if route.idempotent {
+            handler = handler.route_layer(middleware::from_fn_with_state(
+                keys.clone(),
+                idempotency::guard,
+            ));
+        }
         let gate = auth::Gate {
             scope: route.scope,
             bearer_keys: route.bearer_keys,
         };
         let gate = middleware::from_fn_with_state((state.clone(), gate), auth::guard);
-        router = router.route(route.path, route.handler.route_layer(gate));
+        router = router.route(route.path, handler.route_layer(gate));
     }
     router
         .with_state(state)

@@ -16,12 +16,14 @@ use crate::app::App;
 use crate::auth::Authenticator;
 use crate::config::Limits;
 use crate::config::Settings;
+use crate::domain::idempotency::Rules;
 use crate::error::{Error, Result};
 use crate::hub::EventHub;
 use crate::router::router;
 use crate::server;
 use crate::store::{self, Store};
 use crate::sweeper::Sweeper;
+use crate::workers::key_expiry::KeyExpiry;
 
 pub struct Application {
     listener: TcpListener,
@@ -31,6 +33,7 @@ pub struct Application {
     alerts: Arc<Dispatcher>,
     sweeper: Arc<Sweeper>,
     events: Arc<EventHub>,
+    key_expiry: Arc<KeyExpiry>,
 }
 
 impl Application {
@@ -44,6 +47,15 @@ impl Application {
             store.clone(),
             settings.clock.clone(),
             alerts.clone(),
+        ));
+        let idempotency = Rules::new(
+            settings.idempotency_key_ttl,
+            settings.limits.request_timeout,
+        );
+        let key_expiry = Arc::new(KeyExpiry::new(
+            store.clone(),
+            settings.clock.clone(),
+            idempotency,
         ));
         let events = Arc::new(EventHub::new(
             store.clone(),
@@ -66,6 +78,7 @@ impl Application {
             require_auth: settings.require_auth,
             allow_private_webhooks: settings.alerts.allow_private_webhooks,
             lineage_create_integrations: settings.lineage_create_integrations,
+            idempotency,
         };
         let listener = TcpListener::bind(&settings.listen)
             .await
@@ -78,12 +91,19 @@ impl Application {
             alerts,
             sweeper,
             events,
+            key_expiry,
         })
     }
 
     /// The sweeper, for a caller that wants a round now (tests).
     pub fn sweeper(&self) -> Arc<Sweeper> {
         self.sweeper.clone()
+    }
+
+    /// The worker that deletes expired idempotency keys, for a caller that wants a round now
+    /// (tests).
+    pub fn key_expiry(&self) -> Arc<KeyExpiry> {
+        self.key_expiry.clone()
     }
 
     /// The store the application serves, for setup by its caller (first client, tests).
@@ -106,6 +126,7 @@ impl Application {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let dispatcher = tokio::spawn(self.alerts.clone().run(stopped.clone()));
         let sweeper = tokio::spawn(self.sweeper.clone().run(stopped.clone()));
+        let key_expiry = tokio::spawn(self.key_expiry.clone().run(stopped.clone()));
         let events = tokio::spawn(self.events.clone().run(stopped));
         // Event streams never end by themselves: they end when the server begins to stop.
         let hub = self.events.clone();
@@ -118,6 +139,7 @@ impl Application {
         let _ = dispatcher.await;
         let _ = sweeper.await;
         let _ = events.await;
+        let _ = key_expiry.await;
         Ok(())
     }
 }

@@ -141,6 +141,17 @@ fn peak_rss_mib(pid: u32) -> Option<f64> {
     Some(kib / 1024.0)
 }
 
+/// CPU time a process has used (user and system), from /proc (Linux), in seconds.
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command's name, which ends with the last ')': utime and stime
+    // are the 12th and 13th, in clock ticks (100 a second on Linux).
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
+    let user: f64 = fields.next()?.parse().ok()?;
+    let system: f64 = fields.next()?.parse().ok()?;
+    Some((user + system) / 100.0)
+}
+
 fn percentile(sorted: &[u64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -198,6 +209,19 @@ impl Conn {
         content_type: &'static str,
         body: Option<String>,
     ) -> (u16, Bytes, u64) {
+        self.send_keyed(method, path, content_type, body, None)
+            .await
+    }
+
+    /// [`Conn::send`] with an `Idempotency-Key`, when given.
+    async fn send_keyed(
+        &mut self,
+        method: Method,
+        path: &str,
+        content_type: &'static str,
+        body: Option<String>,
+        key: Option<String>,
+    ) -> (u16, Bytes, u64) {
         let started = Instant::now();
         let mut request = Request::builder()
             .method(method)
@@ -209,6 +233,9 @@ impl Conn {
         }
         if let Some(prefer) = &self.prefer {
             request = request.header("prefer", prefer);
+        }
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key);
         }
         if body.is_some() {
             request = request.header(CONTENT_TYPE, content_type);
@@ -228,25 +255,37 @@ impl Conn {
         (status, bytes, started.elapsed().as_micros() as u64)
     }
 
-    /// A JSON request; the answer's body parsed.
-    async fn json(&mut self, method: Method, path: &str, body: Option<Value>) -> (u16, Value, u64) {
+    /// A JSON request, with an `Idempotency-Key` when given; the answer's body parsed.
+    async fn json(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        key: Option<String>,
+    ) -> (u16, Value, u64) {
         let body = body.map(|b| b.to_string());
-        let (status, bytes, micros) = self.send(method, path, "application/json", body).await;
+        let (status, bytes, micros) = self
+            .send_keyed(method, path, "application/json", body, key)
+            .await;
         let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         (status, value, micros)
     }
 }
 
 /// One request of a lifecycle: it must answer `expected`; its latency is filed under `kind`
-/// (one of [`KINDS`]). Returns the answer's body.
+/// (one of [`KINDS`]). With `key`, a POST or status action carries an `Idempotency-Key` made
+/// of it and the kind. Returns the answer's body.
 async fn step(
     conn: &mut Conn,
     latencies: &mut [Vec<u64>],
     kind: &str,
     (method, path, body): (Method, &str, Option<Value>),
     expected: u16,
+    key: Option<&str>,
 ) -> Value {
-    let (status, answer, micros) = conn.json(method, path, body).await;
+    let keyed = method == Method::POST || kind == "run" || kind == "finish";
+    let key = key.filter(|_| keyed).map(|key| format!("{key}-{kind}"));
+    let (status, answer, micros) = conn.json(method, path, body, key).await;
     assert_eq!(status, expected, "{kind} {path}: {answer}");
     let index = KINDS.iter().position(|k| *k == kind).expect("a known kind");
     latencies[index].push(micros);
@@ -254,23 +293,32 @@ async fn step(
 }
 
 /// One closed-loop worker: lifecycles until `stop`; latencies per kind, in microseconds.
-async fn lifecycles(mut conn: Conn, worker: u64, stop: Arc<AtomicBool>) -> (u64, Vec<Vec<u64>>) {
+/// `keyed` names a series of lifecycles whose POSTs and status actions carry idempotency keys
+/// (unique per request).
+async fn lifecycles(
+    mut conn: Conn,
+    worker: u64,
+    stop: Arc<AtomicBool>,
+    keyed: Option<&'static str>,
+) -> (u64, Vec<Vec<u64>>) {
     let mut latencies = vec![Vec::new(); KINDS.len()];
     let lat = &mut latencies;
     let mut done = 0;
     let runs = "/api/integration_runs";
     while !stop.load(Ordering::Relaxed) {
+        let key = keyed.map(|series| format!("{series}-{worker}-{done}"));
+        let key = key.as_deref();
         let code = format!("SEED_{:03}", (worker + done) % 50 + 1);
         let create = (
             Method::POST,
             runs,
             Some(json!({"integration": {"code": code}})),
         );
-        let run = step(&mut conn, lat, "create", create, 201).await;
+        let run = step(&mut conn, lat, "create", create, 201, key).await;
         let id = run["id"].as_i64().expect("id");
         let path = format!("{runs}/{id}/run");
         let body = Some(json!({"total-records": 100}));
-        step(&mut conn, lat, "run", (Method::PUT, &path, body), 200).await;
+        step(&mut conn, lat, "run", (Method::PUT, &path, body), 200, key).await;
         let path = format!("{runs}/{id}");
         let body = Some(json!({"records-processed": 100}));
         step(
@@ -279,36 +327,46 @@ async fn lifecycles(mut conn: Conn, worker: u64, stop: Arc<AtomicBool>) -> (u64,
             "progress",
             (Method::PATCH, &path, body),
             200,
+            key,
         )
         .await;
         let finish = if (worker + done) % 10 == 0 {
             let error = json!({"integration-run": {"id": id}, "contact-alert-type": "Technical",
                                "document-type": "OrderHeader", "document-id": id});
             let file = (Method::POST, "/api/integration_errors", Some(error));
-            step(&mut conn, lat, "error", file, 201).await;
+            step(&mut conn, lat, "error", file, 201, key).await;
             format!("{runs}/{id}/fail")
         } else {
             format!("{runs}/{id}/success")
         };
-        step(&mut conn, lat, "finish", (Method::PUT, &finish, None), 200).await;
+        step(
+            &mut conn,
+            lat,
+            "finish",
+            (Method::PUT, &finish, None),
+            200,
+            key,
+        )
+        .await;
         done += 1;
     }
     (done, latencies)
 }
 
-/// Lifecycles per second from `concurrency` closed-loop workers for `seconds`, with the
-/// latencies of each request kind.
+/// Lifecycles per second from `concurrency` closed-loop workers for `seconds`, and their
+/// latencies per kind; `keyed` names a series of idempotency keys to send.
 async fn lifecycle_load(
     base: &str,
     bearer: &HeaderValue,
     concurrency: u64,
     seconds: f64,
+    keyed: Option<&'static str>,
 ) -> (f64, Vec<Vec<u64>>) {
     let stop = Arc::new(AtomicBool::new(false));
     let mut workers = Vec::new();
     for w in 0..concurrency {
         let conn = Conn::open(base, Some(bearer)).await;
-        workers.push(tokio::spawn(lifecycles(conn, w, stop.clone())));
+        workers.push(tokio::spawn(lifecycles(conn, w, stop.clone(), keyed)));
     }
     let started = Instant::now();
     tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
@@ -430,7 +488,7 @@ async fn run(args: Args) {
     let mut at_32 = 0.0f64;
     for concurrency in [1u64, 8, 32] {
         let (per_second, mut latencies) =
-            lifecycle_load(&server.base, &bearer, concurrency, args.seconds).await;
+            lifecycle_load(&server.base, &bearer, concurrency, args.seconds, None).await;
         best = best.max(per_second);
         at_32 = per_second;
         print!("   concurrency {concurrency:>2}: {per_second:>7.0} lifecycles/s  ");
@@ -453,7 +511,8 @@ async fn run(args: Args) {
         ] {
             let listeners =
                 stream::Listeners::open(&server.base, &bearer, args.listeners, integrations).await;
-            let (per_second, _) = lifecycle_load(&server.base, &bearer, 32, args.seconds).await;
+            let (per_second, _) =
+                lifecycle_load(&server.base, &bearer, 32, args.seconds, None).await;
             let counts = listeners.settle(Duration::from_secs(30)).await;
             listeners.close();
             let (low, high) = (counts.iter().min(), counts.iter().max());
@@ -466,6 +525,36 @@ async fn run(args: Args) {
             );
         }
     }
+    // The cost of idempotency keys (issue 15): the same load with and without a key on every
+    // POST and status action, alternated twice so that both see the same machine.
+    // The server's CPU per lifecycle too: unlike the rate, it does not depend on what else
+    // the machine runs.
+    let pid = server.child.id();
+    let (mut plain, mut keyed, mut plain_cpu, mut keyed_cpu) = (0.0, 0.0, 0.0, 0.0);
+    for series in ["a", "b"] {
+        for keys in [None, Some(series)] {
+            let (cpu, started) = (cpu_seconds(pid).unwrap_or(0.0), Instant::now());
+            let (rate, _) = lifecycle_load(&server.base, &bearer, 32, args.seconds, keys).await;
+            let lifecycles = rate * started.elapsed().as_secs_f64();
+            let cpu_ms = (cpu_seconds(pid).unwrap_or(0.0) - cpu) * 1000.0 / lifecycles.max(1.0);
+            let label = if keys.is_some() { "with" } else { "without" };
+            println!(
+                "   idempotency keys, round {series}, {label}: {rate:.0} lifecycles/s, server CPU {cpu_ms:.3} ms a lifecycle"
+            );
+            if keys.is_some() {
+                (keyed, keyed_cpu) = (keyed + rate / 2.0, keyed_cpu + cpu_ms / 2.0);
+            } else {
+                (plain, plain_cpu) = (plain + rate / 2.0, plain_cpu + cpu_ms / 2.0);
+            }
+        }
+    }
+    println!(
+        "   idempotency keys on every POST and status action (concurrency 32, 2 alternated rounds of {} s each): without {plain:.0} lifecycles/s, with {keyed:.0} lifecycles/s = {:.1} % ({:+.1} %); server CPU {plain_cpu:.3} and {keyed_cpu:.3} ms a lifecycle ({:+.1} %)",
+        args.seconds,
+        keyed / plain * 100.0,
+        (keyed / plain - 1.0) * 100.0,
+        (keyed_cpu / plain_cpu - 1.0) * 100.0
+    );
 
     // 3. Queries.
     println!(
@@ -481,6 +570,7 @@ async fn run(args: Args) {
         .json(
             Method::GET,
             &format!("/api/integration_runs/{middle}"),
+            None,
             None,
         )
         .await;
@@ -541,7 +631,7 @@ async fn run(args: Args) {
         let path = format!("/api/integration_runs?{query}&limit=50").replace('+', "%2B");
         let mut lat = Vec::new();
         for _ in 0..200 {
-            let (status, _, micros) = conn.json(Method::GET, &path, None).await;
+            let (status, _, micros) = conn.json(Method::GET, &path, None, None).await;
             assert_eq!(status, 200, "{query}");
             lat.push(micros);
         }

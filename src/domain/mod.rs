@@ -12,6 +12,7 @@ pub mod contacts;
 pub mod coupa_scopes;
 pub mod etag;
 pub mod events;
+pub mod idempotency;
 pub mod input;
 pub mod integrations;
 pub mod lineage;

@@ -31,6 +31,7 @@ pub fn status(error: &Error) -> StatusCode {
         Error::Conflict(_) => StatusCode::CONFLICT,
         Error::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
         Error::PreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,
+        Error::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
         Error::Storage(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

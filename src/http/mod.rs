@@ -9,6 +9,7 @@ pub mod deliveries;
 pub mod error;
 pub mod events;
 pub mod format;
+pub mod idempotency;
 pub mod integrations;
 pub mod limits;
 pub mod lineage;

@@ -4,7 +4,7 @@
 //! The traits speak in domain types and take whole operations (create a run, move it to a
 //! status), so that every operation is one transaction. Each resource's module
 //! ([`integrations`], [`runs`], [`records`], [`bulk`], [`contacts`], [`monitors`], [`pings`],
-//! [`lineage`], [`outbox`], [`clients`], [`seed`])
+//! [`lineage`], [`outbox`], [`clients`], [`idempotency`], [`seed`])
 //! implements its trait for [`backend::SqlStore`], generic over the backend's [`exec::Executor`];
 //! the SQL, which both backends run as written, lives once in [`sql`], and the backend files
 //! keep only what differs (connections, transactions, a few statements).
@@ -16,6 +16,7 @@ mod contacts;
 mod emit;
 mod events;
 mod exec;
+mod idempotency;
 mod integrations;
 mod lineage;
 mod monitors;
@@ -47,6 +48,7 @@ use crate::domain::clients::{Client, ClientKind, NewClient};
 use crate::domain::contacts::{Contact, ContactFields};
 use crate::domain::etag::IfMatch;
 use crate::domain::events::{Change, Event, Position};
+use crate::domain::idempotency::{Answer, Fingerprint, Identity, Rules, Taking, Ticket};
 use crate::domain::integrations::{Integration, IntegrationFields, NewIntegration};
 use crate::domain::lineage::Intake;
 use crate::domain::lineage::RunId;
@@ -80,6 +82,7 @@ pub trait Store:
     + LineageStore
     + OutboxStore
     + ClientStore
+    + IdempotencyStore
     + SeedStore
 {
 }
@@ -98,6 +101,7 @@ impl<T> Store for T where
         + LineageStore
         + OutboxStore
         + ClientStore
+        + IdempotencyStore
         + SeedStore
 {
 }
@@ -422,6 +426,27 @@ pub trait ClientStore: Send + Sync + 'static {
     async fn client_by_secret_hash(&self, hash: &[u8]) -> Result<Option<Client>>;
     /// The token signing key: the stored one, or `fresh` when none was stored yet.
     async fn signing_key(&self, fresh: Vec<u8>) -> Result<Vec<u8>>;
+}
+
+/// Idempotency keys: what the layer in front of the keyed routes and the expiry worker hold.
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync + 'static {
+    /// Takes the key for a request at `now`, in one transaction: a new key, or one whose row
+    /// [`crate::domain::idempotency::standing`] says is free, is held in flight for the
+    /// request; otherwise what the row holds is answered.
+    async fn take_key(&self, identity: Identity, now: Timestamp, rules: Rules) -> Result<Taking>;
+    /// Stores the answer of the request holding `ticket`; `false` if it no longer holds it
+    /// (its lease ran out and another request took the key over).
+    async fn store_answer(
+        &self,
+        ticket: Ticket,
+        fingerprint: Fingerprint,
+        answer: Answer,
+    ) -> Result<bool>;
+    /// Frees the key that the request holding `ticket` took, its answer not kept.
+    async fn free_key(&self, ticket: Ticket) -> Result<()>;
+    /// Deletes up to `limit` keys taken at or before `taken_by`, oldest first; how many.
+    async fn delete_keys_taken_by(&self, taken_by: Timestamp, limit: i64) -> Result<u64>;
 }
 
 /// Bulk loading, for `runledger seed` and the benchmark.

@@ -14,6 +14,7 @@ use runledger::domain::clients::{ClientKind, Scopes};
 use runledger::startup::Application;
 use runledger::store::Store;
 use runledger::sweeper::{Round, Sweeper};
+use runledger::workers::key_expiry::KeyExpiry;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
@@ -24,6 +25,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub store: Arc<dyn Store>,
     pub sweeper: Arc<Sweeper>,
+    /// The worker that deletes expired idempotency keys, for a round now.
+    pub key_expiry: Arc<KeyExpiry>,
     settings: Settings,
     running: Option<Running>,
     /// The database, removed when the test ends.
@@ -154,12 +157,19 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let (database, database_url) = TestDatabase::create(crate::BACKEND).await;
     let mut settings = Settings::new(database_url, "127.0.0.1:0");
     adjust(&mut settings);
-    let (address, store, sweeper, running) = start(&settings).await;
+    let Started {
+        address,
+        store,
+        sweeper,
+        key_expiry,
+        running,
+    } = start(&settings).await;
     let mut test_app = TestApp {
         address,
         client: reqwest::Client::new(),
         store,
         sweeper,
+        key_expiry,
         settings,
         running: Some(running),
         _database: database,
@@ -170,18 +180,34 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     test_app
 }
 
-async fn start(settings: &Settings) -> (String, Arc<dyn Store>, Arc<Sweeper>, Running) {
+/// A server just started, with what a test reaches of it.
+struct Started {
+    address: String,
+    store: Arc<dyn Store>,
+    sweeper: Arc<Sweeper>,
+    key_expiry: Arc<KeyExpiry>,
+    running: Running,
+}
+
+async fn start(settings: &Settings) -> Started {
     let app = Application::build(settings)
         .await
         .expect("the application builds");
     let address = format!("http://{}", app.local_addr().expect("bound address"));
     let store = app.store();
     let sweeper = app.sweeper();
+    let key_expiry = app.key_expiry();
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(app.run_until_stopped(async {
         let _ = stopped.await;
     }));
-    (address, store, sweeper, Running { stop, task })
+    Started {
+        address,
+        store,
+        sweeper,
+        key_expiry,
+        running: Running { stop, task },
+    }
 }
 
 impl TestApp {
@@ -195,11 +221,12 @@ impl TestApp {
                 .expect("server task")
                 .expect("the server stopped cleanly");
         }
-        let (address, store, sweeper, running) = start(&self.settings).await;
-        self.address = address;
-        self.store = store;
-        self.sweeper = sweeper;
-        self.running = Some(running);
+        let started = start(&self.settings).await;
+        self.address = started.address;
+        self.store = started.store;
+        self.sweeper = started.sweeper;
+        self.key_expiry = started.key_expiry;
+        self.running = Some(started.running);
     }
 
     /// [`restart`](Self::restart) with the settings adjusted by `adjust` first: a node whose

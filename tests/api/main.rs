@@ -16,6 +16,7 @@ mod exec;
 mod extensions;
 mod formats;
 mod helpers;
+mod idempotency;
 mod integrations;
 mod limits;
 mod lineage;

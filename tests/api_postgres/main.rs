@@ -29,6 +29,8 @@ mod extensions;
 mod formats;
 #[path = "../api/helpers.rs"]
 mod helpers;
+#[path = "../api/idempotency.rs"]
+mod idempotency;
 #[path = "../api/integrations.rs"]
 mod integrations;
 #[path = "../api/limits.rs"]

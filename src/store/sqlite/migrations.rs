@@ -35,6 +35,7 @@ const FILES: &[(&str, &str)] = &[
     migration!("20261201160000_pings.sql"),
     migration!("20261201170000_sweeper.sql"),
     migration!("20261202090000_transitions_versions_lineage.sql"),
+    migration!("20261202100000_idempotency_keys.sql"),
     migration!("20261202110000_openlineage.sql"),
     migration!("20261202120000_events.sql"),
     migration!("20261202130000_event_subscriptions.sql"),
