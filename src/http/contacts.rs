@@ -88,16 +88,23 @@ pub async fn update(State(app): State<AppState>, Id(id): Id, write: Write) -> Re
 /// Refuses a webhook URL that points into the server's own network, as far as can be told
 /// without resolving it; the dispatcher checks again, after resolution, before every send.
 fn check_webhook(app: &AppState, fields: &ContactFields) -> Result<()> {
-    let Some(Some(url)) = &fields.webhook_url else {
-        return Ok(());
-    };
+    match &fields.webhook_url {
+        Some(Some(url)) => check_target(app, url, "Webhook url"),
+        _ => Ok(()),
+    }
+}
+
+/// Refuses a webhook target (`element`, as the message names it) that is not a web URL or
+/// that points into the server's own network, as far as can be told without resolving it.
+/// Contacts and event subscriptions alike: the dispatcher checks again before every send.
+pub(super) fn check_target(app: &AppState, url: &str, element: &str) -> Result<()> {
     match egress::check_contact_url(url, app.allow_private_webhooks) {
         Ok(_) => Ok(()),
-        Err(egress::Refusal::NotHttp) => Err(Error::invalid(
-            "Webhook url must be an http:// or https:// URL",
-        )),
+        Err(egress::Refusal::NotHttp) => Err(Error::invalid(format!(
+            "{element} must be an http:// or https:// URL"
+        ))),
         Err(refusal) => Err(Error::invalid(format!(
-            "Webhook url is refused: {refusal}{}",
+            "{element} is refused: {refusal}{}",
             refusal.hint()
         ))),
     }

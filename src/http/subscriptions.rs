@@ -4,6 +4,7 @@
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 
+use super::contacts::check_target;
 use super::format::Format;
 use super::paging::Listing;
 use super::reply::Reply;
@@ -11,7 +12,6 @@ use super::{Id, Write};
 use crate::app::AppState;
 use crate::auth::secrets;
 use crate::domain::subscriptions::SubscriptionFields;
-use crate::egress;
 use crate::error::{Error, Result};
 use crate::query::schema::SUBSCRIPTIONS;
 use crate::query::{Shape, stream_filter};
@@ -103,14 +103,10 @@ fn fields(write: &Write) -> Result<SubscriptionFields> {
     Ok(fields)
 }
 
-/// Refuses a URL into the server's own network as a contact's webhook is refused; the
-/// dispatcher checks again, after resolution, before every send.
+/// Refuses a URL into the server's own network, as a contact's webhook is refused.
 fn check_url(app: &AppState, fields: &SubscriptionFields) -> Result<()> {
-    let Some(Some(url)) = &fields.url else {
-        return Ok(());
-    };
-    egress::check_contact_url(url, app.allow_private_webhooks).map_err(|refusal| {
-        Error::invalid(format!("Url is refused: {refusal}{}", refusal.hint()))
-    })?;
-    Ok(())
+    match &fields.url {
+        Some(Some(url)) => check_target(app, url, "Url"),
+        _ => Ok(()),
+    }
 }
