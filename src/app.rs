@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::alerts::Dispatcher;
 use crate::auth::Authenticator;
-use crate::domain::idempotency::Rules;
+use crate::domain::idempotency::{Flights, Rules};
 use crate::store::Store;
 use crate::time::Clock;
 
@@ -30,6 +30,8 @@ pub struct App {
     pub lineage_create_integrations: bool,
     /// How long idempotency keys are kept and held (`--idempotency-key-ttl`, the time limit).
     pub idempotency: Rules,
+    /// The idempotency keys this node's requests hold now.
+    pub flights: Arc<Flights>,
 }
 
 /// What every handler gets: a cheap clone of the one [`App`].

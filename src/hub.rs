@@ -4,12 +4,13 @@
 //! A background task reads the settled events after the last one it read (every node reads
 //! them all, whichever node wrote them), shows each once as JSON, and hands it to every
 //! listener through a broadcast channel. Each filter a listener holds is evaluated once per
-//! batch for all listeners holding it, by the database, so the stream's filters are exactly
-//! the query language's. A listener that falls behind the channel, or resumes from an event
+//! batch for all listeners holding it: in memory when its conditions are on the event's own
+//! columns ([`crate::query::eval`], which answers as the SQL does), else by the database, so
+//! the stream's filters are exactly the query language's. A listener that falls behind the channel, or resumes from an event
 //! the hub has passed, reads from the table with the same filter until it catches up: the
 //! stream loses nothing and repeats nothing. Old events are deleted after the retention.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -19,7 +20,8 @@ use tokio::sync::{broadcast, watch};
 use crate::alerts::Dispatcher;
 use crate::domain::events::{Change, Event, Position};
 use crate::error::Result;
-use crate::query::Query;
+use crate::query::eval::{self, Columns};
+use crate::query::{Bind, Query};
 use crate::store::{EventStore, Store, SubscriptionStore};
 use crate::time::Clock;
 use crate::view::events::node;
@@ -41,17 +43,31 @@ pub struct Published {
     pub event: Event,
     /// The event as a Server-Sent Events frame, made once for every listener.
     pub frame: Bytes,
-    /// For each filter held when the event was read: whether it matches.
-    pub matched: HashMap<Arc<str>, bool>,
 }
 
 /// The events of one read, handed to every listener at once: a listener wakes once a
-/// batch, not once an event, and one without a filter sends `frames` as they are.
+/// batch, not once an event, and sends what it takes of the batch without a copy.
 #[derive(Debug)]
 pub struct Batch {
     pub events: Vec<Published>,
-    /// Every frame of the batch, one after the other.
+    /// Every frame of the batch, one after the other: what a stream without a filter sends.
     pub frames: Bytes,
+    /// For each filter held when the batch was read (by its query string): the frames of
+    /// the events it matches, one after the other.
+    pub matched: HashMap<Arc<str>, Bytes>,
+}
+
+impl Columns for Event {
+    fn column(&self, name: &str) -> Option<Option<Bind>> {
+        Some(match name {
+            "id" => Some(Bind::Int(self.position.id)),
+            "topic" => Some(Bind::Text(self.topic.as_str().to_owned())),
+            "integration_id" => self.integration_id.map(Bind::Int),
+            "integration_run_id" => self.integration_run_id.map(Bind::Int),
+            "created_at" => Some(Bind::Time(self.created_at)),
+            _ => return None,
+        })
+    }
 }
 
 pub struct EventHub {
@@ -159,38 +175,58 @@ impl EventHub {
         let last = last.position;
         let full = events.len() as i64 == BATCH;
         let changes = self.store.changes(&events).await?;
-        let ids: Vec<i64> = events.iter().map(|e| e.position.id).collect();
         let filters: Vec<(Arc<str>, Query)> = {
             let held = self.filters.lock().unwrap_or_else(PoisonError::into_inner);
             held.iter()
                 .map(|(k, (q, _))| (k.clone(), q.clone()))
                 .collect()
         };
-        let mut matching: Vec<(Arc<str>, Vec<i64>)> = Vec::with_capacity(filters.len());
-        for (key, filter) in filters {
-            matching.push((key, self.store.events_matching(&ids, &filter).await?));
-        }
         let mut published = Vec::with_capacity(events.len());
         let mut frames = Vec::new();
         for (event, change) in events.into_iter().zip(changes) {
-            let matched = matching
-                .iter()
-                .map(|(key, ids)| (key.clone(), ids.contains(&event.position.id)))
-                .collect();
             let frame = frame(&event, change.as_ref());
             frames.extend_from_slice(&frame);
-            published.push(Published {
-                event,
-                frame,
-                matched,
-            });
+            published.push(Published { event, frame });
+        }
+        let mut matched = HashMap::with_capacity(filters.len());
+        for (key, filter) in filters {
+            let frames = self.matching_frames(&published, &filter).await?;
+            matched.insert(key, frames);
         }
         // No listener is not an error: the next one starts from the table.
         let _ = self.sender.send(Arc::new(Batch {
             events: published,
             frames: Bytes::from(frames),
+            matched,
         }));
         Ok((last, full))
+    }
+
+    /// The frames of the events that `filter` matches, one after the other: decided in
+    /// memory when it can be, else by one query for the whole batch.
+    async fn matching_frames(&self, published: &[Published], filter: &Query) -> Result<Bytes> {
+        let decided: Option<Vec<bool>> = published
+            .iter()
+            .map(|p| eval::matches(filter, &p.event))
+            .collect();
+        let decided = match decided {
+            Some(decided) => decided,
+            None => {
+                let ids: Vec<i64> = published.iter().map(|p| p.event.position.id).collect();
+                let found: HashSet<i64> = self
+                    .store
+                    .events_matching(&ids, filter)
+                    .await?
+                    .into_iter()
+                    .collect();
+                ids.iter().map(|id| found.contains(id)).collect()
+            }
+        };
+        let mut frames = Vec::new();
+        for (p, _) in published.iter().zip(decided).filter(|(_, m)| *m) {
+            frames.extend_from_slice(&p.frame);
+        }
+        Ok(Bytes::from(frames))
     }
 
     /// Hands the events up to `head` to the outbox for every subscription behind it.

@@ -16,7 +16,7 @@ use crate::app::App;
 use crate::auth::Authenticator;
 use crate::config::Limits;
 use crate::config::Settings;
-use crate::domain::idempotency::Rules;
+use crate::domain::idempotency::{Flights, Rules};
 use crate::error::{Error, Result};
 use crate::hub::EventHub;
 use crate::router::router;
@@ -34,6 +34,7 @@ pub struct Application {
     sweeper: Arc<Sweeper>,
     events: Arc<EventHub>,
     key_expiry: Arc<KeyExpiry>,
+    flights: Arc<Flights>,
 }
 
 impl Application {
@@ -52,6 +53,7 @@ impl Application {
             settings.idempotency_key_ttl,
             settings.limits.request_timeout,
         );
+        let flights = Arc::new(Flights::default());
         let key_expiry = Arc::new(KeyExpiry::new(
             store.clone(),
             settings.clock.clone(),
@@ -79,6 +81,7 @@ impl Application {
             allow_private_webhooks: settings.alerts.allow_private_webhooks,
             lineage_create_integrations: settings.lineage_create_integrations,
             idempotency,
+            flights: flights.clone(),
         };
         let listener = TcpListener::bind(&settings.listen)
             .await
@@ -92,6 +95,7 @@ impl Application {
             sweeper,
             events,
             key_expiry,
+            flights,
         })
     }
 
@@ -135,6 +139,13 @@ impl Application {
             hub.close();
         };
         server::serve(self.listener, self.router, self.limits, shutdown).await;
+        // The answers of the last writes are stored after they went out: wait for them.
+        let answered = async {
+            while !self.flights.is_empty() {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        };
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), answered).await;
         let _ = stop.send(true);
         let _ = dispatcher.await;
         let _ = sweeper.await;

@@ -1,10 +1,13 @@
 //! Idempotency keys (the IETF httpapi draft's `Idempotency-Key`, as Stripe behaves): what a
 //! key may be, what makes a retry the same request, what a key's row means for a request
-//! that brings it, and which answers are kept.
+//! that brings it, which answers are kept, and which keys this node's requests hold now.
 //!
-//! Everything here is pure. The HTTP layer reads the key and the request's parts, the store
-//! takes or reads the key's row and asks [`standing`] what that row means.
+//! Everything here is pure. The HTTP layer reads the key and the request's parts; the store
+//! takes the key's row in the request's first write, or reads it, and asks [`standing`] what
+//! that row means.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -18,13 +21,13 @@ pub const MAX_KEY_CHARS: usize = 255;
 /// How long a key is kept by default: a day, as Stripe keeps them.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
-/// How long past the request time limit a request may still hold its key: the handler is
-/// dropped at the limit, but a write it had handed to the store may still be committing.
+/// How long past the request time limit a key's row may wait for its answer: the handler is
+/// dropped at the limit, but the answer of a write that committed may still be on its way.
 pub const LEASE_MARGIN: Duration = Duration::from_secs(60);
 
 /// A key as the client chose it: 1 to 255 visible ASCII characters, sent bare (Stripe's
 /// `abc`) or as a structured-field string (the draft's `"abc"`). Both spellings are one key.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Key(String);
 
 impl Key {
@@ -86,7 +89,7 @@ fn refusal(why: &str) -> Error {
 
 /// Which key a request brings: the same text from another client, or on another route, is
 /// another key.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Identity {
     /// The calling client's id; 0 when authentication is off.
     pub client_id: i64,
@@ -94,6 +97,86 @@ pub struct Identity {
     /// The path without its query (the query is part of the [`Fingerprint`]).
     pub path: String,
     pub key: Key,
+}
+
+/// The keys that this node's requests hold now: a second request with one of them, while
+/// the first is still being received or handled, is a 409 at once; while the first's answer,
+/// sent already, is being stored, it waits for it. Across nodes, the key's row does the same
+/// (the store takes it in the request's first write).
+#[derive(Debug, Default)]
+pub struct Flights {
+    /// Each held key, and whether its request has answered.
+    held: Mutex<HashMap<Identity, bool>>,
+}
+
+/// Why a key could not be held.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Busy {
+    /// Another request of this node is being received or handled with it.
+    Running,
+    /// Another request of this node has answered, and its answer is being stored.
+    Answering,
+}
+
+impl Flights {
+    /// Holds `identity` for a request until the flight is dropped, or says what holds it.
+    pub fn enter(self: &Arc<Self>, identity: Identity) -> std::result::Result<Flight, Busy> {
+        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        match held.get(&identity) {
+            Some(false) => Err(Busy::Running),
+            Some(true) => Err(Busy::Answering),
+            None => {
+                held.insert(identity.clone(), false);
+                Ok(Flight {
+                    flights: self.clone(),
+                    identity,
+                })
+            }
+        }
+    }
+
+    /// Whether no request holds a key: every answer is stored.
+    pub fn is_empty(&self) -> bool {
+        self.held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_empty()
+    }
+}
+
+/// A key held by a request of this node; released when dropped.
+#[derive(Debug)]
+pub struct Flight {
+    flights: Arc<Flights>,
+    identity: Identity,
+}
+
+impl Flight {
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// The request has answered: its answer is being stored.
+    pub fn answered(&self) {
+        let mut held = self
+            .flights
+            .held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(answered) = held.get_mut(&self.identity) {
+            *answered = true;
+        }
+    }
+}
+
+impl Drop for Flight {
+    fn drop(&mut self) {
+        self.flights
+            .held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.identity);
+    }
 }
 
 /// What a request is, as far as a retry must repeat it: everything that changes what the
@@ -161,18 +244,18 @@ pub fn kept(status: u16) -> bool {
     status < 500 && !matches!(status, 408 | 409 | 429)
 }
 
-/// How long keys last, and how long a request may hold one.
+/// How long keys last, and how long a key's row may wait for its answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rules {
-    /// A key with an answer is forgotten this long after it was taken.
+    /// A key is forgotten this long after it was taken.
     pub ttl: Duration,
-    /// A key still in flight this long after it was taken was abandoned (its request's node
-    /// crashed, or stopped between the write and storing the answer), and may be retaken.
+    /// A row still without its answer this long after it was taken has lost it: its write
+    /// committed, and its node stopped before the answer was stored.
     pub lease: Duration,
 }
 
 impl Rules {
-    /// Keys kept for `ttl`, held in flight for the request time limit and a margin.
+    /// Keys kept for `ttl`; answers awaited for the request time limit and a margin.
     pub fn new(ttl: Duration, request_timeout: Duration) -> Rules {
         Rules {
             ttl,
@@ -180,10 +263,15 @@ impl Rules {
         }
     }
 
-    /// Keys taken at or before this instant may all be deleted: forgotten if answered,
-    /// abandoned if not.
+    /// Keys taken at or before this instant may all be deleted, answered or not: the
+    /// forgotten ones ([`Standing::Free`]).
     pub fn expired_if_taken_by(&self, now: Timestamp) -> Timestamp {
         now - time::elapsed(self.ttl.max(self.lease))
+    }
+
+    /// Answered keys taken at or before this instant are forgotten too.
+    pub fn answered_expired_if_taken_by(&self, now: Timestamp) -> Timestamp {
+        now - time::elapsed(self.ttl)
     }
 }
 
@@ -191,28 +279,35 @@ impl Rules {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Held {
     pub taken_at: Timestamp,
-    /// Whether its answer is stored; otherwise its request is in flight.
+    /// Whether its answer is stored; otherwise its write committed and the answer is on
+    /// its way, or was lost.
     pub answered: bool,
 }
 
 /// What a key's row means for a request that brings the key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Standing {
-    /// As good as absent: forgotten (answered, past the TTL) or abandoned (in flight, past the
-    /// lease). The request takes the key over.
+    /// As good as absent: forgotten, past the TTL (and, unanswered, past the lease too). The
+    /// request takes the key over.
     Free,
-    /// Another request holds it now: 409.
+    /// Its request's write committed and its answer is on its way: 409, retry in a moment.
     InFlight,
+    /// Its request's write committed, but the answer never came (its node stopped): 409,
+    /// the request is not run twice.
+    Lost,
     /// Answered: the retry gets the answer if it is the same request, else 422.
     Answered,
 }
 
+/// The store's conditions ([`Rules::expired_if_taken_by`], [`Rules::answered_expired_if_taken_by`])
+/// say the same of a row in SQL.
 pub fn standing(held: Held, now: Timestamp, rules: &Rules) -> Standing {
     let age = now - held.taken_at;
     match held.answered {
-        true if age >= time::elapsed(rules.ttl) => Standing::Free,
+        true if held.taken_at <= rules.answered_expired_if_taken_by(now) => Standing::Free,
         true => Standing::Answered,
-        false if age >= time::elapsed(rules.lease) => Standing::Free,
+        false if held.taken_at <= rules.expired_if_taken_by(now) => Standing::Free,
+        false if age >= time::elapsed(rules.lease) => Standing::Lost,
         false => Standing::InFlight,
     }
 }
@@ -225,16 +320,12 @@ pub struct Ticket {
     pub taken_at: Timestamp,
 }
 
-/// What taking a key gave.
+/// A key's row, read for a request that met it held: when it was taken and the answer it
+/// holds, if any.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Taking {
-    /// The request holds the key: run it, then store its answer or free the key.
-    Taken(Ticket),
-    InFlight,
-    Answered {
-        fingerprint: Fingerprint,
-        answer: Answer,
-    },
+pub struct Row {
+    pub taken_at: Timestamp,
+    pub answer: Option<(Fingerprint, Answer)>,
 }
 
 #[cfg(test)]
@@ -357,7 +448,7 @@ mod tests {
     }
 
     #[test]
-    fn a_row_is_free_once_forgotten_or_abandoned_and_otherwise_held() {
+    fn a_row_is_free_once_forgotten_held_while_its_answer_comes_and_lost_after() {
         let rules = Rules::new(DEFAULT_TTL, Duration::from_secs(30));
         assert_eq!(rules.lease, Duration::from_secs(90));
         let taken_at = time::from_unix(1_800_000_000).unwrap();
@@ -366,20 +457,47 @@ mod tests {
             taken_at,
             answered: true,
         };
-        let in_flight = Held {
+        let waiting = Held {
             taken_at,
             answered: false,
         };
         assert_eq!(standing(answered, at(0), &rules), Standing::Answered);
         assert_eq!(standing(answered, at(86_399), &rules), Standing::Answered);
         assert_eq!(standing(answered, at(86_400), &rules), Standing::Free);
-        assert_eq!(standing(in_flight, at(0), &rules), Standing::InFlight);
-        assert_eq!(standing(in_flight, at(89), &rules), Standing::InFlight);
-        assert_eq!(standing(in_flight, at(90), &rules), Standing::Free);
-        // A TTL shorter than the lease never frees a key that a request may still hold.
+        assert_eq!(standing(waiting, at(0), &rules), Standing::InFlight);
+        assert_eq!(standing(waiting, at(89), &rules), Standing::InFlight);
+        assert_eq!(standing(waiting, at(90), &rules), Standing::Lost);
+        assert_eq!(standing(waiting, at(86_399), &rules), Standing::Lost);
+        assert_eq!(standing(waiting, at(86_400), &rules), Standing::Free);
+        // A TTL shorter than the lease frees an answered key at the TTL, and a row still
+        // awaiting its answer only once the lease is over.
         let short = Rules::new(Duration::from_secs(10), Duration::from_secs(30));
-        assert_eq!(standing(in_flight, at(10), &short), Standing::InFlight);
+        assert_eq!(standing(answered, at(10), &short), Standing::Free);
+        assert_eq!(standing(waiting, at(10), &short), Standing::InFlight);
+        assert_eq!(standing(waiting, at(90), &short), Standing::Free);
         assert_eq!(short.expired_if_taken_by(at(90)), taken_at);
         assert_eq!(rules.expired_if_taken_by(at(86_400)), taken_at);
+    }
+
+    #[test]
+    fn a_key_is_held_by_one_request_of_a_node_at_a_time() {
+        let flights = Arc::new(Flights::default());
+        let identity = |key: &str| Identity {
+            client_id: 1,
+            method: "POST".into(),
+            path: "/api/integration_runs".into(),
+            key: Key::parse(key.as_bytes()).unwrap(),
+        };
+        let first = flights.enter(identity("a")).expect("free");
+        assert_eq!(flights.enter(identity("a")).unwrap_err(), Busy::Running);
+        first.answered();
+        assert_eq!(flights.enter(identity("a")).unwrap_err(), Busy::Answering);
+        let other = flights.enter(identity("b")).expect("another key");
+        assert_eq!(first.identity(), &identity("a"));
+        drop(first);
+        assert!(!flights.is_empty());
+        let again = flights.enter(identity("a")).expect("released");
+        drop((again, other));
+        assert!(flights.is_empty());
     }
 }

@@ -23,7 +23,7 @@ use crate::app::AppState;
 use crate::domain::events::{Position, resume_id};
 use crate::error::{Error, Result};
 use crate::hub::{BATCH, Batch, FilterGuard, Published, frame};
-use crate::query::{Query, stream_filter};
+use crate::query::{Query, eval, stream_filter};
 use crate::store::EventStore;
 
 /// How long a stream stays silent before it sends a comment, so that proxies keep it open.
@@ -183,10 +183,18 @@ impl Listener {
         if last <= self.cursor {
             return Ok(None);
         }
-        if self.filter.is_none() && first > self.cursor {
-            self.cursor = last;
-            return Ok(Some(batch.frames.clone()));
+        if first > self.cursor {
+            let whole = match &self.filter {
+                None => Some(&batch.frames),
+                Some((key, _, _)) => batch.matched.get(key),
+            };
+            if let Some(frames) = whole {
+                self.cursor = last;
+                return Ok((!frames.is_empty()).then(|| frames.clone()));
+            }
         }
+        // Part of the batch was passed already (the stream caught up into it), or the
+        // filter was held after the hub read it: event by event.
         let mut frames = Vec::new();
         for published in batch
             .events
@@ -202,20 +210,17 @@ impl Listener {
     }
 
     async fn matches(&self, published: &Published) -> Result<bool> {
-        let Some((key, query, _)) = &self.filter else {
+        let Some((_, query, _)) = &self.filter else {
             return Ok(true);
         };
-        match published.matched.get(key) {
-            Some(&matches) => Ok(matches),
-            // Held after the hub read this batch: asked for this one event.
-            None => {
-                let id = published.event.position.id;
-                Ok(self
-                    .store
-                    .events_matching(&[id], query)
-                    .await?
-                    .contains(&id))
-            }
+        if let Some(matches) = eval::matches(query, &published.event) {
+            return Ok(matches);
         }
+        let id = published.event.position.id;
+        Ok(self
+            .store
+            .events_matching(&[id], query)
+            .await?
+            .contains(&id))
     }
 }

@@ -4,10 +4,16 @@
 //!
 //! The layer sits inside the auth gate (a key is the caller's own) and in front of the
 //! handler. A request without the header passes straight through, with no database access.
-//! With one, the key is taken before the body is read, so a retry that arrives while the
-//! first request is still being received or handled meets it in flight (409). The answer is
-//! stored, or the key freed, after the handler answers; what a key's row means is decided in
-//! [`crate::domain::idempotency`].
+//! With one, the key is held on this node before the body is read, so a retry that arrives
+//! while the first request is still being received, handled or answered meets it in flight
+//! (409). The handler then runs with a claim on the key: its first write takes the key's
+//! row in the write's own transaction ([`crate::store::claiming`]), so the key and the
+//! effect commit together, and a request of another node that holds the key undoes the
+//! write. The answer is stored after it goes out, while the key stays held on this node; an
+//! answer without a write (a refusal) is stored before. A request that met the key held
+//! gets what the key's row says ([`crate::domain::idempotency::standing`]).
+
+use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -22,8 +28,11 @@ use super::conditional::EXTENSIONS_HEADER;
 use super::error::ErrorMessages;
 use super::format::Format;
 use crate::app::AppState;
-use crate::domain::idempotency::{Answer, Fingerprint, Identity, Key, Sent, Taking, Ticket, kept};
+use crate::domain::idempotency::{
+    Answer, Busy, Fingerprint, Flight, Held, Identity, Key, Sent, Standing, kept, standing,
+};
 use crate::error::{Error, Result};
+use crate::store::{Claim, Claimed, claiming};
 
 pub const KEY_HEADER: &str = "idempotency-key";
 
@@ -49,48 +58,148 @@ pub async fn guard(State(keys): State<Keys>, request: Request, next: Next) -> Re
         path: request.uri().path().to_owned(),
         key,
     };
-    let store = &keys.app.store;
-    let now = keys.app.clock.now();
-    match store.take_key(identity, now, keys.app.idempotency).await? {
-        Taking::InFlight => Ok(in_flight()),
-        Taking::Answered {
-            fingerprint,
-            answer,
-        } => {
-            let (parts, body) = match read(request, keys.max_body_bytes).await {
-                Ok(read) => read,
-                Err(refusal) => return Ok(refusal),
-            };
-            if fingerprint == fingerprint_of(&parts, &body) {
-                Ok(replay(answer))
-            } else {
-                Err(Error::Unprocessable(
-                    "This Idempotency-Key was sent before with another request (its method, \
-                     path, query, Content-Type, Accept, X-Runledger-Extensions or body \
-                     differed): send a new key with a new request"
-                        .into(),
-                ))
+    let app = &keys.app;
+    // Released when the request ends, whatever ends it; once answered, when its answer is
+    // stored.
+    let Some(flight) = enter(app, identity).await else {
+        return Ok(in_flight());
+    };
+    let (parts, body) = match read(request, keys.max_body_bytes).await {
+        Ok(read) => read,
+        Err(refusal) => return Ok(refusal),
+    };
+    let fingerprint = fingerprint_of(&parts, &body);
+    let claim = Claim::new(flight.identity().clone(), app.clock.now(), app.idempotency);
+    let request = Request::from_parts(parts, Body::from(body));
+    let response = claiming(claim.clone(), next.run(request)).await;
+    let status = response.status().as_u16();
+    match claim.state() {
+        Claimed::Held => met_held(app, flight.identity().clone(), fingerprint).await,
+        Claimed::Taken(ticket) if kept(status) => {
+            let (response, answer) = answer_of(response).await;
+            flight.answered();
+            let app = app.clone();
+            // The write is committed and the answer goes out now; a retry meanwhile meets
+            // the key held on this node, or its row without an answer on another (409).
+            tokio::spawn(async move {
+                match app.store.store_answer(ticket, fingerprint, answer).await {
+                    Ok(true) => {}
+                    Ok(false) => tracing::warn!(
+                        key = ticket.id,
+                        "an idempotency key's row changed before its answer was stored"
+                    ),
+                    Err(error) => tracing::error!(
+                        key = ticket.id, %error, "cannot store an idempotency key's answer"
+                    ),
+                }
+                drop(flight);
+            });
+            Ok(response)
+        }
+        Claimed::Taken(ticket) => {
+            // Answered with a failure after a write (the write that took the key, then
+            // another that failed): the key is freed, so the retry runs.
+            if let Err(error) = app.store.free_key(ticket).await {
+                tracing::error!(key = ticket.id, %error, "cannot free an idempotency key");
+            }
+            Ok(response)
+        }
+        Claimed::Open if kept(status) => {
+            let identity = flight.identity().clone();
+            let (response, answer) = answer_of(response).await;
+            let now = app.clock.now();
+            match app
+                .store
+                .keep_answer(identity.clone(), now, app.idempotency, fingerprint, answer)
+                .await
+            {
+                Ok(true) => Ok(response),
+                Ok(false) => met_held(app, identity, fingerprint).await,
+                // Nothing was written: the answer goes out, and a retry runs again.
+                Err(error) => {
+                    tracing::error!(%error, "cannot keep an idempotency key's answer");
+                    Ok(response)
+                }
             }
         }
-        Taking::Taken(ticket) => {
-            let hold = Hold {
-                app: keys.app.clone(),
-                ticket: Some(ticket),
-            };
-            let (parts, body) = match read(request, keys.max_body_bytes).await {
-                Ok(read) => read,
-                Err(refusal) => {
-                    hold.free().await;
-                    return Ok(refusal);
-                }
-            };
-            let fingerprint = fingerprint_of(&parts, &body);
-            // From here on the handler may write: only an answer frees the key.
-            hold.keep();
-            let response = next.run(Request::from_parts(parts, Body::from(body))).await;
-            Ok(settle(&keys.app, ticket, fingerprint, response).await)
+        Claimed::Open => Ok(response),
+    }
+}
+
+/// How long a request waits for the answer of another with its key to be stored, at most;
+/// it is a write in the next group commit, a few milliseconds away.
+const ANSWER_WAIT: Duration = Duration::from_secs(2);
+
+/// Holds the request's key on this node: at once, or once the answer of the request that
+/// holds it is stored (a retry sent as soon as the first answer came). `None` while another
+/// request is being received or handled with it.
+async fn enter(app: &AppState, identity: Identity) -> Option<Flight> {
+    let waited = Instant::now();
+    loop {
+        match app.flights.enter(identity.clone()) {
+            Ok(flight) => return Some(flight),
+            Err(Busy::Answering) if waited.elapsed() < ANSWER_WAIT => {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            Err(_) => return None,
         }
     }
+}
+
+/// The answer for a request that met its key held by another: what the key's row says.
+async fn met_held(
+    app: &AppState,
+    identity: Identity,
+    fingerprint: Fingerprint,
+) -> Result<Response> {
+    let Some(row) = app.store.key_row(identity).await? else {
+        // Deleted since: expired a moment ago. The client's retry takes it.
+        return Ok(in_flight());
+    };
+    let held = Held {
+        taken_at: row.taken_at,
+        answered: row.answer.is_some(),
+    };
+    match (
+        standing(held, app.clock.now(), &app.idempotency),
+        row.answer,
+    ) {
+        (Standing::Answered, Some((first, answer))) if first == fingerprint => Ok(replay(answer)),
+        (Standing::Answered, Some(_)) => Err(Error::Unprocessable(
+            "This Idempotency-Key was sent before with another request (its method, path, \
+             query, Content-Type, Accept, X-Runledger-Extensions or body differed): send a \
+             new key with a new request"
+                .into(),
+        )),
+        (Standing::Lost, _) => Err(Error::Conflict(
+            "The request with this Idempotency-Key was carried out, but its answer was lost \
+             when the server stopped: read the record to see the outcome (a new key runs the \
+             request again)"
+                .into(),
+        )),
+        // Taken, answered or freed a moment ago, or its answer is on its way.
+        _ => Ok(in_flight()),
+    }
+}
+
+/// A handler's answer, and the same answer as kept for its key. The handlers' answers are
+/// bodies in memory: reading one cannot fail or wait.
+async fn answer_of(response: Response) -> (Response, Answer) {
+    let (parts, body) = response.into_parts();
+    let body = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    let answer = Answer {
+        status: parts.status.as_u16(),
+        content_type: parts
+            .headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        body: body.to_vec(),
+        messages: parts.extensions.get::<ErrorMessages>().map(|m| m.0.clone()),
+    };
+    (Response::from_parts(parts, Body::from(body)), answer)
 }
 
 /// The request's key: `None` without the header; one header, well-formed, or a 400.
@@ -147,57 +256,6 @@ fn fingerprint_of(parts: &Parts, body: &[u8]) -> Fingerprint {
     })
 }
 
-/// Stores the handler's answer for its key, or frees the key when the answer is not kept;
-/// answers it either way. The answer is sent only once it is stored (and, on SQLite, synced),
-/// so a client that got it will find it again.
-async fn settle(
-    app: &AppState,
-    ticket: Ticket,
-    fingerprint: Fingerprint,
-    response: Response,
-) -> Response {
-    let status = response.status();
-    if !kept(status.as_u16()) {
-        free(app, ticket).await;
-        return response;
-    }
-    let (parts, body) = response.into_parts();
-    // The handlers' answers are bodies in memory: reading one cannot fail or wait.
-    let Ok(body) = axum::body::to_bytes(body, usize::MAX).await else {
-        free(app, ticket).await;
-        return Error::Internal("a handler's answer could not be read".into()).into_response();
-    };
-    let answer = Answer {
-        status: status.as_u16(),
-        content_type: parts
-            .headers
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-        body: body.to_vec(),
-        messages: parts.extensions.get::<ErrorMessages>().map(|m| m.0.clone()),
-    };
-    match app.store.store_answer(ticket, fingerprint, answer).await {
-        Ok(true) => {}
-        Ok(false) => tracing::warn!(
-            key = ticket.id,
-            "an idempotency key was taken over before its answer was stored"
-        ),
-        // The write is done: its answer goes out; a retry finds the key in flight, and runs
-        // again once the lease is over.
-        Err(error) => {
-            tracing::error!(key = ticket.id, %error, "cannot store an idempotency key's answer")
-        }
-    }
-    Response::from_parts(parts, Body::from(body))
-}
-
-async fn free(app: &AppState, ticket: Ticket) {
-    if let Err(error) = app.store.free_key(ticket).await {
-        tracing::error!(key = ticket.id, %error, "cannot free an idempotency key");
-    }
-}
-
 /// A stored answer, marked as one. An error's body is written from its messages on the way
 /// out, in the format the request asked for (the same as the first's: it is in the
 /// fingerprint).
@@ -229,40 +287,4 @@ fn in_flight() -> Response {
         .headers_mut()
         .insert(RETRY_AFTER, HeaderValue::from_static("1"));
     response
-}
-
-/// A key taken for a request whose handler has not started: freed if the request ends
-/// before it does (its body never came, the client went away), so that nothing holds it.
-struct Hold {
-    app: AppState,
-    ticket: Option<Ticket>,
-}
-
-impl Hold {
-    async fn free(mut self) {
-        if let Some(ticket) = self.ticket.take() {
-            free(&self.app, ticket).await;
-        }
-    }
-
-    /// The handler is about to run: only its answer decides the key from now on. A request
-    /// dropped while it runs (the time limit) leaves the key in flight until the lease ends,
-    /// since its write may still land.
-    fn keep(mut self) {
-        self.ticket = None;
-    }
-}
-
-impl Drop for Hold {
-    fn drop(&mut self) {
-        let Some(ticket) = self.ticket.take() else {
-            return;
-        };
-        // Dropped inside the runtime that ran the request; a drop anywhere else has no one
-        // to free the key with, and the lease frees it.
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let app = self.app.clone();
-            runtime.spawn(async move { free(&app, ticket).await });
-        }
-    }
 }

@@ -17,6 +17,7 @@
 
 pub mod bulk;
 pub mod cursor;
+pub mod eval;
 pub mod params;
 pub mod schema;
 pub mod shape;

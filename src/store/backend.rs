@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use super::claim;
 use super::exec::Executor;
 use crate::error::Result;
 use crate::query::Query;
@@ -43,12 +44,59 @@ pub trait Backend: Send + Sync + 'static {
 
 /// The store over a backend: every consumer trait of [`super`], written once.
 pub struct SqlStore<B> {
-    pub(super) db: B,
+    pub(super) db: Db<B>,
+}
+
+/// A backend as the store's resources use it: its writes take the idempotency key that the
+/// request running on the task claims ([`claim::claiming`]), in their own transaction.
+pub struct Db<B>(B);
+
+impl<B: Backend> Db<B> {
+    /// [`Backend::write`]; while the task's request claims a key that no write has taken yet,
+    /// the key's row is taken first in the same transaction, and a key held by another
+    /// request undoes the write ([`claim::take_in`]).
+    pub async fn write<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut B::Conn) -> BoxFuture<'c, Result<T>> + Send + 'static,
+    {
+        let Some(claim) = claim::pending_claim() else {
+            return self.0.write(work).await;
+        };
+        let taking = claim.clone();
+        let (ticket, done) = self
+            .0
+            .write(move |tx| {
+                Box::pin(async move {
+                    let ticket = claim::take_in(tx, &taking).await?;
+                    Ok((ticket, work(tx).await?))
+                })
+            })
+            .await?;
+        claim::taken(&claim, ticket);
+        Ok(done)
+    }
+
+    pub async fn read<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut B::Conn) -> BoxFuture<'c, Result<T>> + Send + 'static,
+    {
+        self.0.read(work).await
+    }
+
+    pub async fn read_snapshot<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut B::Conn) -> BoxFuture<'c, Result<T>> + Send + 'static,
+    {
+        self.0.read_snapshot(work).await
+    }
 }
 
 impl<B: Backend> SqlStore<B> {
     pub fn new(db: B) -> Self {
-        SqlStore { db }
+        SqlStore { db: Db(db) }
     }
 
     /// Reads a page of `listing`: on one snapshot when its matches are counted too, so that

@@ -11,6 +11,7 @@
 
 mod backend;
 mod bulk;
+mod claim;
 mod clients;
 mod contacts;
 mod emit;
@@ -34,6 +35,8 @@ mod subscriptions;
 mod sweep;
 mod transitions;
 
+pub use claim::{Claim, Claimed, claiming};
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -48,7 +51,7 @@ use crate::domain::clients::{Client, ClientKind, NewClient};
 use crate::domain::contacts::{Contact, ContactFields};
 use crate::domain::etag::IfMatch;
 use crate::domain::events::{Change, Event, Position};
-use crate::domain::idempotency::{Answer, Fingerprint, Identity, Rules, Taking, Ticket};
+use crate::domain::idempotency::{Answer, Fingerprint, Identity, Row as KeyRow, Rules, Ticket};
 use crate::domain::integrations::{Integration, IntegrationFields, NewIntegration};
 use crate::domain::lineage::Intake;
 use crate::domain::lineage::RunId;
@@ -431,12 +434,20 @@ pub trait ClientStore: Send + Sync + 'static {
 /// Idempotency keys: what the layer in front of the keyed routes and the expiry worker hold.
 #[async_trait]
 pub trait IdempotencyStore: Send + Sync + 'static {
-    /// Takes the key for a request at `now`, in one transaction: a new key, or one whose row
-    /// [`crate::domain::idempotency::standing`] says is free, is held in flight for the
-    /// request; otherwise what the row holds is answered.
-    async fn take_key(&self, identity: Identity, now: Timestamp, rules: Rules) -> Result<Taking>;
-    /// Stores the answer of the request holding `ticket`; `false` if it no longer holds it
-    /// (its lease ran out and another request took the key over).
+    /// The row that holds `identity`'s key, if any: for a request that met it held.
+    async fn key_row(&self, identity: Identity) -> Result<Option<KeyRow>>;
+    /// Takes `identity`'s key at `now` with its answer, for a request that answered without
+    /// a write (a refusal); `false` when another request holds the key.
+    async fn keep_answer(
+        &self,
+        identity: Identity,
+        now: Timestamp,
+        rules: Rules,
+        fingerprint: Fingerprint,
+        answer: Answer,
+    ) -> Result<bool>;
+    /// Stores the answer of the request whose write took the key (`ticket`); `false` if the
+    /// row is no longer its own.
     async fn store_answer(
         &self,
         ticket: Ticket,

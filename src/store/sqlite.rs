@@ -140,9 +140,13 @@ fn connect(path: &Path, access: OpenFlags, pragmas: &str) -> rusqlite::Result<Co
     // A path, never a `file:` URI: whatever the file is named, it is the file opened.
     let conn = Connection::open_with_flags(path, access | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
     conn.busy_timeout(Duration::from_secs(10))?;
-    // LIKE is case-sensitive, as it is on PostgreSQL (and it can then use indexes).
+    // LIKE is case-sensitive, as it is on PostgreSQL (and it can then use indexes). The
+    // savepoint that each write of a group commit runs in keeps the pages it changes in a
+    // statement journal: in memory, not in a temporary file written for every write (it is
+    // never needed after a crash; the WAL is).
     conn.execute_batch(
-        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA case_sensitive_like = ON;",
+        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA case_sensitive_like = ON; \
+         PRAGMA temp_store = MEMORY;",
     )?;
     conn.execute_batch(pragmas)?;
     // Room for every statement the store prepares, and the page queries' shapes.

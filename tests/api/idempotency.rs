@@ -636,47 +636,92 @@ async fn a_retry_while_the_first_request_is_in_flight_is_a_409_with_retry_after(
 }
 
 #[tokio::test]
-async fn a_key_held_in_flight_past_its_lease_is_taken_over() {
+async fn a_write_whose_answer_was_lost_is_never_run_twice_and_its_key_frees_after_the_ttl() {
     let app = spawn_app().await;
     app.create_integration("CRASHY").await;
-    let api_key = app.register_api_key("crashy-client", Scopes::ALL).await;
-    let client = api_key_client(&api_key);
-    let body = json!({"integration": {"code": "CRASHY"}});
+    let body = new_run("CRASHY");
+    let first = send(
+        &app,
+        &app.client,
+        Method::POST,
+        RUNS,
+        Some("k"),
+        body.clone(),
+    )
+    .await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.text);
+    // The answer is stored just after it is sent: a retry waits for it.
+    let replayed = send(
+        &app,
+        &app.client,
+        Method::POST,
+        RUNS,
+        Some("k"),
+        body.clone(),
+    )
+    .await;
+    assert!(replayed.replayed, "{}", replayed.text);
 
-    // Stands for a node that took the key and died: it never answers within the lease, the
-    // request time limit (30 s) and a minute. (The clock is whole seconds and the system's
-    // may tick once meanwhile: hence 88, and 2 more.)
-    let abandoned = HeldOpen::start(&app, &api_key, RUNS, "k", body.clone()).await;
-    app.advance(Duration::from_secs(88));
+    // Stands for a node that committed the write, and with it the key's row, then stopped
+    // before it stored the answer (as any other node sees that row).
+    app.execute_sql(
+        "UPDATE idempotency_keys SET status = NULL, fingerprint = NULL, content_type = NULL, \
+         body = NULL, messages = NULL",
+    )
+    .await;
+    let conflict = |answer: &Answer| {
+        assert_eq!(answer.status, StatusCode::CONFLICT, "{}", answer.text);
+        assert!(!answer.replayed);
+        messages(&answer.json(), "integration-run").join("")
+    };
     let early = send(
         &app,
-        &client,
+        &app.client,
         Method::POST,
         RUNS,
         Some("k"),
-        Some(body.clone()),
+        body.clone(),
     )
     .await;
-    assert_eq!(early.status, StatusCode::CONFLICT);
-    app.advance(Duration::from_secs(2));
-    let retry = send(
+    assert!(conflict(&early).contains("in progress"));
+    // Another request with the key runs as far as its write, which the held key undoes.
+    let other = json!({"integration": {"code": "CRASHY"}, "total-records": 5});
+    let undone = send(
         &app,
-        &client,
+        &app.client,
         Method::POST,
         RUNS,
         Some("k"),
-        Some(body.clone()),
+        Some(other),
     )
     .await;
-    assert_eq!(retry.status, StatusCode::CREATED, "{}", retry.text);
-    assert!(!retry.replayed);
+    assert!(conflict(&undone).contains("in progress"));
+    assert_eq!(runs_of(&app, "CRASHY").await, 1);
 
-    // The first request still runs if it comes back, but its answer is not the key's.
-    let (status, _, _) = abandoned.finish().await;
-    assert_eq!(status, 201);
-    let again = send(&app, &client, Method::POST, RUNS, Some("k"), Some(body)).await;
-    assert!(again.replayed);
-    assert_eq!(again.text, retry.text);
+    // Past the lease (the request time limit, 30 s, and a minute) the answer is lost, and
+    // said so. (The clock is whole seconds and the system's may tick once: hence 90.)
+    app.advance(Duration::from_secs(90));
+    let lost = send(
+        &app,
+        &app.client,
+        Method::POST,
+        RUNS,
+        Some("k"),
+        body.clone(),
+    )
+    .await;
+    assert!(
+        conflict(&lost).contains("its answer was lost"),
+        "{}",
+        lost.text
+    );
+    assert_eq!(runs_of(&app, "CRASHY").await, 1, "never run twice");
+
+    app.advance(DAY);
+    let again = send(&app, &app.client, Method::POST, RUNS, Some("k"), body).await;
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.text);
+    assert!(!again.replayed, "a forgotten key is a new key");
+    assert_eq!(runs_of(&app, "CRASHY").await, 2);
 }
 
 #[tokio::test]
