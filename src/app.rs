@@ -32,6 +32,8 @@ pub struct App {
     pub idempotency: Rules,
     /// The idempotency keys this node's requests hold now.
     pub flights: Arc<Flights>,
+    /// Stores the answers of keyed writes after they went out.
+    pub answers: Arc<crate::workers::answers::Answers>,
 }
 
 /// What every handler gets: a cheap clone of the one [`App`].

@@ -23,6 +23,7 @@ use crate::router::router;
 use crate::server;
 use crate::store::{self, Store};
 use crate::sweeper::Sweeper;
+use crate::workers::answers::Answers;
 use crate::workers::key_expiry::KeyExpiry;
 
 pub struct Application {
@@ -35,6 +36,7 @@ pub struct Application {
     events: Arc<EventHub>,
     key_expiry: Arc<KeyExpiry>,
     flights: Arc<Flights>,
+    answers: Arc<Answers>,
 }
 
 impl Application {
@@ -54,6 +56,7 @@ impl Application {
             settings.limits.request_timeout,
         );
         let flights = Arc::new(Flights::default());
+        let answers = Arc::new(Answers::new(store.clone()));
         let key_expiry = Arc::new(KeyExpiry::new(
             store.clone(),
             settings.clock.clone(),
@@ -82,6 +85,7 @@ impl Application {
             lineage_create_integrations: settings.lineage_create_integrations,
             idempotency,
             flights: flights.clone(),
+            answers: answers.clone(),
         };
         let listener = TcpListener::bind(&settings.listen)
             .await
@@ -96,6 +100,7 @@ impl Application {
             events,
             key_expiry,
             flights,
+            answers,
         })
     }
 
@@ -131,6 +136,7 @@ impl Application {
         let dispatcher = tokio::spawn(self.alerts.clone().run(stopped.clone()));
         let sweeper = tokio::spawn(self.sweeper.clone().run(stopped.clone()));
         let key_expiry = tokio::spawn(self.key_expiry.clone().run(stopped.clone()));
+        let answers = tokio::spawn(self.answers.clone().run(stopped.clone()));
         let events = tokio::spawn(self.events.clone().run(stopped));
         // Event streams never end by themselves: they end when the server begins to stop.
         let hub = self.events.clone();
@@ -151,6 +157,7 @@ impl Application {
         let _ = sweeper.await;
         let _ = events.await;
         let _ = key_expiry.await;
+        let _ = answers.await;
         Ok(())
     }
 }

@@ -511,13 +511,15 @@ async fn run(args: Args) {
         ] {
             let listeners =
                 stream::Listeners::open(&server.base, &bearer, args.listeners, integrations).await;
+            let before = listeners.bytes();
             let (per_second, _) =
                 lifecycle_load(&server.base, &bearer, 32, args.seconds, None).await;
+            let streamed = (listeners.bytes() - before) as f64 / args.seconds / 1e6;
             let counts = listeners.settle(Duration::from_secs(30)).await;
             listeners.close();
             let (low, high) = (counts.iter().min(), counts.iter().max());
             println!(
-                "   concurrency 32 with {} event-stream listeners ({what} each): {per_second:>7.0} lifecycles/s = {:.1} % of the rate without; each listener received {} to {} events",
+                "   concurrency 32 with {} event-stream listeners ({what} each): {per_second:>7.0} lifecycles/s = {:.1} % of the rate without; each listener received {} to {} events; the streams carried {streamed:.0} MB/s while the load ran",
                 counts.len(),
                 per_second / at_32 * 100.0,
                 low.copied().unwrap_or(0),

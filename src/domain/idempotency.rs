@@ -226,7 +226,7 @@ impl Fingerprint {
 }
 
 /// The answer kept for a key: what a retry gets back.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Answer {
     pub status: u16,
     pub content_type: Option<String>,

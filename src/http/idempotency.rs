@@ -33,6 +33,7 @@ use crate::domain::idempotency::{
 };
 use crate::error::{Error, Result};
 use crate::store::{Claim, Claimed, claiming};
+use crate::workers::answers::Pending;
 
 pub const KEY_HEADER: &str = "idempotency-key";
 
@@ -78,21 +79,13 @@ pub async fn guard(State(keys): State<Keys>, request: Request, next: Next) -> Re
         Claimed::Taken(ticket) if kept(status) => {
             let (response, answer) = answer_of(response).await;
             flight.answered();
-            let app = app.clone();
             // The write is committed and the answer goes out now; a retry meanwhile meets
             // the key held on this node, or its row without an answer on another (409).
-            tokio::spawn(async move {
-                match app.store.store_answer(ticket, fingerprint, answer).await {
-                    Ok(true) => {}
-                    Ok(false) => tracing::warn!(
-                        key = ticket.id,
-                        "an idempotency key's row changed before its answer was stored"
-                    ),
-                    Err(error) => tracing::error!(
-                        key = ticket.id, %error, "cannot store an idempotency key's answer"
-                    ),
-                }
-                drop(flight);
+            app.answers.store(Pending {
+                ticket,
+                fingerprint,
+                answer,
+                flight,
             });
             Ok(response)
         }

@@ -98,27 +98,25 @@ impl<B: Backend> IdempotencyStore for SqlStore<B> {
             .await
     }
 
-    async fn store_answer(
-        &self,
-        ticket: Ticket,
-        fingerprint: Fingerprint,
-        answer: Answer,
-    ) -> Result<bool> {
-        let messages = messages_json(&answer);
+    async fn store_answers(&self, answers: Vec<(Ticket, Fingerprint, Answer)>) -> Result<usize> {
         self.db
             .write(move |tx| {
                 Box::pin(async move {
-                    let stored = query(STORE_ANSWER)
-                        .bind(ticket.id)
-                        .bind(ticket.taken_at)
-                        .bind(i64::from(answer.status))
-                        .bind(fingerprint.0.as_slice())
-                        .bind(answer.content_type)
-                        .bind(answer.body)
-                        .bind(messages)
-                        .execute(tx)
-                        .await?;
-                    Ok(stored == 1)
+                    let mut stored = 0;
+                    for (ticket, fingerprint, answer) in answers {
+                        let messages = messages_json(&answer);
+                        stored += query(STORE_ANSWER)
+                            .bind(ticket.id)
+                            .bind(ticket.taken_at)
+                            .bind(i64::from(answer.status))
+                            .bind(fingerprint.0.as_slice())
+                            .bind(answer.content_type)
+                            .bind(answer.body)
+                            .bind(messages)
+                            .execute(tx)
+                            .await?;
+                    }
+                    Ok(stored as usize)
                 })
             })
             .await

@@ -446,14 +446,9 @@ pub trait IdempotencyStore: Send + Sync + 'static {
         fingerprint: Fingerprint,
         answer: Answer,
     ) -> Result<bool>;
-    /// Stores the answer of the request whose write took the key (`ticket`); `false` if the
-    /// row is no longer its own.
-    async fn store_answer(
-        &self,
-        ticket: Ticket,
-        fingerprint: Fingerprint,
-        answer: Answer,
-    ) -> Result<bool>;
+    /// Stores the answers of the requests whose writes took their keys, in one write; how
+    /// many were stored (a row no longer the request's is passed over).
+    async fn store_answers(&self, answers: Vec<(Ticket, Fingerprint, Answer)>) -> Result<usize>;
     /// Frees the key that the request holding `ticket` took, its answer not kept.
     async fn free_key(&self, ticket: Ticket) -> Result<()>;
     /// Deletes up to `limit` keys taken at or before `taken_by`, oldest first; how many.
