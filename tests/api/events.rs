@@ -179,6 +179,28 @@ async fn a_filter_in_the_query_language_holds_back_every_other_event() {
 }
 
 #[tokio::test]
+async fn a_filter_decided_in_memory_passes_the_same_events_as_one_the_database_decides() {
+    let app = spawn_app().await;
+    let wanted = app.create_integration("KEPT").await["id"].as_i64().unwrap();
+    app.create_integration("OTHER").await;
+    // The first names only the event's own columns (decided by the hub in memory); the
+    // second goes through an association (decided by the database); both mean the same.
+    let by_columns = format!("?integration_id[in]={wanted},999999&topic[not_eq]=health");
+    let by_association = "?integration[code]=kept&topic[in]=run,integration-error";
+    let mut in_memory = Stream::open(&app, &app.address, &by_columns, None).await;
+    let mut in_database = Stream::open(&app, &app.address, by_association, None).await;
+    let other = app.create_run("OTHER").await;
+    let kept = app.create_run("KEPT").await;
+    app.file_error(kept, "Invoice", false).await;
+    act(&app, other, "fail").await;
+    act(&app, kept, "finish").await;
+    let (a, b) = (in_memory.take(3).await, in_database.take(3).await);
+    assert_eq!(causes(&a), ["create", "integration-error", "finish"]);
+    let ids = |events: &[Received]| events.iter().map(|e| e.id).collect::<Vec<_>>();
+    assert_eq!(ids(&a), ids(&b));
+}
+
+#[tokio::test]
 async fn a_dropped_stream_resumes_after_its_last_event_and_loses_none() {
     let app = spawn_app().await;
     app.create_integration("RESUMED").await;
