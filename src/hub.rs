@@ -29,13 +29,14 @@ use crate::view::render::json;
 
 /// How often the hub reads new events when nothing wakes it.
 const TICK: Duration = Duration::from_millis(100);
-/// How many events one read takes.
-pub const BATCH: i64 = 500;
+/// How many events one read takes: under load, a tick's events in one batch, so that each
+/// listener wakes, and writes, once a tick.
+pub const BATCH: i64 = 2000;
 /// How many batches the channel holds for a slow listener before it falls back to the
 /// table. The channel keeps the last this many batches whoever reads them (up to `BATCH`
-/// events each, shown once and once more per filter): 64 hold at most 32,000 events, some
+/// events each, shown once and once more per filter): 16 hold at most 32,000 events, some
 /// 20 MB, where the 4,096 of before let a busy server keep gigabytes.
-const CHANNEL: usize = 64;
+const CHANNEL: usize = 16;
 /// How often old events are deleted, and how many at a time.
 const PURGE_EVERY: Duration = Duration::from_secs(60);
 const PURGE_BATCH: i64 = 1000;

@@ -40,10 +40,13 @@ const STORE_ANSWER: &str = "\
 const FREE_KEY: &str = "\
     DELETE FROM idempotency_keys WHERE id = $1 AND taken_at = $2 AND status IS NULL";
 
-/// The oldest `$2` keys taken at or before `$1`, through the index on `taken_at`.
+/// Of the `$2` oldest keys by id (the order they were first taken in), those taken at or
+/// before `$1`. A key taken over after its TTL keeps its old id and a new `taken_at`: it is
+/// passed over until it expires in turn, and the keys behind it are still reached.
 const DELETE_KEYS_TAKEN_BY: &str = "\
-    DELETE FROM idempotency_keys WHERE id IN \
-    (SELECT id FROM idempotency_keys WHERE taken_at <= $1 ORDER BY taken_at LIMIT $2)";
+    DELETE FROM idempotency_keys WHERE id IN (SELECT oldest.id FROM \
+    (SELECT id, taken_at FROM idempotency_keys ORDER BY id LIMIT $2) oldest \
+    WHERE oldest.taken_at <= $1)";
 
 fn messages_json(answer: &Answer) -> Option<String> {
     answer

@@ -451,7 +451,8 @@ pub trait IdempotencyStore: Send + Sync + 'static {
     async fn store_answers(&self, answers: Vec<(Ticket, Fingerprint, Answer)>) -> Result<usize>;
     /// Frees the key that the request holding `ticket` took, its answer not kept.
     async fn free_key(&self, ticket: Ticket) -> Result<()>;
-    /// Deletes up to `limit` keys taken at or before `taken_by`, oldest first; how many.
+    /// Of the `limit` oldest keys (by id, the order they were first taken in), deletes those
+    /// taken at or before `taken_by`; how many.
     async fn delete_keys_taken_by(&self, taken_by: Timestamp, limit: i64) -> Result<u64>;
 }
 

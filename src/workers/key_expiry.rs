@@ -50,7 +50,9 @@ impl KeyExpiry {
             match self.store.delete_keys_taken_by(taken_by, BATCH).await {
                 Ok(n) => {
                     deleted += n;
-                    if n < BATCH as u64 {
+                    // None of the oldest keys expired, so the ones behind them (taken later)
+                    // have not either: only a key taken over keeps an old id for a new time.
+                    if n == 0 {
                         return deleted;
                     }
                 }

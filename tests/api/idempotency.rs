@@ -823,6 +823,41 @@ async fn a_key_expires_after_its_ttl_and_is_then_deleted_in_the_background() {
 }
 
 #[tokio::test]
+async fn a_key_taken_over_keeps_its_place_and_the_keys_behind_it_still_expire() {
+    let app = spawn_app().await;
+    app.create_integration("REUSED").await;
+    let post = |key: &'static str| {
+        let app = &app;
+        async move {
+            send(
+                app,
+                &app.client,
+                Method::POST,
+                RUNS,
+                Some(key),
+                new_run("REUSED"),
+            )
+            .await
+        }
+    };
+    assert_eq!(post("a").await.status, StatusCode::CREATED);
+    app.advance(DAY);
+    assert_eq!(post("b").await.status, StatusCode::CREATED);
+    // Key "a", forgotten, is taken over: its row keeps the oldest id, with a later time
+    // than "b", which is now the next to expire.
+    app.advance(Duration::from_secs(10));
+    let retaken = post("a").await;
+    assert_eq!(retaken.status, StatusCode::CREATED);
+    assert!(!retaken.replayed);
+
+    app.advance(DAY - Duration::from_secs(5));
+    assert_eq!(app.key_expiry.round().await, 1, "b expired behind a");
+    assert!(post("a").await.replayed, "a is kept");
+    assert!(!post("b").await.replayed, "b was forgotten");
+    assert_eq!(runs_of(&app, "REUSED").await, 4);
+}
+
+#[tokio::test]
 async fn the_ttl_is_the_configured_one() {
     let app = spawn_app_with(|settings| {
         settings.rate_limit = None;
