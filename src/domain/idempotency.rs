@@ -226,7 +226,7 @@ impl Fingerprint {
 }
 
 /// The answer kept for a key: what a retry gets back.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Answer {
     pub status: u16,
     pub content_type: Option<String>,
@@ -312,11 +312,11 @@ pub fn standing(held: Held, now: Timestamp, rules: &Rules) -> Standing {
     }
 }
 
-/// The request that holds a key: the row's id and when it took it. Storing the answer and
-/// freeing the key both require that the row is still this request's.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The request that holds a key: the key, and when the request took it. Storing the answer
+/// and freeing the key both require that the row is still this request's.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ticket {
-    pub id: i64,
+    pub identity: Identity,
     pub taken_at: Timestamp,
 }
 

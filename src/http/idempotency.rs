@@ -93,7 +93,7 @@ pub async fn guard(State(keys): State<Keys>, request: Request, next: Next) -> Re
             // Answered with a failure after a write (the write that took the key, then
             // another that failed): the key is freed, so the retry runs.
             if let Err(error) = app.store.free_key(ticket).await {
-                tracing::error!(key = ticket.id, %error, "cannot free an idempotency key");
+                tracing::error!(%error, "cannot free an idempotency key");
             }
             Ok(response)
         }

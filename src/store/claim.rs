@@ -13,15 +13,15 @@ use crate::error::{Error, Result};
 use crate::time::Timestamp;
 
 /// Takes a key that no row holds, or whose row is forgotten ($6: taken at or before it;
-/// $7: answered and taken at or before it); no row back when another request holds it.
+/// $7: answered and taken at or before it); changes no row when another request holds it.
+/// (Without `RETURNING`, which SQLite runs through a table of its own for every row.)
 const TAKE_KEY: &str = "\
     INSERT INTO idempotency_keys AS k (client_id, method, path, idempotency_key, taken_at) \
     VALUES ($1, $2, $3, $4, $5) \
     ON CONFLICT (client_id, method, path, idempotency_key) DO UPDATE SET \
     taken_at = excluded.taken_at, status = NULL, fingerprint = NULL, content_type = NULL, \
     body = NULL, messages = NULL \
-    WHERE k.taken_at <= $6 OR (k.status IS NOT NULL AND k.taken_at <= $7) \
-    RETURNING id";
+    WHERE k.taken_at <= $6 OR (k.status IS NOT NULL AND k.taken_at <= $7)";
 
 tokio::task_local! {
     /// The key that the request running on this task claims ([`claiming`]).
@@ -43,7 +43,7 @@ pub struct Claim {
 }
 
 /// What became of a claim.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Claimed {
     /// No write of the request has committed (or none was made).
     Open,
@@ -64,7 +64,10 @@ impl Claim {
     }
 
     pub fn state(&self) -> Claimed {
-        *self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     fn set(&self, state: Claimed) {
@@ -88,15 +91,15 @@ pub(super) async fn take_in<C: Executor>(tx: &mut C, claim: &Claim) -> Result<Ti
     if claim.state() == Claimed::Held {
         return Err(held());
     }
-    let taken: Option<i64> = bind_key(query(TAKE_KEY), &claim.identity, claim.now, &claim.rules)
-        .scalar_optional(tx)
+    let taken = bind_key(query(TAKE_KEY), &claim.identity, claim.now, &claim.rules)
+        .execute(tx)
         .await?;
     match taken {
-        Some(id) => Ok(Ticket {
-            id,
+        1 => Ok(Ticket {
+            identity: claim.identity.clone(),
             taken_at: claim.now,
         }),
-        None => {
+        _ => {
             claim.set(Claimed::Held);
             Err(held())
         }

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use super::IdempotencyStore;
 use super::backend::{Backend, SqlStore};
 use super::claim::bind_key;
-use super::exec::{Row, query};
+use super::exec::{Row, Statement, query};
 use crate::domain::idempotency::{self, Answer, Fingerprint, Identity, Rules, Ticket};
 use crate::error::{Error, Result};
 use crate::time::Timestamp;
@@ -24,8 +24,7 @@ const TAKE_KEY_ANSWERED: &str = "\
     taken_at = excluded.taken_at, status = excluded.status, \
     fingerprint = excluded.fingerprint, content_type = excluded.content_type, \
     body = excluded.body, messages = excluded.messages \
-    WHERE k.taken_at <= $6 OR (k.status IS NOT NULL AND k.taken_at <= $7) \
-    RETURNING id";
+    WHERE k.taken_at <= $6 OR (k.status IS NOT NULL AND k.taken_at <= $7)";
 
 /// The row that holds a key, from `idempotency_keys t0`.
 const SELECT_KEY: &str = "\
@@ -33,12 +32,9 @@ const SELECT_KEY: &str = "\
     FROM idempotency_keys t0 \
     WHERE t0.client_id = $1 AND t0.method = $2 AND t0.path = $3 AND t0.idempotency_key = $4";
 
-const STORE_ANSWER: &str = "\
-    UPDATE idempotency_keys SET status = $3, fingerprint = $4, content_type = $5, body = $6, \
-    messages = $7 WHERE id = $1 AND taken_at = $2 AND status IS NULL";
-
-const FREE_KEY: &str = "\
-    DELETE FROM idempotency_keys WHERE id = $1 AND taken_at = $2 AND status IS NULL";
+/// A ticket's row: the key `$1` to `$4`, taken at `$5` and not yet answered.
+const TICKET: &str = "client_id = $1 AND method = $2 AND path = $3 AND idempotency_key = $4 \
+    AND taken_at = $5 AND status IS NULL";
 
 /// Of the `$2` oldest keys by id (the order they were first taken in), those taken at or
 /// before `$1`. A key taken over after its TTL keeps its old id and a new `taken_at`: it is
@@ -47,6 +43,17 @@ const DELETE_KEYS_TAKEN_BY: &str = "\
     DELETE FROM idempotency_keys WHERE id IN (SELECT oldest.id FROM \
     (SELECT id, taken_at FROM idempotency_keys ORDER BY id LIMIT $2) oldest \
     WHERE oldest.taken_at <= $1)";
+
+/// Binds a ticket's row: `$1` to `$5` of [`TICKET`].
+fn bind_ticket<'q>(statement: Statement<'q>, ticket: &Ticket) -> Statement<'q> {
+    let Ticket { identity, taken_at } = ticket;
+    statement
+        .bind(identity.client_id)
+        .bind(identity.method.as_str())
+        .bind(identity.path.as_str())
+        .bind(identity.key.as_str())
+        .bind(*taken_at)
+}
 
 fn messages_json(answer: &Answer) -> Option<String> {
     answer
@@ -86,16 +93,15 @@ impl<B: Backend> IdempotencyStore for SqlStore<B> {
         self.db
             .write(move |tx| {
                 Box::pin(async move {
-                    let kept: Option<i64> =
-                        bind_key(query(TAKE_KEY_ANSWERED), &identity, now, &rules)
-                            .bind(i64::from(answer.status))
-                            .bind(fingerprint.0.as_slice())
-                            .bind(answer.content_type)
-                            .bind(answer.body)
-                            .bind(messages)
-                            .scalar_optional(tx)
-                            .await?;
-                    Ok(kept.is_some())
+                    let kept = bind_key(query(TAKE_KEY_ANSWERED), &identity, now, &rules)
+                        .bind(i64::from(answer.status))
+                        .bind(fingerprint.0.as_slice())
+                        .bind(answer.content_type)
+                        .bind(answer.body)
+                        .bind(messages)
+                        .execute(tx)
+                        .await?;
+                    Ok(kept == 1)
                 })
             })
             .await
@@ -105,12 +111,14 @@ impl<B: Backend> IdempotencyStore for SqlStore<B> {
         self.db
             .write(move |tx| {
                 Box::pin(async move {
+                    let store = format!(
+                        "UPDATE idempotency_keys SET status = $6, fingerprint = $7, \
+                         content_type = $8, body = $9, messages = $10 WHERE {TICKET}"
+                    );
                     let mut stored = 0;
                     for (ticket, fingerprint, answer) in answers {
                         let messages = messages_json(&answer);
-                        stored += query(STORE_ANSWER)
-                            .bind(ticket.id)
-                            .bind(ticket.taken_at)
+                        stored += bind_ticket(query(&store), &ticket)
                             .bind(i64::from(answer.status))
                             .bind(fingerprint.0.as_slice())
                             .bind(answer.content_type)
@@ -129,9 +137,8 @@ impl<B: Backend> IdempotencyStore for SqlStore<B> {
         self.db
             .write(move |tx| {
                 Box::pin(async move {
-                    query(FREE_KEY)
-                        .bind(ticket.id)
-                        .bind(ticket.taken_at)
+                    let free = format!("DELETE FROM idempotency_keys WHERE {TICKET}");
+                    bind_ticket(query(&free), &ticket)
                         .execute(tx)
                         .await
                         .map(drop)

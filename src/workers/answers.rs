@@ -81,21 +81,22 @@ impl Answers {
         if batch.is_empty() {
             return;
         }
-        let answers = batch
-            .iter_mut()
-            .map(|p| (p.ticket, p.fingerprint, std::mem::take(&mut p.answer)))
-            .collect();
+        let (answers, flights): (Vec<_>, Vec<Flight>) = batch
+            .drain(..)
+            .map(|p| ((p.ticket, p.fingerprint, p.answer), p.flight))
+            .unzip();
+        let count = answers.len();
         match self.store.store_answers(answers).await {
-            Ok(stored) if stored < batch.len() => tracing::warn!(
-                missing = batch.len() - stored,
+            Ok(stored) if stored < count => tracing::warn!(
+                missing = count - stored,
                 "idempotency keys' rows changed before their answers were stored"
             ),
             Ok(_) => {}
             Err(error) => tracing::error!(
-                %error, answers = batch.len(), "cannot store idempotency keys' answers"
+                %error, answers = count, "cannot store idempotency keys' answers"
             ),
         }
         // Releases the keys: a retry waiting on this node now finds the answer.
-        batch.clear();
+        drop(flights);
     }
 }
