@@ -485,12 +485,10 @@ async fn run(args: Args) {
         "\n2. lifecycle load (create, run, records-processed, success | error + fail on 10 %)"
     );
     let mut best = 0.0f64;
-    let mut at_32 = 0.0f64;
     for concurrency in [1u64, 8, 32] {
         let (per_second, mut latencies) =
             lifecycle_load(&server.base, &bearer, concurrency, args.seconds, None).await;
         best = best.max(per_second);
-        at_32 = per_second;
         print!("   concurrency {concurrency:>2}: {per_second:>7.0} lifecycles/s  ");
         for (kind, lat) in KINDS.iter().zip(latencies.iter_mut()) {
             lat.sort_unstable();
@@ -504,24 +502,39 @@ async fn run(args: Args) {
     }
     // The same load with the event stream's listeners open: what fan-out costs the writers,
     // and whether every listener got every event.
+    // Each against the same load without listeners, run just before it, twice over: the
+    // machine's speed drifts more between phases than within a pair.
+    let mut every_event_mb = None;
     if args.listeners > 0 {
         for (integrations, what) in [
             (None, "every event"),
             (Some(50), "one integration's events"),
         ] {
-            let listeners =
-                stream::Listeners::open(&server.base, &bearer, args.listeners, integrations).await;
-            let before = listeners.bytes();
-            let (per_second, _) =
-                lifecycle_load(&server.base, &bearer, 32, args.seconds, None).await;
-            let streamed = (listeners.bytes() - before) as f64 / args.seconds / 1e6;
-            let counts = listeners.settle(Duration::from_secs(30)).await;
-            listeners.close();
-            let (low, high) = (counts.iter().min(), counts.iter().max());
+            let (mut without, mut with, mut carried) = (0.0, 0.0, 0.0);
+            let mut received = Vec::new();
+            for _round in 0..2 {
+                let (alone, _) =
+                    lifecycle_load(&server.base, &bearer, 32, args.seconds, None).await;
+                let listeners =
+                    stream::Listeners::open(&server.base, &bearer, args.listeners, integrations)
+                        .await;
+                let before = listeners.bytes();
+                let (beside, _) =
+                    lifecycle_load(&server.base, &bearer, 32, args.seconds, None).await;
+                carried += (listeners.bytes() - before) as f64 / args.seconds / 1e6 / 2.0;
+                received = listeners.settle(Duration::from_secs(30)).await;
+                listeners.close();
+                without += alone / 2.0;
+                with += beside / 2.0;
+            }
+            if integrations.is_none() {
+                every_event_mb = Some(carried);
+            }
+            let (low, high) = (received.iter().min(), received.iter().max());
             println!(
-                "   concurrency 32 with {} event-stream listeners ({what} each): {per_second:>7.0} lifecycles/s = {:.1} % of the rate without; each listener received {} to {} events; the streams carried {streamed:.0} MB/s while the load ran",
-                counts.len(),
-                per_second / at_32 * 100.0,
+                "   concurrency 32 with {} event-stream listeners ({what} each; 2 rounds, each after the same load without): {with:>7.0} lifecycles/s against {without:.0} = {:.1} % of the rate without; each listener of the last round received {} to {} events; the streams carried {carried:.0} MB/s while the load ran",
+                received.len(),
+                with / without * 100.0,
                 low.copied().unwrap_or(0),
                 high.copied().unwrap_or(0)
             );
@@ -654,12 +667,30 @@ async fn run(args: Args) {
     drop(server);
 
     // 4. The machine's limits.
-    let fixed = axum::Router::new().route("/", axum::routing::get(|| async { "{\"ok\":true}" }));
+    let frames = stream::fixed_frames();
+    let fixed = axum::Router::new()
+        .route("/", axum::routing::get(|| async { "{\"ok\":true}" }))
+        .route(
+            "/stream",
+            axum::routing::get(move || {
+                let frames = frames.clone();
+                async move {
+                    let chunks = futures_util::stream::repeat_with(move || {
+                        Ok::<_, std::convert::Infallible>(frames.clone())
+                    });
+                    axum::body::Body::from_stream(chunks)
+                }
+            }),
+        );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("address"));
-    let limits = runledger::config::Limits::DEFAULT;
+    // Room for the fan-out limit's listeners, as for the server's in phase 2.
+    let limits = runledger::config::Limits {
+        max_connections: 4096,
+        ..runledger::config::Limits::DEFAULT
+    };
     tokio::spawn(runledger::server::serve(
         listener,
         fixed,
@@ -667,6 +698,10 @@ async fn run(args: Args) {
         std::future::pending(),
     ));
     let http_limit = rate(&base, "/", None, 32, args.seconds).await;
+    let fanout_limit = match args.listeners {
+        0 => None,
+        n => Some(stream::byte_limit(&base, "/stream", n, args.seconds).await),
+    };
     let postgres = args
         .database
         .as_deref()
@@ -676,6 +711,19 @@ async fn run(args: Args) {
     println!(
         "\n4. limits: the same HTTP stack answering a fixed body: {http_limit:.0} requests/s; synced single-row commits through this backend's driver: {commit_limit:.0}/s"
     );
+    if let Some(limit) = fanout_limit {
+        print!(
+            "   the same HTTP stack streaming a fixed body to {} listeners at once: {limit:.0} MB/s",
+            args.listeners
+        );
+        match every_event_mb {
+            Some(mb) => println!(
+                "; the streams of every event carried {mb:.0} MB/s = {:.1} % of it while lifecycles ran",
+                mb / limit * 100.0
+            ),
+            None => println!(),
+        }
+    }
     println!(
         "   Runledger reading one run by id (auth, a database read, JSON; 32 connections): {read_rate:.0} requests/s = {:.1} % of the HTTP limit",
         read_rate / http_limit * 100.0

@@ -97,6 +97,49 @@ impl Listeners {
     }
 }
 
+/// A frame as large as an event's (about 470 bytes), a `Bytes` chunk of many of them, and
+/// the stack's ceiling for fan-out: `n` streams of that chunk sent as fast as the sockets
+/// take it, from the same HTTP stack, on these cores, read as the listeners read events. In
+/// MB/s, all streams together.
+pub async fn byte_limit(base: &str, path: &str, n: usize, seconds: f64) -> f64 {
+    let authorization = HeaderValue::from_static("none");
+    let mut opened = Vec::with_capacity(n);
+    let bytes = Arc::new(AtomicU64::new(0));
+    let (ready, mut answered) = tokio::sync::mpsc::channel::<()>(n.max(1));
+    let address = base.trim_start_matches("http://").to_owned();
+    for _ in 0..n {
+        let (address, path, authorization, ready, total) = (
+            address.clone(),
+            path.to_owned(),
+            authorization.clone(),
+            ready.clone(),
+            bytes.clone(),
+        );
+        let count = Arc::new(AtomicU64::new(0));
+        opened.push(tokio::spawn(async move {
+            listen(&address, &path, &authorization, (&count, &total), ready).await;
+        }));
+    }
+    for _ in 0..n {
+        answered.recv().await.expect("a stream was answered");
+    }
+    let before = bytes.load(Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
+    let carried = bytes.load(Ordering::Relaxed) - before;
+    for task in opened {
+        task.abort();
+    }
+    carried as f64 / seconds / 1e6
+}
+
+/// What [`byte_limit`]'s server sends each stream, over and over: 128 frames the size of an
+/// event's.
+pub fn fixed_frames() -> Bytes {
+    let data = format!("{{\"pad\":\"{}\"}}", "x".repeat(420));
+    let frame = format!("id: 1\nevent: run\ndata: {data}\n\n");
+    Bytes::from(frame.repeat(128))
+}
+
 /// One stream: counts the `id:` lines of the events it reads, and their bytes, until it is
 /// aborted.
 async fn listen(
