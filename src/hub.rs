@@ -33,10 +33,12 @@ const TICK: Duration = Duration::from_millis(100);
 /// listener wakes, and writes, once a tick.
 pub const BATCH: i64 = 2000;
 /// How many batches the channel holds for a slow listener before it falls back to the
-/// table. The channel keeps the last this many batches whoever reads them (up to `BATCH`
-/// events each, shown once and once more per filter): 16 hold at most 32,000 events, some
-/// 20 MB, where the 4,096 of before let a busy server keep gigabytes.
-const CHANNEL: usize = 16;
+/// table. The channel keeps the last this many batches whoever reads them: 128 hold some 13 s
+/// of the benchmark's busiest stream (1.5 GB/s to 1,000 listeners), and at most 256,000
+/// events, some 120 MB, in a burst of full batches. A listener further behind reads from the
+/// table, which a thousand at once make expensive (16 batches were too few for that load:
+/// its listeners fell behind together, and their reads starved the database's readers).
+const CHANNEL: usize = 128;
 /// How often old events are deleted, and how many at a time.
 const PURGE_EVERY: Duration = Duration::from_secs(60);
 const PURGE_BATCH: i64 = 1000;
@@ -185,13 +187,23 @@ impl EventHub {
                 .map(|(k, (q, _))| (k.clone(), q.clone()))
                 .collect()
         };
-        let mut published = Vec::with_capacity(events.len());
+        // Every frame written once, into one buffer that each event's frame is a slice of.
         let mut frames = Vec::new();
-        for (event, change) in events.into_iter().zip(changes) {
-            let frame = frame(&event, change.as_ref());
-            frames.extend_from_slice(&frame);
-            published.push(Published { event, frame });
+        let mut ranges = Vec::with_capacity(events.len());
+        for (event, change) in events.iter().zip(&changes) {
+            let start = frames.len();
+            frames.extend_from_slice(&frame(event, change.as_ref()));
+            ranges.push(start..frames.len());
         }
+        let frames = Bytes::from(frames);
+        let published: Vec<Published> = events
+            .into_iter()
+            .zip(ranges)
+            .map(|(event, range)| Published {
+                event,
+                frame: frames.slice(range),
+            })
+            .collect();
         let mut matched = HashMap::with_capacity(filters.len());
         for (key, filter) in filters {
             let frames = self.matching_frames(&published, &filter).await?;
@@ -200,7 +212,7 @@ impl EventHub {
         // No listener is not an error: the next one starts from the table.
         let _ = self.sender.send(Arc::new(Batch {
             events: published,
-            frames: Bytes::from(frames),
+            frames,
             matched,
         }));
         Ok((last, full))
