@@ -149,11 +149,11 @@ pub(super) async fn after_in<C: Executor>(
         None => "1 = 1".to_owned(),
     };
     let n = sql.binds.len();
+    // A row value, which both backends read as one seek on the (tx, id) index.
     let text = format!(
-        "{COLUMNS} WHERE {matches} AND {} AND (t0.tx > ${} OR (t0.tx = ${} AND t0.id > ${})) \
+        "{COLUMNS} WHERE {matches} AND {} AND (t0.tx, t0.id) > (${}, ${}) \
          ORDER BY t0.tx, t0.id LIMIT ${}",
         C::EVENTS_SETTLED,
-        n + 1,
         n + 1,
         n + 2,
         n + 3

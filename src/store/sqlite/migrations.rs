@@ -40,6 +40,7 @@ const FILES: &[(&str, &str)] = &[
     migration!("20261202120000_events.sql"),
     migration!("20261202130000_event_subscriptions.sql"),
     migration!("20261202140000_idempotency_keys_by_id.sql"),
+    migration!("20261202150000_events_position.sql"),
 ];
 
 /// sqlx's table, as its SQLite migrator creates it.
