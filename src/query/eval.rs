@@ -52,27 +52,10 @@ fn holds(c: &Condition, row: &impl Columns) -> Option<bool> {
             };
             empty == *blank
         }
-        (Operand::List(values), Op::NotIn) => match &value {
-            None => true,
-            Some(v) => {
-                for candidate in values {
-                    if compare(v, candidate)? == Ordering::Equal {
-                        return Some(false);
-                    }
-                }
-                true
-            }
-        },
-        (Operand::List(values), _) => match &value {
-            None => false,
-            Some(v) => {
-                for candidate in values {
-                    if compare(v, candidate)? == Ordering::Equal {
-                        return Some(true);
-                    }
-                }
-                false
-            }
+        // A NULL is in no list, and so in every `not_in`.
+        (Operand::List(values), op) => match &value {
+            None => op == Op::NotIn,
+            Some(v) => listed(v, values)? != (op == Op::NotIn),
         },
         (Operand::One(Bind::Text(pattern)), Op::Contains | Op::StartsWith | Op::EndsWith) => {
             match &value {
@@ -101,6 +84,16 @@ fn holds(c: &Condition, row: &impl Columns) -> Option<bool> {
             }
         },
     })
+}
+
+/// Whether `value` is one of `values`; `None` if a comparison cannot be made here.
+fn listed(value: &Bind, values: &[Bind]) -> Option<bool> {
+    for candidate in values {
+        if compare(value, candidate)? == Ordering::Equal {
+            return Some(true);
+        }
+    }
+    Some(false)
 }
 
 /// Lowercases ASCII letters only, as SQLite's `lower()` does (and PostgreSQL's under the

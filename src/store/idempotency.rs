@@ -55,6 +55,21 @@ fn bind_ticket<'q>(statement: Statement<'q>, ticket: &Ticket) -> Statement<'q> {
         .bind(*taken_at)
 }
 
+/// Binds an answer and the fingerprint of its request, the next five parameters.
+fn bind_answer<'q>(
+    statement: Statement<'q>,
+    fingerprint: &Fingerprint,
+    answer: Answer,
+    messages: Option<String>,
+) -> Statement<'q> {
+    statement
+        .bind(i64::from(answer.status))
+        .bind(fingerprint.0.as_slice())
+        .bind(answer.content_type)
+        .bind(answer.body)
+        .bind(messages)
+}
+
 fn messages_json(answer: &Answer) -> Option<String> {
     answer
         .messages
@@ -93,12 +108,8 @@ impl<B: Backend> IdempotencyStore for SqlStore<B> {
         self.db
             .write(move |tx| {
                 Box::pin(async move {
-                    let kept = bind_key(query(TAKE_KEY_ANSWERED), &identity, now, &rules)
-                        .bind(i64::from(answer.status))
-                        .bind(fingerprint.0.as_slice())
-                        .bind(answer.content_type)
-                        .bind(answer.body)
-                        .bind(messages)
+                    let taking = bind_key(query(TAKE_KEY_ANSWERED), &identity, now, &rules);
+                    let kept = bind_answer(taking, &fingerprint, answer, messages)
                         .execute(tx)
                         .await?;
                     Ok(kept == 1)
@@ -118,12 +129,8 @@ impl<B: Backend> IdempotencyStore for SqlStore<B> {
                     let mut stored = 0;
                     for (ticket, fingerprint, answer) in answers {
                         let messages = messages_json(&answer);
-                        stored += bind_ticket(query(&store), &ticket)
-                            .bind(i64::from(answer.status))
-                            .bind(fingerprint.0.as_slice())
-                            .bind(answer.content_type)
-                            .bind(answer.body)
-                            .bind(messages)
+                        let row = bind_ticket(query(&store), &ticket);
+                        stored += bind_answer(row, &fingerprint, answer, messages)
                             .execute(tx)
                             .await?;
                     }

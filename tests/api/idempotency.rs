@@ -640,26 +640,11 @@ async fn a_write_whose_answer_was_lost_is_never_run_twice_and_its_key_frees_afte
     let app = spawn_app().await;
     app.create_integration("CRASHY").await;
     let body = new_run("CRASHY");
-    let first = send(
-        &app,
-        &app.client,
-        Method::POST,
-        RUNS,
-        Some("k"),
-        body.clone(),
-    )
-    .await;
+    let post = |body: Option<Value>| send(&app, &app.client, Method::POST, RUNS, Some("k"), body);
+    let first = post(body.clone()).await;
     assert_eq!(first.status, StatusCode::CREATED, "{}", first.text);
     // The answer is stored just after it is sent: a retry waits for it.
-    let replayed = send(
-        &app,
-        &app.client,
-        Method::POST,
-        RUNS,
-        Some("k"),
-        body.clone(),
-    )
-    .await;
+    let replayed = post(body.clone()).await;
     assert!(replayed.replayed, "{}", replayed.text);
 
     // Stands for a node that committed the write, and with it the key's row, then stopped
@@ -674,42 +659,18 @@ async fn a_write_whose_answer_was_lost_is_never_run_twice_and_its_key_frees_afte
         assert!(!answer.replayed);
         messages(&answer.json(), "integration-run").join("")
     };
-    let early = send(
-        &app,
-        &app.client,
-        Method::POST,
-        RUNS,
-        Some("k"),
-        body.clone(),
-    )
-    .await;
+    let early = post(body.clone()).await;
     assert!(conflict(&early).contains("in progress"));
     // Another request with the key runs as far as its write, which the held key undoes.
     let other = json!({"integration": {"code": "CRASHY"}, "total-records": 5});
-    let undone = send(
-        &app,
-        &app.client,
-        Method::POST,
-        RUNS,
-        Some("k"),
-        Some(other),
-    )
-    .await;
+    let undone = post(Some(other)).await;
     assert!(conflict(&undone).contains("in progress"));
     assert_eq!(runs_of(&app, "CRASHY").await, 1);
 
     // Past the lease (the request time limit, 30 s, and a minute) the answer is lost, and
     // said so. (The clock is whole seconds and the system's may tick once: hence 90.)
     app.advance(Duration::from_secs(90));
-    let lost = send(
-        &app,
-        &app.client,
-        Method::POST,
-        RUNS,
-        Some("k"),
-        body.clone(),
-    )
-    .await;
+    let lost = post(body.clone()).await;
     assert!(
         conflict(&lost).contains("its answer was lost"),
         "{}",
@@ -718,7 +679,7 @@ async fn a_write_whose_answer_was_lost_is_never_run_twice_and_its_key_frees_afte
     assert_eq!(runs_of(&app, "CRASHY").await, 1, "never run twice");
 
     app.advance(DAY);
-    let again = send(&app, &app.client, Method::POST, RUNS, Some("k"), body).await;
+    let again = post(body).await;
     assert_eq!(again.status, StatusCode::CREATED, "{}", again.text);
     assert!(!again.replayed, "a forgotten key is a new key");
     assert_eq!(runs_of(&app, "CRASHY").await, 2);
